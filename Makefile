@@ -1,0 +1,51 @@
+# Two commands do everything: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+PG_URL ?= postgres://postgres@127.0.0.1:5432/yichun
+TEST_SECRET := test-only-secret-not-for-production
+
+.PHONY: run test install messages check test-sqlite test-postgres clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=python3.11)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	touch $(STAMP)
+
+install: $(STAMP)
+
+messages: $(STAMP)
+	DJANGO_DEBUG=1 $(BIN)/python manage.py compile_po
+
+run: install messages
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed
+	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SECRET_KEY=$(TEST_SECRET) $(BIN)/python manage.py check --deploy --fail-level ERROR
+
+test-sqlite: install messages
+	env -u DATABASE_URL DJANGO_SECRET_KEY=$(TEST_SECRET) $(BIN)/pytest $(PYTEST_ARGS)
+
+test-postgres: install messages
+	@if $(BIN)/python scripts/pg_ready.py "$(PG_URL)"; then \
+	  DATABASE_URL="$(PG_URL)" DJANGO_SECRET_KEY=$(TEST_SECRET) $(BIN)/pytest $(PYTEST_ARGS); \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "PostgreSQL at $(PG_URL) is not reachable: in CI the PostgreSQL half is mandatory." >&2; exit 1; \
+	else \
+	  echo "WARNING: PostgreSQL at $(PG_URL) is not reachable; the PostgreSQL half did NOT run." >&2; \
+	fi
+
+test: check test-sqlite test-postgres
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

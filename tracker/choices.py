@@ -1,0 +1,84 @@
+"""Every enumerated value of the domain, in one place.
+
+Raw stage strings never appear outside this module: code asks ``Stage.STARTED`` and
+``Stage.reached(...)``.
+"""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class RegionKind(models.TextChoices):
+    DISTRICT = "district", _("district")
+    CITY = "city", _("county-level city")
+    COUNTY = "county", _("county")
+    SPECIAL = "special", _("special zone")
+
+
+class CapitalSource(models.TextChoices):
+    DOMESTIC = "domestic", _("domestic")
+    FOREIGN = "foreign", _("foreign")
+    MIXED = "mixed", _("mixed")
+
+
+class Stage(models.TextChoices):
+    SIGNED = "signed", _("signed")
+    REGISTERED = "registered", _("company registered")
+    LAND = "land", _("land supplied")
+    STARTED = "started", _("construction started")
+    COMPLETED = "completed", _("construction completed")
+    PRODUCTION = "production", _("in production")
+    STALLED = "stalled", _("stalled")
+    TERMINATED = "terminated", _("terminated")
+
+    @classmethod
+    def main_line(cls):
+        """The forward path a healthy project walks, in order."""
+        return [
+            cls.SIGNED,
+            cls.REGISTERED,
+            cls.LAND,
+            cls.STARTED,
+            cls.COMPLETED,
+            cls.PRODUCTION,
+        ]
+
+    @classmethod
+    def side_states(cls):
+        return [cls.STALLED, cls.TERMINATED]
+
+    @classmethod
+    def order(cls, stage):
+        """Position on the main line (0 = signed), or None for a side state."""
+        line = cls.main_line()
+        return line.index(stage) if stage in line else None
+
+    @classmethod
+    def reached(cls, stage):
+        """The main-line stages at or after ``stage`` (e.g. 'started or later')."""
+        line = cls.main_line()
+        return line[line.index(stage) :]
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", _("city bureau manager")
+    COUNTY = "county", _("county staff")
+    COMMISSIONER = "commissioner", _("enterprise commissioner")
+    CHAIN_OFFICE = "chain_office", _("chain leader office")
+
+
+class ChainLeaderPosition(models.TextChoices):
+    LEADER = "leader", _("chain leader")
+    DEPUTY = "deputy", _("deputy chain leader")
+
+
+class Tier5020(models.IntegerChoices):
+    NONE = 0, _("not 5020")
+    TIER_20 = 20, _("5020: ≥ 20 亿元")
+    TIER_50 = 50, _("5020: ≥ 50 亿元")
+
+
+class ChangeAction(models.TextChoices):
+    CREATE = "create", _("created")
+    UPDATE = "update", _("changed")
+    DELETE = "delete", _("deleted")

@@ -1,0 +1,669 @@
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .choices import (
+    CapitalSource,
+    ChainLeaderPosition,
+    ChangeAction,
+    RegionKind,
+    Role,
+    Stage,
+    Tier5020,
+)
+from .querysets import DispatchQuerySet, ProjectQuerySet
+from .rules import billion_or_more, stage_transition_error, tier_5020
+from .validators import validate_credit_code
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Region(models.Model):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=RegionKind.choices)
+    ranked_in_assessment = models.BooleanField(
+        _("ranked in the industrial assessment"),
+        default=True,
+        help_text=_("Counted and ranked in the monthly report and the annual assessment."),
+    )
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
+
+    def __str__(self):
+        return self.name
+
+
+class Park(models.Model):
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="parks", verbose_name=_("region")
+    )
+
+    class Meta:
+        ordering = ["region__sort_order", "name"]
+        verbose_name = _("industrial park")
+        verbose_name_plural = _("industrial parks")
+
+    def __str__(self):
+        return self.name
+
+
+class IndustryChain(models.Model):
+    code = models.SlugField(_("code"), max_length=32, unique=True)
+    name = models.CharField(_("name"), max_length=64, unique=True)
+    emerging = models.BooleanField(_("emerging industry"), default=False)
+    is_leading = models.BooleanField(
+        _("leading industry (首位产业)"), default=False
+    )
+    lead_unit = models.CharField(_("lead unit"), max_length=128, blank=True)
+    anchor_enterprises = models.ManyToManyField(
+        "Enterprise",
+        blank=True,
+        related_name="anchored_chains",
+        verbose_name=_("anchor enterprises"),
+    )
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+        verbose_name = _("industry chain")
+        verbose_name_plural = _("industry chains")
+
+    def __str__(self):
+        return self.name
+
+
+class ChainLeader(models.Model):
+    chain = models.ForeignKey(
+        IndustryChain,
+        on_delete=models.CASCADE,
+        related_name="leaders",
+        verbose_name=_("industry chain"),
+    )
+    position = models.CharField(
+        _("position in the chain"), max_length=16, choices=ChainLeaderPosition.choices
+    )
+    title = models.CharField(
+        _("official title"),
+        max_length=128,
+        help_text=_("The post, e.g. 市政府副市长; no personal names of real officials."),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="chain_leader_posts",
+        verbose_name=_("user account"),
+    )
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        ordering = ["chain__sort_order", "sort_order"]
+        verbose_name = _("chain leader")
+        verbose_name_plural = _("chain leaders")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain", "position", "title"],
+                name="chainleader_unique_post",
+                violation_error_message=_("This chain already has this post."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.chain} · {self.get_position_display()} · {self.title}"
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, blank=True)
+    region = models.ForeignKey(
+        Region,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="staff",
+        verbose_name=_("region"),
+    )
+    chain = models.ForeignKey(
+        IndustryChain,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="office_staff",
+        verbose_name=_("industry chain"),
+    )
+
+    objects = UserManager()
+
+    class Meta(AbstractUser.Meta):
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(role=Role.COUNTY) | Q(region__isnull=False),
+                name="user_county_staff_has_region",
+                violation_error_message=_("County staff must belong to a region."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(role=Role.CHAIN_OFFICE) | Q(chain__isnull=False),
+                name="user_chain_office_has_chain",
+                violation_error_message=_("A chain office account must belong to a chain."),
+            ),
+        ]
+
+    @property
+    def is_manager(self):
+        return self.is_superuser or self.role == Role.MANAGER
+
+
+class Enterprise(models.Model):
+    name = models.CharField(_("name"), max_length=128, unique=True)
+    credit_code = models.CharField(
+        _("unified social credit code"),
+        max_length=18,
+        unique=True,
+        validators=[validate_credit_code],
+        help_text=_("18 characters, GB 32100-2015."),
+    )
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="enterprises", verbose_name=_("region")
+    )
+    chain = models.ForeignKey(
+        IndustryChain,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enterprises",
+        verbose_name=_("industry chain"),
+    )
+    above_scale = models.BooleanField(_("above designated size"), default=False)
+    is_sample = models.BooleanField(
+        _("illustrative data"),
+        default=False,
+        help_text=_("Synthetic record of the demo project book (示例数据)."),
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("enterprise")
+        verbose_name_plural = _("enterprises")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(credit_code__regex=r"^[0-9A-HJ-NP-RTUWXY]{18}$"),
+                name="enterprise_credit_code_format",
+                violation_error_message=_(
+                    "A unified social credit code has 18 digits or capital letters."
+                ),
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        self.credit_code = (self.credit_code or "").strip().upper()
+
+
+class Project(models.Model):
+    code = models.CharField(_("project code"), max_length=32, unique=True)
+    name = models.CharField(_("project name"), max_length=200)
+    enterprise = models.ForeignKey(
+        Enterprise, on_delete=models.PROTECT, related_name="projects", verbose_name=_("enterprise")
+    )
+    region = models.ForeignKey(
+        Region, on_delete=models.PROTECT, related_name="projects", verbose_name=_("region")
+    )
+    park = models.ForeignKey(
+        Park,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="projects",
+        verbose_name=_("industrial park"),
+    )
+    chain = models.ForeignKey(
+        IndustryChain,
+        on_delete=models.PROTECT,
+        related_name="projects",
+        verbose_name=_("industry chain"),
+    )
+    capital_source = models.CharField(
+        _("capital source"),
+        max_length=16,
+        choices=CapitalSource.choices,
+        default=CapitalSource.DOMESTIC,
+    )
+    signed_on = models.DateField(_("signed on"))
+    signed_amount = models.DecimalField(_("signed amount (万元)"), **MONEY)
+    planned_start_on = models.DateField(_("planned start"), null=True, blank=True)
+    planned_production_on = models.DateField(_("planned production"), null=True, blank=True)
+    actual_start_on = models.DateField(_("actual start"), null=True, blank=True)
+    actual_production_on = models.DateField(_("actual production"), null=True, blank=True)
+    annual_planned_investment = models.DecimalField(
+        _("annual planned investment (万元)"), default=Decimal("0"), **MONEY
+    )
+    completed_investment = models.DecimalField(
+        _("cumulative completed investment (万元)"), default=Decimal("0"), **MONEY
+    )
+    stage = models.CharField(
+        _("stage"), max_length=16, choices=Stage.choices, default=Stage.SIGNED, editable=False
+    )
+    responsible_leader = models.CharField(_("responsible leader"), max_length=64, blank=True)
+    responsible_unit = models.CharField(_("responsible unit"), max_length=128, blank=True)
+    commissioner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="commissioned_projects",
+        verbose_name=_("enterprise commissioner"),
+    )
+    notes = models.TextField(_("notes"), blank=True, max_length=4000)
+    is_sample = models.BooleanField(
+        _("illustrative data"),
+        default=False,
+        help_text=_("Synthetic record of the demo project book (示例数据)."),
+    )
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ProjectQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-signed_on", "code"]
+        verbose_name = _("project")
+        verbose_name_plural = _("projects")
+        indexes = [
+            models.Index(fields=["signed_on"], name="project_signed_on_idx"),
+            models.Index(fields=["region", "signed_on"], name="project_region_signed_idx"),
+            models.Index(fields=["chain", "signed_on"], name="project_chain_signed_idx"),
+            models.Index(fields=["stage"], name="project_stage_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(signed_amount__gte=0),
+                name="project_signed_amount_not_negative",
+                violation_error_message=_("The signed amount cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(annual_planned_investment__gte=0),
+                name="project_annual_plan_not_negative",
+                violation_error_message=_("The annual planned investment cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(completed_investment__gte=0),
+                name="project_completed_not_negative",
+                violation_error_message=_("The completed investment cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(actual_start_on__isnull=True)
+                | Q(actual_start_on__gte=F("signed_on")),
+                name="project_start_not_before_signing",
+                violation_error_message=_("Construction cannot start before the signing date."),
+            ),
+            models.CheckConstraint(
+                condition=Q(actual_production_on__isnull=True)
+                | Q(actual_start_on__isnull=False, actual_production_on__gte=F("actual_start_on")),
+                name="project_production_after_start",
+                violation_error_message=_(
+                    "Production cannot begin before construction has started."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_start_on__isnull=True)
+                | Q(planned_start_on__gte=F("signed_on")),
+                name="project_planned_start_not_before_signing",
+                violation_error_message=_("The planned start cannot be before the signing date."),
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_production_on__isnull=True)
+                | Q(planned_start_on__isnull=True)
+                | Q(planned_production_on__gte=F("planned_start_on")),
+                name="project_planned_production_after_start",
+                violation_error_message=_(
+                    "The planned production date cannot be before the planned start."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__in=Stage.values),
+                name="project_stage_valid",
+                violation_error_message=_("Unknown project stage."),
+            ),
+            models.CheckConstraint(
+                condition=Q(version__gte=1),
+                name="project_version_positive",
+                violation_error_message=_("The version number must be positive."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.code} {self.name}"
+
+    # --- derived classification -------------------------------------------------------
+    @property
+    def tier_5020(self):
+        return tier_5020(self.signed_amount, self.capital_source)
+
+    @property
+    def tier_5020_label(self):
+        return Tier5020(self.tier_5020).label
+
+    @property
+    def is_billion(self):
+        return billion_or_more(self.signed_amount)
+
+    @property
+    def signed_amount_yi(self):
+        return (self.signed_amount / Decimal(10000)).quantize(Decimal("0.0001"))
+
+    # --- validation ----------------------------------------------------------------------
+    def clean(self):
+        errors = {}
+        if self.park_id and self.region_id and self.park.region_id != self.region_id:
+            errors["park"] = _("This park is not in the selected region.")
+        ratio = settings.TRACKER["MAX_COMPLETED_RATIO"]
+        if (
+            self.signed_amount is not None
+            and self.completed_investment is not None
+            and self.signed_amount > 0
+            and self.completed_investment > self.signed_amount * ratio
+        ):
+            errors["completed_investment"] = _(
+                "Completed investment of %(done)s 万元 is more than %(ratio)s times the signed "
+                "amount (%(signed)s 万元); please check the figure."
+            ) % {"done": self.completed_investment, "ratio": ratio, "signed": self.signed_amount}
+        today = timezone.localdate()
+        for field in ("signed_on", "actual_start_on", "actual_production_on"):
+            value = getattr(self, field)
+            if value and value > today:
+                errors[field] = _("This date is in the future; record it once it has happened.")
+        if errors:
+            raise ValidationError(errors)
+
+    # --- behaviour -----------------------------------------------------------------------
+    def advance_to(self, stage, *, on, by, note=""):
+        """Move the project to ``stage`` with effect from ``on``, recorded in the history.
+
+        Raises ValidationError (with a message a person can read) when the move is not
+        allowed for ``by``. Saves the project and the StageChange in one transaction.
+        """
+        from .services import record_changes, snapshot  # lazy: services import models
+
+        with transaction.atomic():
+            locked = Project.objects.select_for_update().get(pk=self.pk)
+            last = locked.stage_changes.order_by("-effective_on", "-id").first()
+            error = stage_transition_error(
+                current=locked.stage,
+                target=stage,
+                is_manager=bool(by and getattr(by, "is_manager", False)),
+                resume_stage=locked.stage_before_stall() if locked.stage == Stage.STALLED else None,
+            )
+            if error:
+                raise ValidationError({"stage": error})
+            if on > timezone.localdate():
+                raise ValidationError({"stage": _("The effective date cannot be in the future.")})
+            if on < locked.signed_on:
+                raise ValidationError(
+                    {"stage": _("The effective date cannot be before the signing date.")}
+                )
+            if last and on < last.effective_on:
+                raise ValidationError(
+                    {
+                        "stage": _(
+                            "The effective date cannot be before the last stage change (%(date)s)."
+                        )
+                        % {"date": last.effective_on.isoformat()}
+                    }
+                )
+            before = snapshot(locked, {"stage", "actual_start_on", "actual_production_on"})
+            locked.stage = stage
+            if stage in Stage.reached(Stage.STARTED) and locked.actual_start_on is None:
+                locked.actual_start_on = on
+            if stage == Stage.PRODUCTION and locked.actual_production_on is None:
+                locked.actual_production_on = on
+            locked.version = F("version") + 1
+            locked.save(
+                update_fields=["stage", "actual_start_on", "actual_production_on", "version",
+                               "updated_at"]
+            )
+            locked.refresh_from_db()
+            StageChange.objects.create(
+                project=locked,
+                from_stage=before["stage"],
+                to_stage=stage,
+                effective_on=on,
+                changed_by=by,
+                note=note,
+            )
+            record_changes(locked, before, by=by)
+        for field in ("stage", "actual_start_on", "actual_production_on", "version",
+                      "updated_at"):
+            setattr(self, field, getattr(locked, field))
+        return self
+
+    def stage_before_stall(self):
+        """The main-line stage the project was at before it stalled (or None)."""
+        change = (
+            self.stage_changes.exclude(to_stage__in=Stage.side_states())
+            .order_by("-effective_on", "-id")
+            .first()
+        )
+        return change.to_stage if change else None
+
+
+class StageChange(models.Model):
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="stage_changes", verbose_name=_("project")
+    )
+    from_stage = models.CharField(
+        _("from stage"), max_length=16, choices=Stage.choices, blank=True
+    )
+    to_stage = models.CharField(_("to stage"), max_length=16, choices=Stage.choices)
+    effective_on = models.DateField(_("effective on"))
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["effective_on", "id"]
+        verbose_name = _("stage change")
+        verbose_name_plural = _("stage changes")
+        indexes = [
+            models.Index(fields=["project", "effective_on"], name="stagechange_project_on_idx"),
+            models.Index(fields=["to_stage", "effective_on"], name="stagechange_to_on_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(to_stage__in=Stage.values),
+                name="stagechange_to_stage_valid",
+                violation_error_message=_("Unknown project stage."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(from_stage=F("to_stage")),
+                name="stagechange_changes_something",
+                violation_error_message=_("A stage change must change the stage."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.project.code}: {self.from_stage or '-'} → {self.to_stage} ({self.effective_on})"
+
+
+class WeeklyDispatch(models.Model):
+    """周调度: one report per project per ISO week."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="dispatches", verbose_name=_("project")
+    )
+    iso_year = models.PositiveSmallIntegerField(
+        _("ISO year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
+    )
+    iso_week = models.PositiveSmallIntegerField(
+        _("ISO week"), validators=[MinValueValidator(1), MaxValueValidator(53)]
+    )
+    stage = models.CharField(_("stage reported"), max_length=16, choices=Stage.choices)
+    completed_investment = models.DecimalField(
+        _("cumulative completed investment (万元)"), **MONEY
+    )
+    progress = models.TextField(_("progress (形象进度)"), blank=True, max_length=2000)
+    problems = models.TextField(_("problems"), blank=True, max_length=2000)
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("filed by"),
+    )
+    filed_at = models.DateTimeField(_("filed at"), default=timezone.now)
+    is_late = models.BooleanField(_("filed late"), default=False)
+
+    objects = DispatchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-iso_year", "-iso_week", "project__code"]
+        verbose_name = _("weekly dispatch")
+        verbose_name_plural = _("weekly dispatches")
+        indexes = [
+            models.Index(fields=["iso_year", "iso_week"], name="dispatch_week_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "iso_year", "iso_week"],
+                name="dispatch_one_per_project_week",
+                violation_error_message=_("This project already has a report for this week."),
+            ),
+            models.CheckConstraint(
+                condition=Q(iso_week__gte=1, iso_week__lte=53),
+                name="dispatch_iso_week_range",
+                violation_error_message=_("An ISO week is numbered 1 to 53."),
+            ),
+            models.CheckConstraint(
+                condition=Q(completed_investment__gte=0),
+                name="dispatch_completed_not_negative",
+                violation_error_message=_("The completed investment cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__in=Stage.values),
+                name="dispatch_stage_valid",
+                violation_error_message=_("Unknown project stage."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.project.code} {self.iso_year}-W{self.iso_week:02d}"
+
+    @property
+    def week_start(self):
+        return datetime.date.fromisocalendar(self.iso_year, self.iso_week, 1)
+
+    def clean(self):
+        try:
+            datetime.date.fromisocalendar(self.iso_year, self.iso_week, 1)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                {"iso_week": _("Year %(year)s has no ISO week %(week)s.")
+                 % {"year": self.iso_year, "week": self.iso_week}}
+            ) from None
+
+
+class ChangeLog(models.Model):
+    """Who changed what, when: old → new, per field, for projects and dispatches."""
+
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.CASCADE, verbose_name=_("record type")
+    )
+    object_id = models.PositiveBigIntegerField(_("record id"))
+    object_repr = models.CharField(_("record"), max_length=200)
+    action = models.CharField(_("action"), max_length=8, choices=ChangeAction.choices)
+    field = models.CharField(_("field"), max_length=64, blank=True)
+    old_value = models.TextField(_("old value"), blank=True)
+    new_value = models.TextField(_("new value"), blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        verbose_name = _("change history entry")
+        verbose_name_plural = _("change history")
+        indexes = [
+            models.Index(
+                fields=["content_type", "object_id", "changed_at"], name="changelog_object_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.object_repr} · {self.field}: {self.old_value} → {self.new_value}"
+
+
+class AnnualIndicator(models.Model):
+    """A city-level figure of one year (e.g. 规上工业营业收入 2022)."""
+
+    year = models.PositiveSmallIntegerField(_("year"))
+    key = models.SlugField(_("key"), max_length=64)
+    name = models.CharField(_("indicator"), max_length=128)
+    value = models.DecimalField(_("value"), max_digits=16, decimal_places=4, null=True,
+                                blank=True)
+    unit = models.CharField(_("unit"), max_length=32, blank=True)
+    growth = models.DecimalField(
+        _("growth"), max_digits=8, decimal_places=2, null=True, blank=True
+    )
+    growth_unit = models.CharField(_("growth unit"), max_length=16, blank=True, default="%")
+    provincial_rank = models.PositiveSmallIntegerField(_("provincial rank"), null=True,
+                                                       blank=True)
+    note = models.CharField(_("note"), max_length=255, blank=True)
+    source = models.CharField(_("source"), max_length=255, blank=True)
+    sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    class Meta:
+        ordering = ["-year", "sort_order"]
+        verbose_name = _("annual indicator")
+        verbose_name_plural = _("annual indicators")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "key"],
+                name="indicator_unique_year_key",
+                violation_error_message=_("This indicator already exists for this year."),
+            ),
+            models.CheckConstraint(
+                condition=Q(year__gte=2000, year__lte=2100),
+                name="indicator_year_range",
+                violation_error_message=_("The year must be between 2000 and 2100."),
+            ),
+            models.CheckConstraint(
+                condition=Q(provincial_rank__isnull=True) | Q(provincial_rank__gte=1),
+                name="indicator_rank_positive",
+                violation_error_message=_("A provincial rank starts at 1."),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.year} {self.name}"

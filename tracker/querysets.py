@@ -1,0 +1,135 @@
+"""Chainable querysets: scope (who sees what), as-of-date stages and rollups."""
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Sum, Value, When
+
+from .choices import CapitalSource, Role, Stage, Tier5020
+
+
+def _tier_condition(threshold_index):
+    from .rules import tier_5020_thresholds
+
+    foreign = tier_5020_thresholds(CapitalSource.FOREIGN)[threshold_index]
+    other = tier_5020_thresholds(CapitalSource.DOMESTIC)[threshold_index]
+    return Q(capital_source=CapitalSource.FOREIGN, signed_amount__gte=foreign) | (
+        ~Q(capital_source=CapitalSource.FOREIGN) & Q(signed_amount__gte=other)
+    )
+
+
+class ProjectQuerySet(models.QuerySet):
+    # --- scope ---------------------------------------------------------------------------
+    def visible_to(self, user):
+        """Projects ``user`` may see: the one place read scope is decided."""
+        if not user or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.role in (Role.MANAGER, Role.COUNTY):
+            return self
+        if user.role == Role.COMMISSIONER:
+            return self.filter(commissioner=user)
+        if user.role == Role.CHAIN_OFFICE and user.chain_id:
+            return self.filter(chain_id=user.chain_id)
+        return self.none()
+
+    def editable_by(self, user):
+        """Projects ``user`` may change and file the weekly dispatch for."""
+        if not user or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.role == Role.MANAGER:
+            return self
+        if user.role == Role.COUNTY and user.region_id:
+            return self.filter(region_id=user.region_id)
+        if user.role == Role.COMMISSIONER:
+            return self.filter(commissioner=user)
+        return self.none()
+
+    # --- classification ------------------------------------------------------------------
+    def with_tiers(self):
+        billion = settings.TRACKER["BILLION_THRESHOLD"]
+        return self.annotate(
+            tier_5020_value=Case(
+                When(_tier_condition(1), then=Value(Tier5020.TIER_50.value)),
+                When(_tier_condition(0), then=Value(Tier5020.TIER_20.value)),
+                default=Value(Tier5020.NONE.value),
+                output_field=models.IntegerField(),
+            ),
+            is_billion_value=Case(
+                When(signed_amount__gte=billion, then=Value(True)),
+                default=Value(False),
+                output_field=models.BooleanField(),
+            ),
+        )
+
+    def is_5020(self):
+        return self.filter(_tier_condition(0))
+
+    def in_tier(self, tier):
+        tier = int(tier)
+        if tier == Tier5020.TIER_50:
+            return self.filter(_tier_condition(1))
+        if tier == Tier5020.TIER_20:
+            return self.filter(_tier_condition(0)).exclude(_tier_condition(1))
+        return self.exclude(_tier_condition(0))
+
+    def billion_or_more(self, flag=True):
+        q = Q(signed_amount__gte=settings.TRACKER["BILLION_THRESHOLD"])
+        return self.filter(q) if flag else self.exclude(q)
+
+    def signed_in(self, year):
+        return self.filter(signed_on__year=int(year))
+
+    # --- as-of-date stages ---------------------------------------------------------------
+    def with_stage_as_of(self, day):
+        """Annotate ``stage_as_of``: the stage in force at the end of ``day``."""
+        from .models import StageChange
+
+        latest = (
+            StageChange.objects.filter(project=OuterRef("pk"), effective_on__lte=day)
+            .order_by("-effective_on", "-id")
+            .values("to_stage")[:1]
+        )
+        return self.annotate(stage_as_of=Subquery(latest))
+
+    def reached_by(self, stage, day):
+        """Projects that had reached ``stage`` (or a later main-line stage) by ``day``."""
+        from .models import StageChange
+
+        return self.filter(
+            Exists(
+                StageChange.objects.filter(
+                    project=OuterRef("pk"),
+                    to_stage__in=Stage.reached(stage),
+                    effective_on__lte=day,
+                )
+            )
+        )
+
+    def started_by(self, day):
+        return self.reached_by(Stage.STARTED, day)
+
+    # --- rollups -------------------------------------------------------------------------
+    def totals(self):
+        """Count and signed amount of the whole set, plus 5020 and ≥ 1 亿元 counts."""
+        billion = settings.TRACKER["BILLION_THRESHOLD"]
+        return self.aggregate(
+            count=Count("pk"),
+            amount=Sum("signed_amount"),
+            count_5020=Count("pk", filter=_tier_condition(0)),
+            count_billion=Count("pk", filter=Q(signed_amount__gte=billion)),
+        )
+
+
+class DispatchQuerySet(models.QuerySet):
+    def for_week(self, iso_year, iso_week):
+        return self.filter(iso_year=iso_year, iso_week=iso_week)
+
+    def on_or_before(self, day):
+        """Dispatches of weeks that began on or before ``day``."""
+        year, week, _ = day.isocalendar()
+        return self.filter(Q(iso_year__lt=year) | Q(iso_year=year, iso_week__lte=week))
+
+
+def week_start(iso_year, iso_week):
+    return datetime.date.fromisocalendar(iso_year, iso_week, 1)

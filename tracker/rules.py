@@ -1,0 +1,67 @@
+"""Pure domain rules: classification thresholds and stage transitions.
+
+Kept free of the ORM so that models, querysets, forms and the seed share one definition.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+from .choices import CapitalSource, Stage, Tier5020
+
+
+def tier_5020_thresholds(capital_source):
+    """(tier-20 threshold, tier-50 threshold) in 万元 for a capital source."""
+    conf = settings.TRACKER
+    if capital_source == CapitalSource.FOREIGN:
+        rate = conf["USD_CNY"]
+        low, high = conf["TIER_5020_FOREIGN_USD"]
+        return (low * rate, high * rate)
+    return conf["TIER_5020_DOMESTIC"]
+
+
+def tier_5020(amount, capital_source):
+    if amount is None:
+        return Tier5020.NONE
+    low, high = tier_5020_thresholds(capital_source)
+    if amount >= high:
+        return Tier5020.TIER_50
+    if amount >= low:
+        return Tier5020.TIER_20
+    return Tier5020.NONE
+
+
+def billion_or_more(amount):
+    return amount is not None and Decimal(amount) >= settings.TRACKER["BILLION_THRESHOLD"]
+
+
+def stage_transition_error(*, current, target, is_manager, resume_stage=None):
+    """None when ``current → target`` is allowed, else the message to show."""
+    if target not in Stage.values:
+        return _("Unknown project stage.")
+    if target == current:
+        return _("The project is already at this stage.")
+    if is_manager:
+        return None
+    if current == Stage.TERMINATED:
+        return _("Only a city bureau manager can reopen a terminated project.")
+    if target in Stage.side_states():
+        return _("Only a city bureau manager can mark a project as stalled or terminated.")
+    base = resume_stage if current == Stage.STALLED else current
+    if base is not None and Stage.order(target) < Stage.order(base):
+        return _(
+            "Moving a project back to an earlier stage needs a city bureau manager."
+        )
+    return None
+
+
+def allowed_targets(*, current, is_manager, resume_stage=None):
+    return [
+        stage
+        for stage in Stage.values
+        if stage_transition_error(
+            current=current, target=stage, is_manager=is_manager, resume_stage=resume_stage
+        )
+        is None
+    ]

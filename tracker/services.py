@@ -1,0 +1,86 @@
+"""Work that spans several models: change history, optimistic saves, dispatch filing."""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+from .choices import ChangeAction
+
+HISTORY_EXCLUDED = {"id", "version", "created_at", "updated_at"}
+
+
+def _display(obj, field):
+    """A field's value as a person reads it (choice labels, related names, ISO dates)."""
+    value = getattr(obj, field.attname)
+    if value is None or value == "":
+        return ""
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(field, models.ForeignKey):
+        related = getattr(obj, field.name)
+        return str(related)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def snapshot(obj, fields=None):
+    """Field name → display value, for later comparison by ``record_changes``."""
+    return {
+        f.name: _display(obj, f)
+        for f in obj._meta.concrete_fields
+        if f.name not in HISTORY_EXCLUDED and (fields is None or f.name in fields)
+    }
+
+
+def record_changes(obj, before, *, by, at=None):
+    """Write one ChangeLog row per field that differs from ``before``.
+
+    ``before`` is what ``snapshot`` returned before the change.
+    """
+    from .models import ChangeLog
+
+    at = at or timezone.now()
+    ctype = ContentType.objects.get_for_model(obj, for_concrete_model=True)
+    rows = []
+    for name, old in before.items():
+        field = obj._meta.get_field(name)
+        new = _display(obj, field)
+        if old != new:
+            rows.append(
+                ChangeLog(
+                    content_type=ctype,
+                    object_id=obj.pk,
+                    object_repr=str(obj)[:200],
+                    action=ChangeAction.UPDATE,
+                    field=name,
+                    old_value=old,
+                    new_value=new,
+                    changed_by=by,
+                    changed_at=at,
+                )
+            )
+    ChangeLog.objects.bulk_create(rows)
+    return rows
+
+
+def record_creation(obj, *, by, at=None):
+    from .models import ChangeLog
+
+    return ChangeLog.objects.create(
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
+        object_id=obj.pk,
+        object_repr=str(obj)[:200],
+        action=ChangeAction.CREATE,
+        changed_by=by,
+        changed_at=at or timezone.now(),
+    )
+
+
+def history_for(obj):
+    from .models import ChangeLog
+
+    ctype = ContentType.objects.get_for_model(obj, for_concrete_model=True)
+    return ChangeLog.objects.filter(content_type=ctype, object_id=obj.pk).select_related(
+        "changed_by"
+    )

@@ -1,0 +1,212 @@
+"""Settings for the Yichun project tracker, read from the environment.
+
+One file on purpose: every difference between a laptop and production is an
+environment variable, listed in README.md.
+"""
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name, default=""):
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def parse_database_url(url):
+    """Turn ``sqlite:///path`` or ``postgres://user:pw@host:port/name`` into a DATABASES entry."""
+    parts = urlsplit(url)
+    options = dict(parse_qsl(parts.query))
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        # sqlite:///relative.db → "relative.db"; sqlite:////abs/path.db → "/abs/path.db"
+        name = path[1:] if path.startswith("/") else path
+        name = name or str(BASE_DIR / "db.sqlite3")
+        if not os.path.isabs(name):
+            name = str(BASE_DIR / name)
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": name,
+            "OPTIONS": {
+                # WAL lets readers and one writer work at once; the busy timeout makes a
+                # second gunicorn worker wait for the lock instead of failing at once.
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                ),
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+            "TEST": {"NAME": options.get("test_name") or None},
+        }
+    if parts.scheme in {"postgres", "postgresql", "pgsql"}:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")) or "yichun",
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": int(options.pop("conn_max_age", 60)),
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": options,
+        }
+    raise ImproperlyConfigured(f"DATABASE_URL scheme {parts.scheme!r} is not supported")
+
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+    SECRET_KEY = "insecure-local-development-key-only-used-with-DJANGO_DEBUG-on"
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_filters",
+    "django_tables2",
+    "tracker",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "yichun.urls"
+WSGI_APPLICATION = "yichun.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": parse_database_url(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "tracker.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+# Sessions live in the database so that any app process can serve any request.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# No cache is shared between processes; the default local-memory cache is only used
+# for things that may differ per process without harm. Nothing else keeps state in memory.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("DJANGO_LOG_LEVEL", "WARNING")},
+}
+
+
+def env_decimal(name, default):
+    return Decimal(os.environ.get(name, default))
+
+
+# --- Domain rules that DOMAIN.md marks as assumptions [A]: settings, never hard-coded. ---
+TRACKER = {
+    # "5020" tiers. Domestic thresholds are confirmed, in 万元 (20 亿元, 50 亿元).
+    "TIER_5020_DOMESTIC": (env_decimal("TRACKER_5020_DOMESTIC_20", "200000"),
+                           env_decimal("TRACKER_5020_DOMESTIC_50", "500000")),
+    # Foreign-capital thresholds are not confirmed: in 万美元, converted at USD_CNY.
+    "TIER_5020_FOREIGN_USD": (env_decimal("TRACKER_5020_FOREIGN_20_USD", "30000"),
+                              env_decimal("TRACKER_5020_FOREIGN_50_USD", "70000")),
+    "USD_CNY": env_decimal("TRACKER_USD_CNY", "7.0"),
+    # 亿元以上项目: ≥ 1 亿元 = 10,000 万元.
+    "BILLION_THRESHOLD": env_decimal("TRACKER_BILLION_THRESHOLD", "10000"),
+    # Completed investment may not exceed the signed amount by more than this ratio.
+    "MAX_COMPLETED_RATIO": env_decimal("TRACKER_MAX_COMPLETED_RATIO", "1.5"),
+    # Weekly dispatch deadline: ISO weekday (1 = Monday) and local time.
+    "DISPATCH_DEADLINE_WEEKDAY": int(os.environ.get("TRACKER_DISPATCH_DEADLINE_WEEKDAY", "5")),
+    "DISPATCH_DEADLINE_TIME": os.environ.get("TRACKER_DISPATCH_DEADLINE_TIME", "18:00"),
+    # Warning lights (红黄绿灯): days late to start, points behind the pro-rata schedule.
+    "WARN_START_YELLOW_DAYS": int(os.environ.get("TRACKER_WARN_START_YELLOW_DAYS", "30")),
+    "WARN_START_RED_DAYS": int(os.environ.get("TRACKER_WARN_START_RED_DAYS", "90")),
+    "WARN_INVEST_YELLOW_POINTS": env_decimal("TRACKER_WARN_INVEST_YELLOW_POINTS", "10"),
+    "WARN_INVEST_RED_POINTS": env_decimal("TRACKER_WARN_INVEST_RED_POINTS", "30"),
+}
+
+DEMO_PASSWORD = "Yichun-demo-2022"
