@@ -26,3 +26,41 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("browser"):
             item.add_marker(skip)
+
+
+@pytest.fixture
+def browser_page(live_server, transactional_db):
+    """A Playwright page in Debian's headless Chromium, pointed at the live server.
+
+    Console errors are collected in ``page.console_errors`` so tests can assert none.
+    """
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        context = browser.new_context(locale="zh-CN", accept_downloads=True)
+        page = context.new_page()
+        page.console_errors = []
+        page.on(
+            "console",
+            lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None,
+        )
+        page.set_default_timeout(15000)
+        page.base_url = live_server.url
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def login(page, username, password):
+    page.goto(page.base_url + "/accounts/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("[type=submit]")
+    page.wait_for_load_state()

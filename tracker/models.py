@@ -65,9 +65,7 @@ class IndustryChain(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
     name = models.CharField(_("name"), max_length=64, unique=True)
     emerging = models.BooleanField(_("emerging industry"), default=False)
-    is_leading = models.BooleanField(
-        _("leading industry (首位产业)"), default=False
-    )
+    is_leading = models.BooleanField(_("leading industry (首位产业)"), default=False)
     lead_unit = models.CharField(_("lead unit"), max_length=128, blank=True)
     anchor_enterprises = models.ManyToManyField(
         "Enterprise",
@@ -310,8 +308,7 @@ class Project(models.Model):
                 violation_error_message=_("The completed investment cannot be negative."),
             ),
             models.CheckConstraint(
-                condition=Q(actual_start_on__isnull=True)
-                | Q(actual_start_on__gte=F("signed_on")),
+                condition=Q(actual_start_on__isnull=True) | Q(actual_start_on__gte=F("signed_on")),
                 name="project_start_not_before_signing",
                 violation_error_message=_("Construction cannot start before the signing date."),
             ),
@@ -437,8 +434,13 @@ class Project(models.Model):
                 locked.actual_production_on = on
             locked.version = F("version") + 1
             locked.save(
-                update_fields=["stage", "actual_start_on", "actual_production_on", "version",
-                               "updated_at"]
+                update_fields=[
+                    "stage",
+                    "actual_start_on",
+                    "actual_production_on",
+                    "version",
+                    "updated_at",
+                ]
             )
             locked.refresh_from_db()
             StageChange.objects.create(
@@ -450,8 +452,7 @@ class Project(models.Model):
                 note=note,
             )
             record_changes(locked, before, by=by)
-        for field in ("stage", "actual_start_on", "actual_production_on", "version",
-                      "updated_at"):
+        for field in ("stage", "actual_start_on", "actual_production_on", "version", "updated_at"):
             setattr(self, field, getattr(locked, field))
         return self
 
@@ -469,9 +470,7 @@ class StageChange(models.Model):
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="stage_changes", verbose_name=_("project")
     )
-    from_stage = models.CharField(
-        _("from stage"), max_length=16, choices=Stage.choices, blank=True
-    )
+    from_stage = models.CharField(_("from stage"), max_length=16, choices=Stage.choices, blank=True)
     to_stage = models.CharField(_("to stage"), max_length=16, choices=Stage.choices)
     effective_on = models.DateField(_("effective on"))
     changed_by = models.ForeignKey(
@@ -507,7 +506,9 @@ class StageChange(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.project.code}: {self.from_stage or '-'} → {self.to_stage} ({self.effective_on})"
+        return (
+            f"{self.project.code}: {self.from_stage or '-'} → {self.to_stage} ({self.effective_on})"
+        )
 
 
 class WeeklyDispatch(models.Model):
@@ -523,9 +524,7 @@ class WeeklyDispatch(models.Model):
         _("ISO week"), validators=[MinValueValidator(1), MaxValueValidator(53)]
     )
     stage = models.CharField(_("stage reported"), max_length=16, choices=Stage.choices)
-    completed_investment = models.DecimalField(
-        _("cumulative completed investment (万元)"), **MONEY
-    )
+    completed_investment = models.DecimalField(_("cumulative completed investment (万元)"), **MONEY)
     progress = models.TextField(_("progress (形象进度)"), blank=True, max_length=2000)
     problems = models.TextField(_("problems"), blank=True, max_length=2000)
     filed_by = models.ForeignKey(
@@ -583,8 +582,10 @@ class WeeklyDispatch(models.Model):
             datetime.date.fromisocalendar(self.iso_year, self.iso_week, 1)
         except (TypeError, ValueError):
             raise ValidationError(
-                {"iso_week": _("Year %(year)s has no ISO week %(week)s.")
-                 % {"year": self.iso_year, "week": self.iso_week}}
+                {
+                    "iso_week": _("Year %(year)s has no ISO week %(week)s.")
+                    % {"year": self.iso_year, "week": self.iso_week}
+                }
             ) from None
 
 
@@ -630,15 +631,11 @@ class AnnualIndicator(models.Model):
     year = models.PositiveSmallIntegerField(_("year"))
     key = models.SlugField(_("key"), max_length=64)
     name = models.CharField(_("indicator"), max_length=128)
-    value = models.DecimalField(_("value"), max_digits=16, decimal_places=4, null=True,
-                                blank=True)
+    value = models.DecimalField(_("value"), max_digits=16, decimal_places=4, null=True, blank=True)
     unit = models.CharField(_("unit"), max_length=32, blank=True)
-    growth = models.DecimalField(
-        _("growth"), max_digits=8, decimal_places=2, null=True, blank=True
-    )
+    growth = models.DecimalField(_("growth"), max_digits=8, decimal_places=2, null=True, blank=True)
     growth_unit = models.CharField(_("growth unit"), max_length=16, blank=True, default="%")
-    provincial_rank = models.PositiveSmallIntegerField(_("provincial rank"), null=True,
-                                                       blank=True)
+    provincial_rank = models.PositiveSmallIntegerField(_("provincial rank"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=255, blank=True)
     source = models.CharField(_("source"), max_length=255, blank=True)
     sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)

@@ -50,9 +50,7 @@ def stage_transition_error(*, current, target, is_manager, resume_stage=None):
         return _("Only a city bureau manager can mark a project as stalled or terminated.")
     base = resume_stage if current == Stage.STALLED else current
     if base is not None and Stage.order(target) < Stage.order(base):
-        return _(
-            "Moving a project back to an earlier stage needs a city bureau manager."
-        )
+        return _("Moving a project back to an earlier stage needs a city bureau manager.")
     return None
 
 

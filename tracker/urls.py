@@ -1,9 +1,6 @@
-from django.urls import path
-
-from . import views
+from .views import dispatch, home, projects
 
 app_name = "tracker"
 
-urlpatterns = [
-    path("", views.home, name="home"),
-]
+# Each view module owns its own routes; this list only joins them.
+urlpatterns = [*home.urlpatterns, *projects.urlpatterns, *dispatch.urlpatterns]

@@ -172,7 +172,7 @@ STORAGES = {
 # for things that may differ per process without harm. Nothing else keeps state in memory.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
+DJANGO_TABLES2_TEMPLATE = "django_tables2/table.html"
 
 LOGGING = {
     "version": 1,
@@ -189,11 +189,15 @@ def env_decimal(name, default):
 # --- Domain rules that DOMAIN.md marks as assumptions [A]: settings, never hard-coded. ---
 TRACKER = {
     # "5020" tiers. Domestic thresholds are confirmed, in 万元 (20 亿元, 50 亿元).
-    "TIER_5020_DOMESTIC": (env_decimal("TRACKER_5020_DOMESTIC_20", "200000"),
-                           env_decimal("TRACKER_5020_DOMESTIC_50", "500000")),
+    "TIER_5020_DOMESTIC": (
+        env_decimal("TRACKER_5020_DOMESTIC_20", "200000"),
+        env_decimal("TRACKER_5020_DOMESTIC_50", "500000"),
+    ),
     # Foreign-capital thresholds are not confirmed: in 万美元, converted at USD_CNY.
-    "TIER_5020_FOREIGN_USD": (env_decimal("TRACKER_5020_FOREIGN_20_USD", "30000"),
-                              env_decimal("TRACKER_5020_FOREIGN_50_USD", "70000")),
+    "TIER_5020_FOREIGN_USD": (
+        env_decimal("TRACKER_5020_FOREIGN_20_USD", "30000"),
+        env_decimal("TRACKER_5020_FOREIGN_50_USD", "70000"),
+    ),
     "USD_CNY": env_decimal("TRACKER_USD_CNY", "7.0"),
     # 亿元以上项目: ≥ 1 亿元 = 10,000 万元.
     "BILLION_THRESHOLD": env_decimal("TRACKER_BILLION_THRESHOLD", "10000"),
