@@ -172,9 +172,9 @@ class Enterprise(models.Model):
     credit_code = models.CharField(
         _("unified social credit code"),
         max_length=18,
-        unique=True,
+        blank=True,
         validators=[validate_credit_code],
-        help_text=_("18 characters, GB 32100-2015."),
+        help_text=_("18 characters, GB 32100-2015. Empty until the company is registered."),
     )
     region = models.ForeignKey(
         Region, on_delete=models.PROTECT, related_name="enterprises", verbose_name=_("region")
@@ -199,8 +199,16 @@ class Enterprise(models.Model):
         verbose_name = _("enterprise")
         verbose_name_plural = _("enterprises")
         constraints = [
+            models.UniqueConstraint(
+                fields=["credit_code"],
+                condition=~Q(credit_code=""),
+                name="enterprise_unique_credit_code",
+                violation_error_message=_(
+                    "Another enterprise already has this unified social credit code."
+                ),
+            ),
             models.CheckConstraint(
-                condition=Q(credit_code__regex=r"^[0-9A-HJ-NP-RTUWXY]{18}$"),
+                condition=Q(credit_code="") | Q(credit_code__regex=r"^[0-9A-HJ-NP-RTUWXY]{18}$"),
                 name="enterprise_credit_code_format",
                 violation_error_message=_(
                     "A unified social credit code has 18 digits or capital letters."
