@@ -435,6 +435,7 @@ class Project(models.Model):
                     }
                 )
             before = snapshot(locked, {"stage", "actual_start_on", "actual_production_on"})
+            from_stage = locked.stage
             locked.stage = stage
             if stage in Stage.reached(Stage.STARTED) and locked.actual_start_on is None:
                 locked.actual_start_on = on
@@ -453,7 +454,7 @@ class Project(models.Model):
             locked.refresh_from_db()
             StageChange.objects.create(
                 project=locked,
-                from_stage=before["stage"],
+                from_stage=from_stage,
                 to_stage=stage,
                 effective_on=on,
                 changed_by=by,
