@@ -1,7 +1,8 @@
 """Work that spans several models: change history, optimistic saves, dispatch filing."""
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models
+from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from .choices import ChangeAction
@@ -84,3 +85,48 @@ def history_for(obj):
     return ChangeLog.objects.filter(content_type=ctype, object_id=obj.pk).select_related(
         "changed_by"
     )
+
+
+# --- optimistic saves of a project ---------------------------------------------------------
+
+
+class ConflictError(Exception):
+    """The project was saved by someone else after the form was opened."""
+
+    def __init__(self, *, project, expected_version):
+        self.project = project  # the current row, freshly read
+        self.expected_version = expected_version
+        super().__init__(
+            f"project {project.pk}: expected version {expected_version}, found {project.version}"
+        )
+
+
+def update_project(*, project_id, data, expected_version, by, stage=None, stage_on=None, note=""):
+    """Save ``data`` (field name → value) onto a project if it is still at ``expected_version``.
+
+    The field edits and the optional stage change (through ``Project.advance_to``) happen in
+    one transaction: both or neither. Raises ``ConflictError`` when the row has moved on
+    (nothing is written), and ``ValidationError`` when the stage change is refused.
+    Returns the saved project.
+    """
+    from .models import Project
+
+    with transaction.atomic():
+        project = Project.objects.get(pk=project_id)
+        if project.version != expected_version:
+            raise ConflictError(project=project, expected_version=expected_version)
+        before = snapshot(project, set(data))
+        # The version guard in the WHERE clause is what makes the lock optimistic: a
+        # concurrent save that got in first has bumped the version, so this matches 0 rows.
+        updated = Project.objects.filter(pk=project_id, version=expected_version).update(
+            **data, version=F("version") + 1, updated_at=timezone.now()
+        )
+        if updated == 0:
+            raise ConflictError(
+                project=Project.objects.get(pk=project_id), expected_version=expected_version
+            )
+        project.refresh_from_db()
+        record_changes(project, before, by=by)
+        if stage:
+            project.advance_to(stage, on=stage_on, by=by, note=note)
+    return project

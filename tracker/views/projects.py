@@ -1,1 +1,241 @@
-urlpatterns = []
+"""Project pages: the filtered list (with export), one project's page and its edit form."""
+
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from ..exports import csv_response, xlsx_response
+from ..filters import ProjectFilterSet
+from ..forms import ProjectForm
+from ..lights import annotate_lights, expected_percent, light_reasons
+from ..models import Project, StageChange
+from ..services import ConflictError, history_for, snapshot, update_project
+from ..tables import ProjectTable, yi
+
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+DISPATCH_LIMIT = 52  # a year of weekly reports on the project page
+HISTORY_LIMIT = 200
+EXPORTERS = {"csv": csv_response, "xlsx": xlsx_response}
+
+
+def _percent(part, whole):
+    if not whole:
+        return None
+    return (Decimal(100) * part / whole).quantize(Decimal("0.1"))
+
+
+class ProjectListView(SingleTableMixin, FilterView):
+    """/projects/: filters in the URL, sortable table, totals of the whole filtered set.
+
+    Invalid filter values show their message beside the filter and the list is empty
+    (django-filter's strict mode) rather than silently ignoring the bad filter.
+    """
+
+    table_class = ProjectTable
+    filterset_class = ProjectFilterSet
+    template_name = "tracker/project_list.html"
+
+    def get_queryset(self):
+        # Scope is applied here, once; everything below narrows this queryset.
+        return (
+            Project.objects.visible_to(self.request.user)
+            .with_tiers()
+            .select_related("enterprise", "region", "chain")
+        )
+
+    def get(self, request, *args, **kwargs):
+        export = request.GET.get("export")
+        if export in EXPORTERS:
+            filterset = self.get_filterset(self.get_filterset_class())
+            if filterset.is_valid():
+                return EXPORTERS[export](filterset.qs)
+            messages.error(request, _("Correct the filters before exporting."))
+        return super().get(request, *args, **kwargs)
+
+    def page_size(self):
+        try:
+            size = int(self.request.GET.get("per_page", DEFAULT_PAGE_SIZE))
+        except ValueError:
+            return DEFAULT_PAGE_SIZE
+        return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+    def get_table_data(self):
+        return annotate_lights(self.object_list, today=timezone.localdate())
+
+    def get_table_kwargs(self):
+        # django-tables2 would take any ``per_page`` from the URL; the view whitelists it
+        # instead (page_size), so the table reads a parameter nobody sends.
+        return {"per_page_field": "_per_page"}
+
+    def get_table_pagination(self, table):
+        return {"per_page": self.page_size()}
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        table.totals = self.object_list.order_by().totals()
+        return table
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        for key in ("page", "export"):
+            query.pop(key, None)
+        context.update(
+            page_sizes=PAGE_SIZES,
+            page_size=self.page_size(),
+            export_query=query.urlencode(),
+            filters_invalid=self.filterset.is_bound and not self.filterset.is_valid(),
+            totals=context["table"].totals,
+            totals_yi=yi(context["table"].totals["amount"]),
+        )
+        return context
+
+
+def project_detail(request, pk):
+    projects = (
+        Project.objects.visible_to(request.user)
+        .with_tiers()
+        .select_related("enterprise", "region", "park", "chain", "commissioner")
+        .prefetch_related(
+            Prefetch(
+                "stage_changes",
+                queryset=StageChange.objects.select_related("changed_by").order_by(
+                    "effective_on", "id"
+                ),
+            )
+        )
+    )
+    today = timezone.localdate()
+    project = get_object_or_404(annotate_lights(projects, today=today), pk=pk)
+    # One query each, sliced: the page costs the same for 5 reports as for 500.
+    dispatches = list(
+        project.dispatches.select_related("filed_by").order_by("-iso_year", "-iso_week")[
+            : DISPATCH_LIMIT + 1
+        ]
+    )
+    more_dispatches = len(dispatches) > DISPATCH_LIMIT
+    dispatches = dispatches[:DISPATCH_LIMIT]
+    history = list(history_for(project)[: HISTORY_LIMIT + 1])
+    more_history = len(history) > HISTORY_LIMIT
+    labels = {f.name: f.verbose_name for f in Project._meta.concrete_fields}
+    for entry in history:
+        entry.field_label = labels.get(entry.field, entry.field)
+    context = {
+        "project": project,
+        "stage_changes": project.stage_changes.all(),
+        "dispatches": dispatches,
+        "more_dispatches": more_dispatches,
+        "dispatch_limit": DISPATCH_LIMIT,
+        "problems": [d for d in dispatches if d.problems.strip()],
+        "history": history[:HISTORY_LIMIT],
+        "more_history": more_history,
+        "history_limit": HISTORY_LIMIT,
+        "light_reasons": light_reasons(project),
+        "progress": {
+            "vs_plan": _percent(project.completed_investment, project.annual_planned_investment),
+            "vs_signed": _percent(project.completed_investment, project.signed_amount),
+            "schedule": expected_percent(today).quantize(Decimal("0.1")),
+        },
+        "can_edit": Project.objects.editable_by(request.user).filter(pk=pk).exists(),
+    }
+    return render(request, "tracker/project_detail.html", context)
+
+
+def _differences(form, current):
+    """(label, your value, current value) for each edited field that differs."""
+    fields = list(form.model_data())
+    mine = Project(pk=current.pk)
+    for field in current._meta.concrete_fields:
+        setattr(mine, field.attname, getattr(current, field.attname))
+    for name, value in form.model_data().items():
+        setattr(mine, name, value)
+    yours, theirs = _normalised(snapshot(mine, fields)), _normalised(snapshot(current, fields))
+    return [
+        (form.fields[name].label, yours[name], theirs[name])
+        for name in fields
+        if yours[name] != theirs[name]
+    ]
+
+
+def _normalised(values):
+    out = {}
+    for name, value in values.items():
+        try:
+            out[name] = str(Decimal(value).quantize(Decimal("0.01")))
+        except (ArithmeticError, ValueError, TypeError):
+            out[name] = value
+    return out
+
+
+def project_edit(request, pk):
+    """Edit form; only for projects in ``editable_by(user)`` (others: 404, nothing saved)."""
+    project = get_object_or_404(
+        Project.objects.editable_by(request.user).select_related("region", "enterprise"), pk=pk
+    )
+    conflict = None
+    if request.method == "POST":
+        form = ProjectForm(request.POST, instance=project, user=request.user)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                update_project(
+                    project_id=project.pk,
+                    data=form.model_data(),
+                    expected_version=data["version"],
+                    by=request.user,
+                    stage=data["target_stage"] or None,
+                    stage_on=data["stage_effective_on"],
+                    note=data["stage_note"],
+                )
+            except ConflictError as error:
+                current = error.project
+                last = history_for(current).first()
+                conflict = {
+                    "differences": _differences(form, current),
+                    "by": last.changed_by if last else None,
+                    "at": last.changed_at if last else None,
+                }
+                # Keep what the user typed; the next save (made knowingly) applies it.
+                rebound = request.POST.copy()
+                rebound["version"] = str(current.version)
+                form = ProjectForm(rebound, instance=current, user=request.user)
+                messages.error(
+                    request,
+                    _(
+                        "Someone else saved this project after you opened the form. Nothing "
+                        "of yours was saved. Check the differences below; saving again applies "
+                        "your values."
+                    ),
+                )
+            except ValidationError as error:
+                for message in error.message_dict.get("stage", []):
+                    form.add_error("target_stage", message)
+                for field, errors in error.message_dict.items():
+                    if field != "stage":
+                        form.add_error(None, errors)
+            else:
+                messages.success(request, _("The project was saved."))
+                return redirect("tracker:project_detail", pk=project.pk)
+    else:
+        form = ProjectForm(instance=project, user=request.user)
+    return render(
+        request,
+        "tracker/project_form.html",
+        {"form": form, "project": project, "conflict": conflict},
+    )
+
+
+urlpatterns = [
+    path("projects/", ProjectListView.as_view(), name="project_list"),
+    path("projects/<int:pk>/", project_detail, name="project_detail"),
+    path("projects/<int:pk>/edit/", project_edit, name="project_edit"),
+]

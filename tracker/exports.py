@@ -1,0 +1,159 @@
+"""Export of a filtered project set to CSV and XLSX, streamed so memory stays bounded.
+
+The first ten headers are the fixed government format and stay Chinese whatever the UI
+language is. Text cells that a spreadsheet would run as a formula get a leading apostrophe
+(CSV injection); numbers are written as numbers.
+"""
+
+import csv
+import tempfile
+from decimal import Decimal
+
+from django.http import FileResponse, StreamingHttpResponse
+from django.utils import timezone, translation
+from django.utils.http import content_disposition_header
+
+from .choices import CapitalSource, Stage, Tier5020
+
+CHUNK_SIZE = 2000
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+YES, NO = "是", "否"
+
+# (header, values() key or None for a derived column). The first ten are the fixed format.
+COLUMNS = [
+    ("项目编号", "code"),
+    ("项目名称", "name"),
+    ("企业名称", "enterprise__name"),
+    ("县(市、区)", "region__name"),
+    ("产业链", "chain__name"),
+    ("签约日期", "signed_on"),
+    ("签约金额(万元)", "signed_amount"),
+    ("5020项目", None),
+    ("亿元以上", None),
+    ("项目阶段", None),
+    ("5020档次", None),
+    ("签约金额(亿元)", None),
+    ("园区", "park__name"),
+    ("资金来源", None),
+    ("计划开工日期", "planned_start_on"),
+    ("计划投产日期", "planned_production_on"),
+    ("实际开工日期", "actual_start_on"),
+    ("实际投产日期", "actual_production_on"),
+    ("年度计划投资(万元)", "annual_planned_investment"),
+    ("累计完成投资(万元)", "completed_investment"),
+    ("挂钩领导", "responsible_leader"),
+    ("责任单位", "responsible_unit"),
+    ("企业特派员", "commissioner__username"),
+    ("示例数据", None),
+]
+HEADERS = [header for header, _ in COLUMNS]
+VALUE_KEYS = [
+    *(key for _, key in COLUMNS if key),
+    "stage",
+    "capital_source",
+    "tier_5020_value",
+    "is_billion_value",
+    "is_sample",
+]
+
+
+def safe_text(value):
+    """Neutralise text a spreadsheet would evaluate; leave numbers and dates alone."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def export_rows(queryset):
+    """Yield one list of cell values per project, header row first.
+
+    Values are Python numbers/dates/strings; ``queryset`` must carry ``with_tiers()``.
+    """
+    yield list(HEADERS)
+    with translation.override("zh-hans"):
+        stages = {value: str(label) for value, label in Stage.choices}
+        sources = {value: str(label) for value, label in CapitalSource.choices}
+        tiers = {value: str(label) for value, label in Tier5020.choices}
+    rows = queryset.order_by(*queryset.model._meta.ordering).values(*VALUE_KEYS)
+    for row in rows.iterator(chunk_size=CHUNK_SIZE):
+        tier = row["tier_5020_value"]
+        derived = {
+            "5020项目": YES if tier != Tier5020.NONE else NO,
+            "亿元以上": YES if row["is_billion_value"] else NO,
+            "项目阶段": stages.get(row["stage"], row["stage"]),
+            "5020档次": tiers[tier] if tier != Tier5020.NONE else "",
+            "签约金额(亿元)": (row["signed_amount"] / Decimal(10000)).quantize(Decimal("0.0001")),
+            "资金来源": sources.get(row["capital_source"], row["capital_source"]),
+            "示例数据": YES if row["is_sample"] else NO,
+        }
+        out = []
+        for header, key in COLUMNS:
+            value = row[key] if key else derived[header]
+            out.append(safe_text("" if value is None else value))
+        yield out
+
+
+def _filename(extension):
+    return f"项目清单-{timezone.localdate().isoformat()}.{extension}"
+
+
+class _Echo:
+    """A write-only file that hands back what it is given, for csv.writer."""
+
+    def write(self, value):
+        return value
+
+
+def _csv_cell(value):
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _csv_stream(queryset):
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # BOM: Excel then reads the file as UTF-8 and shows the Chinese
+    for row in export_rows(queryset):
+        yield writer.writerow([_csv_cell(v) for v in row])
+
+
+def csv_response(queryset):
+    response = StreamingHttpResponse(
+        (chunk.encode("utf-8") for chunk in _csv_stream(queryset)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=_filename("csv")
+    )
+    return response
+
+
+def xlsx_response(queryset):
+    """A write-only workbook (rows go to disk as they are added) in a spooled file."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("项目清单")
+    for index, row in enumerate(export_rows(queryset)):
+        if index == 0:
+            sheet.append(row)
+            continue
+        cells = []
+        for value in row:
+            if hasattr(value, "isoformat"):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = "yyyy-mm-dd"
+                cells.append(cell)
+            else:
+                cells.append(None if value == "" else value)
+        sheet.append(cells)
+    buffer = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    workbook.save(buffer)
+    buffer.seek(0)
+    return FileResponse(
+        buffer,
+        as_attachment=True,
+        filename=_filename("xlsx"),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )

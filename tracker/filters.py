@@ -1,0 +1,125 @@
+"""FilterSets: every list filter lives in the URL (GET), so a view can be bookmarked."""
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .choices import CapitalSource, Role, Stage, Tier5020
+from .models import IndustryChain, Park, Region, User
+
+TIER_ANY = "5020"
+
+
+class YearFilter(django_filters.NumberFilter):
+    """A whole year such as ``signed_year=2022``: ``abc`` or ``2022.5`` is a form error."""
+
+    field_class = forms.IntegerField
+
+
+class ProjectFilterForm(forms.Form):
+    """Cross-field checks; each message sits beside the field it concerns."""
+
+    def clean(self):
+        cleaned = super().clean()
+        low, high = cleaned.get("amount_min"), cleaned.get("amount_max")
+        if low is not None and high is not None and low > high:
+            self.add_error("amount_max", _("The upper bound is below the lower bound."))
+        after, before = cleaned.get("signed_after"), cleaned.get("signed_before")
+        if after and before and after > before:
+            self.add_error("signed_before", _("The end date is before the start date."))
+        return cleaned
+
+
+class ProjectFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="search",
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("name, code or enterprise")}),
+    )
+    region = django_filters.ModelChoiceFilter(
+        label=_("County (city, district)"), queryset=Region.objects.all()
+    )
+    park = django_filters.ModelChoiceFilter(label=_("Industrial park"), queryset=Park.objects.all())
+    chain = django_filters.ModelChoiceFilter(
+        label=_("Industry chain"), queryset=IndustryChain.objects.all()
+    )
+    stage = django_filters.ChoiceFilter(label=_("Stage"), choices=Stage.choices)
+    signed_year = YearFilter(
+        label=_("Signed in year"),
+        field_name="signed_on",
+        lookup_expr="year",
+        min_value=2000,
+        max_value=2100,
+    )
+    signed_after = django_filters.DateFilter(
+        label=_("Signed on or after"),
+        field_name="signed_on",
+        lookup_expr="gte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    signed_before = django_filters.DateFilter(
+        label=_("Signed on or before"),
+        field_name="signed_on",
+        lookup_expr="lte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    amount_min = django_filters.NumberFilter(
+        label=_("Amount from (万元)"),
+        field_name="signed_amount",
+        lookup_expr="gte",
+        min_value=0,
+        max_digits=14,
+        decimal_places=2,
+    )
+    amount_max = django_filters.NumberFilter(
+        label=_("Amount up to (万元)"),
+        field_name="signed_amount",
+        lookup_expr="lte",
+        min_value=0,
+        max_digits=14,
+        decimal_places=2,
+    )
+    tier_5020 = django_filters.ChoiceFilter(
+        label=_("5020 project"),
+        method="filter_tier",
+        choices=[
+            (TIER_ANY, _("5020 (≥ 20 亿元)")),
+            (str(Tier5020.TIER_50.value), Tier5020.TIER_50.label),
+            (str(Tier5020.TIER_20.value), _("5020: 20–50 亿元")),
+            (str(Tier5020.NONE.value), Tier5020.NONE.label),
+        ],
+    )
+    billion = django_filters.BooleanFilter(label=_("≥ 1 亿元"), method="filter_billion")
+    capital_source = django_filters.ChoiceFilter(
+        label=_("Capital source"), choices=CapitalSource.choices
+    )
+    commissioner = django_filters.ModelChoiceFilter(
+        label=_("Enterprise commissioner"),
+        queryset=User.objects.filter(role=Role.COMMISSIONER).order_by("username"),
+    )
+
+    class Meta:
+        fields = []
+        form = ProjectFilterForm
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(name__icontains=value)
+            | Q(code__icontains=value)
+            | Q(enterprise__name__icontains=value)
+        )
+
+    def filter_tier(self, queryset, name, value):
+        if value == TIER_ANY:
+            return queryset.is_5020()
+        return queryset.in_tier(value)
+
+    def filter_billion(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.billion_or_more(value)

@@ -1,0 +1,164 @@
+"""Forms. Validation messages are English source strings, shown in Chinese via translations."""
+
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .choices import Role, Stage
+from .models import Park, Project, User
+from .rules import allowed_targets
+
+# Which field a Project check constraint is about, keyed by its message.
+CONSTRAINT_FIELD_NAMES = {
+    "project_signed_amount_not_negative": "signed_amount",
+    "project_annual_plan_not_negative": "annual_planned_investment",
+    "project_completed_not_negative": "completed_investment",
+    "project_start_not_before_signing": "actual_start_on",
+    "project_production_after_start": "actual_production_on",
+    "project_planned_start_not_before_signing": "planned_start_on",
+    "project_planned_production_after_start": "planned_production_on",
+}
+
+
+def constraint_field(message, default):
+    """The field a constraint message is about (compared in the active language)."""
+    for constraint in Project._meta.constraints:
+        field = CONSTRAINT_FIELD_NAMES.get(constraint.name)
+        if field and str(constraint.get_violation_error_message()) == message:
+            return field
+    return default
+
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+# Everyone who may edit a project (county staff of its region, its commissioner, managers).
+COMMON_FIELDS = [
+    "name",
+    "park",
+    "planned_start_on",
+    "planned_production_on",
+    "actual_start_on",
+    "actual_production_on",
+    "annual_planned_investment",
+    "completed_investment",
+    "responsible_leader",
+    "responsible_unit",
+    "notes",
+]
+# Facts of the signed contract and the assignment of people: city bureau managers only.
+MANAGER_FIELDS = [
+    "enterprise",
+    "region",
+    "chain",
+    "capital_source",
+    "signed_on",
+    "signed_amount",
+    "commissioner",
+]
+
+
+class ProjectForm(forms.ModelForm):
+    """Edit one project, with an optional stage change in the same submit.
+
+    ``user`` decides which fields are offered (see MANAGER_FIELDS) and which stages the
+    stage select lists (``rules.allowed_targets``). The model's ``full_clean`` runs, so
+    database constraint messages appear beside the form too.
+    """
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    target_stage = forms.ChoiceField(label=_("Change stage to"), required=False)
+    stage_effective_on = forms.DateField(
+        label=_("Effective date of the stage change"), required=False, widget=DATE_WIDGET
+    )
+    stage_note = forms.CharField(
+        label=_("Note on the stage change"), required=False, max_length=500
+    )
+
+    class Meta:
+        model = Project
+        fields = COMMON_FIELDS + MANAGER_FIELDS
+        widgets = {
+            "planned_start_on": DATE_WIDGET,
+            "planned_production_on": DATE_WIDGET,
+            "actual_start_on": DATE_WIDGET,
+            "actual_production_on": DATE_WIDGET,
+            "signed_on": DATE_WIDGET,
+            "notes": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        project = self.instance
+        if not user.is_manager:
+            for name in MANAGER_FIELDS:
+                del self.fields[name]
+            self.fields["park"].queryset = Park.objects.filter(region_id=project.region_id)
+        else:
+            self.fields["commissioner"].queryset = User.objects.filter(
+                role=Role.COMMISSIONER
+            ).order_by("username")
+            self.fields["enterprise"].queryset = self.fields["enterprise"].queryset.order_by("name")
+        for name in ("annual_planned_investment", "completed_investment", "signed_amount"):
+            if name in self.fields:
+                self.fields[name].widget.attrs["min"] = "0"
+                self.fields[name].validators.append(_not_negative)
+        self.fields["version"].initial = project.version
+        targets = allowed_targets(
+            current=project.stage,
+            is_manager=user.is_manager,
+            resume_stage=project.stage_before_stall() if project.stage == Stage.STALLED else None,
+        )
+        self.fields["target_stage"].choices = [("", _("(keep the current stage)"))] + [
+            (value, label) for value, label in Stage.choices if value in targets
+        ]
+        self.fields["stage_effective_on"].initial = timezone.localdate()
+
+    def _get_validation_exclusions(self):
+        # Check the constraints that compare an edited date with the signing date even
+        # when signed_on itself is not on this user's form.
+        exclude = super()._get_validation_exclusions()
+        exclude.discard("signed_on")
+        return exclude
+
+    def _update_errors(self, errors):
+        """Put each model error beside the field it concerns.
+
+        A database constraint's message arrives as a form-wide error; the constraint's
+        name tells which field it is about. An error about a field this user cannot see
+        goes to the top of the form.
+        """
+        error_dict = getattr(errors, "error_dict", {NON_FIELD_ERRORS: errors.error_list})
+        remapped = {}
+        for field, messages in error_dict.items():
+            for error in messages:
+                key = field
+                if key == NON_FIELD_ERRORS:
+                    key = constraint_field(str(error.message), key)
+                if key != NON_FIELD_ERRORS and key not in self.fields:
+                    key = NON_FIELD_ERRORS
+                remapped.setdefault(key, []).append(error)
+        super()._update_errors(ValidationError(remapped))
+
+    def clean_stage_effective_on(self):
+        value = self.cleaned_data.get("stage_effective_on")
+        if value and value > timezone.localdate():
+            raise ValidationError(_("The effective date cannot be in the future."))
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("target_stage") and not cleaned.get("stage_effective_on"):
+            if "stage_effective_on" not in self.errors:
+                self.add_error("stage_effective_on", _("Give the date the new stage took effect."))
+        return cleaned
+
+    def model_data(self):
+        """The edited model fields, ready for ``services.update_project``."""
+        return {name: self.cleaned_data[name] for name in self._meta.fields if name in self.fields}
+
+
+def _not_negative(value):
+    if value is not None and value < 0:
+        raise ValidationError(_("The amount cannot be negative."), code="min_value")
