@@ -1,0 +1,508 @@
+"""The back office: every model can be browsed, searched and filtered here.
+
+Project and dispatch saves write the same change history (ChangeLog) as the front end.
+A project's stage is never typed in: it moves through ``Project.advance_to`` (the
+"change stage" action), which checks the allowed transitions and records a StageChange.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from .choices import ChangeAction, Stage, Tier5020
+from .models import (
+    AnnualIndicator,
+    ChainLeader,
+    ChangeLog,
+    Enterprise,
+    IndustryChain,
+    Park,
+    Project,
+    Region,
+    StageChange,
+    User,
+    WeeklyDispatch,
+)
+from .services import record_changes, record_creation, snapshot
+
+admin.site.site_header = _("Yichun industrial project tracker")
+admin.site.site_title = _("Yichun industrial project tracker")
+admin.site.index_title = _("Administration")
+
+
+# --- reference data -------------------------------------------------------------------
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "kind", "ranked_in_assessment", "sort_order")
+    list_filter = ("kind", "ranked_in_assessment")
+    search_fields = ("name", "code")
+
+
+@admin.register(Park)
+class ParkAdmin(admin.ModelAdmin):
+    list_display = ("name", "region")
+    list_filter = ("region",)
+    list_select_related = ("region",)
+    search_fields = ("name", "region__name")
+
+
+class ChainLeaderInline(admin.TabularInline):
+    model = ChainLeader
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+@admin.register(IndustryChain)
+class IndustryChainAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "emerging", "is_leading", "lead_unit", "sort_order")
+    list_filter = ("emerging", "is_leading")
+    search_fields = ("name", "code", "lead_unit")
+    filter_horizontal = ("anchor_enterprises",)
+    inlines = [ChainLeaderInline]
+
+
+@admin.register(ChainLeader)
+class ChainLeaderAdmin(admin.ModelAdmin):
+    list_display = ("chain", "position", "title", "user", "sort_order")
+    list_filter = ("chain", "position")
+    list_select_related = ("chain", "user")
+    search_fields = ("title", "chain__name", "user__username")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets[:1],
+        (_("Role and scope"), {"fields": ("role", "region", "chain")}),
+        *DjangoUserAdmin.fieldsets[1:],
+    )
+    add_fieldsets = (
+        *DjangoUserAdmin.add_fieldsets,
+        (_("Role and scope"), {"fields": ("role", "region", "chain")}),
+    )
+    list_display = (
+        "username",
+        "last_name",
+        "first_name",
+        "role",
+        "region",
+        "chain",
+        "is_staff",
+        "is_active",
+    )
+    list_filter = ("role", "region", "chain", "is_staff", "is_superuser", "is_active", "groups")
+    list_select_related = ("region", "chain")
+
+
+@admin.register(Enterprise)
+class EnterpriseAdmin(admin.ModelAdmin):
+    list_display = ("name", "credit_code", "region", "chain", "above_scale", "is_sample")
+    list_filter = ("region", "chain", "above_scale", "is_sample")
+    list_select_related = ("region", "chain")
+    search_fields = ("name", "credit_code")
+
+
+@admin.register(AnnualIndicator)
+class AnnualIndicatorAdmin(admin.ModelAdmin):
+    list_display = ("year", "name", "value", "unit", "growth", "growth_unit", "provincial_rank")
+    list_display_links = ("year", "name")
+    list_filter = ("year",)
+    search_fields = ("name", "key", "source")
+
+
+# --- change history -------------------------------------------------------------------
+def _record_deletion(obj, *, by):
+    ChangeLog.objects.create(
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
+        object_id=obj.pk,
+        object_repr=str(obj)[:200],
+        action=ChangeAction.DELETE,
+        changed_by=by,
+    )
+
+
+class HistoryAdminMixin:
+    """Saves and deletions made in the admin land in ChangeLog, like the front end's."""
+
+    def save_model(self, request, obj, form, change):
+        with transaction.atomic():
+            if not change:
+                obj.save()
+                record_creation(obj, by=request.user)
+                return
+            before = snapshot(type(obj).objects.get(pk=obj.pk))
+            self.before_update(obj)
+            obj.save()
+            # Read back what the database stored (F() expressions, decimal places), so
+            # that the history compares like with like.
+            obj.refresh_from_db()
+            record_changes(obj, before, by=request.user)
+
+    def before_update(self, obj):
+        pass
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            _record_deletion(obj, by=request.user)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                _record_deletion(obj, by=request.user)
+            super().delete_queryset(request, queryset)
+
+    @admin.display(description=_("change history"))
+    def history_link(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        ctype = ContentType.objects.get_for_model(obj, for_concrete_model=True)
+        url = (
+            reverse("admin:tracker_changelog_changelist")
+            + "?"
+            + urlencode({"content_type__id__exact": ctype.pk, "object_id": obj.pk})
+        )
+        return format_html('<a href="{}">{}</a>', url, _("Show the change history"))
+
+
+@admin.register(ChangeLog)
+class ChangeLogAdmin(admin.ModelAdmin):
+    """Read-only: the history is written by the application, never by hand."""
+
+    list_display = (
+        "changed_at",
+        "content_type",
+        "object_repr",
+        "action",
+        "field",
+        "old_value",
+        "new_value",
+        "changed_by",
+    )
+    list_filter = ("action", "content_type", "changed_at")
+    list_select_related = ("content_type", "changed_by")
+    search_fields = ("object_repr", "field", "old_value", "new_value", "changed_by__username")
+    date_hierarchy = "changed_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- projects -------------------------------------------------------------------------
+class StageChangeInline(admin.TabularInline):
+    model = StageChange
+    fields = ("effective_on", "from_stage", "to_stage", "changed_by", "recorded_at", "note")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("changed_by")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class TierFilter(admin.SimpleListFilter):
+    title = _("5020 tier")
+    parameter_name = "tier"
+
+    def lookups(self, request, model_admin):
+        return [(str(value), label) for value, label in Tier5020.choices]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.in_tier(self.value())
+
+
+class BillionFilter(admin.SimpleListFilter):
+    title = _("≥ 1 亿元")
+    parameter_name = "billion"
+
+    def lookups(self, request, model_admin):
+        return [("1", _("Yes")), ("0", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() is None:
+            return queryset
+        return queryset.billion_or_more(self.value() == "1")
+
+
+class ProjectAdminForm(forms.ModelForm):
+    """Carries the version the user started from, so that a concurrent edit is refused."""
+
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Project
+        fields = "__all__"  # noqa: DJ007 — the admin's fieldsets pick the fields
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["expected_version"].initial = self.instance.version
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk:
+            # The admin runs the whole request in a transaction: the row stays locked
+            # until the save, so nobody can slip in between this check and the write.
+            current = (
+                Project.objects.select_for_update()
+                .filter(pk=self.instance.pk)
+                .values_list("version", flat=True)
+                .first()
+            )
+            if current is not None and cleaned.get("expected_version") != current:
+                raise ValidationError(
+                    _(
+                        "Someone else changed this project while you were editing it (it is "
+                        "now at version %(version)s). Reload the page and make your change "
+                        "again."
+                    ),
+                    code="stale_version",
+                    params={"version": current},
+                )
+        return cleaned
+
+
+class ChangeStageForm(forms.Form):
+    stage = forms.ChoiceField(label=_("new stage"), choices=Stage.choices)
+    effective_on = forms.DateField(
+        label=_("effective on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    note = forms.CharField(label=_("note"), max_length=500, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["effective_on"].initial = timezone.localdate()
+
+
+@admin.register(Project)
+class ProjectAdmin(HistoryAdminMixin, admin.ModelAdmin):
+    form = ProjectAdminForm
+    list_display = (
+        "code",
+        "name",
+        "region",
+        "chain",
+        "signed_on",
+        "signed_amount",
+        "stage",
+        "tier_5020_display",
+        "billion_display",
+        "is_sample",
+    )
+    list_display_links = ("code", "name")
+    list_filter = (
+        "region",
+        "chain",
+        "stage",
+        "capital_source",
+        TierFilter,
+        BillionFilter,
+        "is_sample",
+        "signed_on",
+    )
+    list_select_related = ("region", "chain")
+    search_fields = ("code", "name", "enterprise__name")
+    date_hierarchy = "signed_on"
+    autocomplete_fields = ("enterprise", "commissioner")
+    readonly_fields = (
+        "stage",
+        "version",
+        "tier_5020_display",
+        "billion_display",
+        "history_link",
+        "created_at",
+        "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("code", "name", "enterprise", "region", "park", "chain", "is_sample")}),
+        (
+            _("Signing"),
+            {
+                "fields": (
+                    "capital_source",
+                    "signed_on",
+                    "signed_amount",
+                    "tier_5020_display",
+                    "billion_display",
+                )
+            },
+        ),
+        (
+            _("Schedule"),
+            {
+                "fields": (
+                    "planned_start_on",
+                    "planned_production_on",
+                    "actual_start_on",
+                    "actual_production_on",
+                )
+            },
+        ),
+        (_("Investment"), {"fields": ("annual_planned_investment", "completed_investment")}),
+        (
+            _("Responsibility"),
+            {"fields": ("responsible_leader", "responsible_unit", "commissioner")},
+        ),
+        (
+            _("Stage"),
+            {
+                "description": _(
+                    "The stage is changed with the “Change the stage” action of the project "
+                    "list, which checks the allowed transitions and records the effective date."
+                ),
+                "fields": ("stage", "version", "expected_version"),
+            },
+        ),
+        (_("Notes"), {"fields": ("notes",)}),
+        (_("Record"), {"fields": ("history_link", "created_at", "updated_at")}),
+    )
+    inlines = [StageChangeInline]
+    actions = ["change_stage"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_tiers()
+
+    def get_deleted_objects(self, objs, request):
+        # A project's stage changes go with it, although nobody may delete one on its own.
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(StageChange._meta.verbose_name)
+        return deleted, counts, perms_needed, protected
+
+    @admin.display(description=_("5020 tier"), ordering="tier_5020_value")
+    def tier_5020_display(self, obj):
+        value = getattr(obj, "tier_5020_value", None)
+        if value is None:
+            if obj.pk is None or obj.signed_amount is None:
+                return "-"
+            value = obj.tier_5020
+        return Tier5020(value).label
+
+    @admin.display(description=_("≥ 1 亿元"), boolean=True, ordering="is_billion_value")
+    def billion_display(self, obj):
+        value = getattr(obj, "is_billion_value", None)
+        if value is None:
+            if obj.pk is None or obj.signed_amount is None:
+                return None
+            value = obj.is_billion
+        return bool(value)
+
+    def before_update(self, obj):
+        obj.version = F("version") + 1
+
+    @admin.action(description=_("Change the stage of the selected projects"))
+    def change_stage(self, request, queryset):
+        form = ChangeStageForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            moved, refused = 0, []
+            for project in queryset.order_by("code"):
+                try:
+                    project.advance_to(
+                        form.cleaned_data["stage"],
+                        on=form.cleaned_data["effective_on"],
+                        by=request.user,
+                        note=form.cleaned_data["note"],
+                    )
+                except ValidationError as error:
+                    refused.append(f"{project.code}: {' '.join(error.messages)}")
+                else:
+                    moved += 1
+            if moved:
+                self.message_user(
+                    request,
+                    ngettext(
+                        "%(count)d project moved to the new stage.",
+                        "%(count)d projects moved to the new stage.",
+                        moved,
+                    )
+                    % {"count": moved},
+                    messages.SUCCESS,
+                )
+            for line in refused:
+                self.message_user(request, line, messages.ERROR)
+            return None
+        return TemplateResponse(
+            request,
+            "admin/tracker/project/change_stage.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Change the stage"),
+                "opts": self.model._meta,
+                "form": form,
+                "projects": queryset.order_by("code"),
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
+
+
+@admin.register(StageChange)
+class StageChangeAdmin(admin.ModelAdmin):
+    """Read-only: stage changes are made with Project.advance_to (the project action)."""
+
+    list_display = (
+        "project",
+        "from_stage",
+        "to_stage",
+        "effective_on",
+        "changed_by",
+        "recorded_at",
+    )
+    list_filter = ("to_stage", "from_stage", "effective_on")
+    list_select_related = ("project", "changed_by")
+    search_fields = ("project__code", "project__name", "note")
+    date_hierarchy = "effective_on"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WeeklyDispatch)
+class WeeklyDispatchAdmin(HistoryAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "project",
+        "iso_year",
+        "iso_week",
+        "stage",
+        "completed_investment",
+        "is_late",
+        "filed_by",
+        "filed_at",
+    )
+    list_filter = ("iso_year", "is_late", "stage", "project__region")
+    list_select_related = ("project", "filed_by")
+    search_fields = ("project__code", "project__name")
+    raw_id_fields = ("project",)
+    autocomplete_fields = ("filed_by",)
+    readonly_fields = ("history_link",)
