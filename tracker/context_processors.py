@@ -1,0 +1,26 @@
+"""Template context shared by every page."""
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+# (URL name, label). base.html already links 首页 (home) itself; these follow it.
+NAV = [
+    ("tracker:project_list", _("Projects")),
+    ("tracker:dispatch", _("Weekly dispatch")),
+]
+
+
+def nav_items(request):
+    """The main navigation for signed-in users; pages not built yet are left out."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = []
+    current = getattr(request, "path", "")
+    for name, label in NAV:
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        items.append({"url": url, "label": label, "active": current.startswith(url)})
+    return {"nav_items": items}
