@@ -136,7 +136,7 @@ def week_error(iso_year, iso_week, *, user, today):
     """None when ``user`` may file this week on ``today``, else the reason."""
     start, _end = week_bounds(iso_year, iso_week)
     this_year, this_week = current_week(today)
-    this_start, _ = week_bounds(this_year, this_week)
+    this_start, _this_end = week_bounds(this_year, this_week)
     if start > this_start:
         return _("Week %(week)s has not begun yet; a week can be filed once it has begun.") % {
             "week": week_label(iso_year, iso_week)
@@ -321,7 +321,10 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
         if missing:
             raise DispatchError(
                 [
-                    _("You cannot file a report for these projects (not in your scope): %(ids)s")
+                    _(
+                        "You cannot file a report for these projects (not in your scope, or "
+                        "not reporting this week): %(ids)s"
+                    )
                     % {"ids": ", ".join(str(pk) for pk in missing)}
                 ]
             )
@@ -507,7 +510,19 @@ class DispatchRowForm(forms.Form):
         return data
 
 
+PROJECTS_CHANGED = _(
+    "The list of projects changed since this page was loaded; "
+    "please check the rows and submit again."
+)
+
+
 class BaseDispatchFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        **forms.BaseFormSet.default_error_messages,
+        "too_many_forms": PROJECTS_CHANGED,
+        "too_few_forms": PROJECTS_CHANGED,
+    }
+
     def __init__(self, *args, projects, user, **kwargs):
         self.projects = projects
         self.user = user
@@ -523,12 +538,7 @@ class BaseDispatchFormSet(forms.BaseFormSet):
 
     def clean(self):
         if self.total_form_count() != len(self.projects):
-            raise ValidationError(
-                _(
-                    "The list of projects changed since this page was loaded; "
-                    "please check the rows and submit again."
-                )
-            )
+            raise ValidationError(PROJECTS_CHANGED)
 
     def changed_rows(self):
         return [form.cleaned_data for form in self.forms if form.has_changed()]

@@ -1,0 +1,691 @@
+"""Weekly dispatch (周调度): weeks, deadline, scope, all-or-nothing saves, double submits."""
+
+import datetime
+import threading
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from tests import factories as f
+from tracker.choices import ChangeAction, Role, Stage
+from tracker.dispatching import (
+    DispatchError,
+    WeekError,
+    current_week,
+    deadline,
+    file_weekly_dispatch,
+    parse_week,
+    shift_week,
+    week_label,
+)
+from tracker.models import ChangeLog, Project, StageChange, WeeklyDispatch
+
+D = datetime.date
+TZ = timezone.get_default_timezone()
+
+
+@pytest.fixture(autouse=True)
+def plain_static_storage(settings):
+    """Without DEBUG the settings use the manifest storage, which needs collectstatic."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def en(client):
+    """Messages in the English source text, whatever the translation catalogue holds."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
+
+
+def this_week():
+    return week_label(*current_week())
+
+
+def week_url(week=None):
+    return reverse("tracker:dispatch_week", args=[week or this_week()])
+
+
+def at(year, month, day, hour=12, minute=0):
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=TZ)
+
+
+def sheet_data(response, changes=None):
+    """The POST data of the sheet as the browser would send it, with ``changes`` applied.
+
+    ``changes``: project pk → {field: value}.
+    """
+    changes = changes or {}
+    formset = response.context["formset"]
+    data = {
+        f"{formset.prefix}-{k}": v
+        for k, v in formset.management_form.initial.items()
+        if v is not None
+    }
+    for form in formset.forms:
+        values = {
+            "project": form.project.pk,
+            "stage": "",
+            "completed_investment": form.initial["completed_investment"],
+            "progress": form.initial["progress"],
+            "problems": form.initial["problems"],
+        }
+        for name in ("completed_investment", "progress", "problems"):
+            data[form.add_initial_prefix(name)] = values[name]
+        values.update(changes.get(form.project.pk, {}))
+        for name, value in values.items():
+            if name == "confirm":
+                if value:
+                    data[form.add_prefix(name)] = "on"
+                continue
+            data[form.add_prefix(name)] = "" if value is None else value
+    return data
+
+
+@pytest.fixture
+def county():
+    region = f.region(name="袁州区", code="yuanzhou")
+    user = f.user(Role.COUNTY, region=region, username="yuanzhou")
+    projects = [
+        f.project(region=region, signed_on=D(2022, 1, 1), signed_amount=Decimal(10000))
+        for _ in range(2)
+    ]
+    return user, projects
+
+
+# --- weeks -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["2023-W01", "2020-W53", "2026-W48"])
+def test_parse_week_accepts_iso_weeks(text):
+    year, week = parse_week(text)
+    assert week_label(year, week) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["2022-W60", "2021-W53", "2022-W00", "garbage", "2023-W7", "23-W07", "", "1999-W10"]
+)
+def test_parse_week_refuses_what_is_not_a_week(text):
+    with pytest.raises(WeekError):
+        parse_week(text)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["2022-W60", "2021-W53", "garbage", "2022-W1x"])
+def test_invalid_week_page_is_404_with_a_message(en, county, text):
+    en.force_login(county[0])
+    response = en.get(week_url(text))
+    assert response.status_code == 404
+    assert "is not a week" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_future_week_cannot_be_filed(en, county):
+    user, (p, _) = county
+    en.force_login(user)
+    future = week_label(*shift_week(*current_week(), 1))
+    response = en.get(week_url(future))
+    assert response.status_code == 404
+    assert "has not begun yet" in response.content.decode()
+    response = en.post(week_url(future), {"row-TOTAL_FORMS": "0"})
+    assert response.status_code == 404
+    with pytest.raises(DispatchError, match="has not begun"):
+        file_weekly_dispatch(
+            iso_year=int(future[:4]),
+            iso_week=int(future[-2:]),
+            rows=[{"project": p.pk, "completed_investment": Decimal(1)}],
+            by=user,
+        )
+    assert not WeeklyDispatch.objects.exists()
+
+
+def test_deadline_is_friday_1800_shanghai():
+    assert deadline(2023, 10) == at(2023, 3, 10, 18, 0)
+    assert str(deadline(2023, 10).tzinfo) == "Asia/Shanghai"
+
+
+# --- the service: lateness, all-or-nothing, scope ---------------------------------------------
+def row(project, **kw):
+    kw.setdefault("completed_investment", Decimal(100))
+    return {"project": project.pk, "stage": "", "progress": "", "problems": "", **kw}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("now", "late"),
+    [
+        (at(2023, 3, 10, 17, 59), False),
+        (at(2023, 3, 10, 18, 0), False),  # at the deadline is on time
+        (at(2023, 3, 10, 18, 1), True),
+        (at(2023, 3, 12, 9, 0), True),  # Sunday
+        (at(2023, 3, 14, 9, 0), True),  # the next week, still open for county staff
+    ],
+)
+def test_late_flag_around_the_deadline(county, now, late):
+    user, (p, _) = county
+    (report,) = file_weekly_dispatch(iso_year=2023, iso_week=10, rows=[row(p)], by=user, now=now)
+    report.refresh_from_db()
+    assert report.is_late is late
+    assert report.filed_at == now
+
+
+@pytest.mark.django_db
+def test_a_correction_keeps_first_filing_time_and_lateness(county):
+    user, (p, _) = county
+    first = at(2023, 3, 9)
+    file_weekly_dispatch(iso_year=2023, iso_week=10, rows=[row(p)], by=user, now=first)
+    file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=10,
+        rows=[row(p, completed_investment=Decimal(150))],
+        by=user,
+        now=at(2023, 3, 11),
+    )
+    report = WeeklyDispatch.objects.get()
+    assert (report.completed_investment, report.is_late, report.filed_at) == (
+        Decimal(150),
+        False,
+        first,
+    )
+
+
+@pytest.mark.django_db
+def test_county_staff_file_only_this_and_last_week(county):
+    user, (p, _) = county
+    now = at(2023, 3, 22)  # Wednesday of 2023-W12
+    with pytest.raises(DispatchError, match="closed"):
+        file_weekly_dispatch(iso_year=2023, iso_week=10, rows=[row(p)], by=user, now=now)
+    file_weekly_dispatch(iso_year=2023, iso_week=11, rows=[row(p)], by=user, now=now)
+    manager = f.user(Role.MANAGER)
+    file_weekly_dispatch(iso_year=2022, iso_week=10, rows=[row(p)], by=manager, now=now)
+    assert WeeklyDispatch.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_one_invalid_row_saves_nothing(county):
+    user, (p1, p2) = county
+    with pytest.raises(DispatchError) as info:
+        file_weekly_dispatch(
+            iso_year=2023,
+            iso_week=10,
+            rows=[row(p1), row(p2, completed_investment=Decimal(-5))],
+            by=user,
+            now=at(2023, 3, 9),
+        )
+    assert list(info.value.rows) == [p2.pk]
+    assert "cannot be negative" in str(info.value.rows[p2.pk]["completed_investment"][0])
+    assert not WeeklyDispatch.objects.exists()
+    assert not ChangeLog.objects.exists()
+    p1.refresh_from_db()
+    assert p1.completed_investment == 0
+
+
+@pytest.mark.django_db
+def test_a_refused_stage_change_rolls_back_the_other_rows(county):
+    user, (p1, p2) = county
+    # p2's last stage change is later than the report date: advance_to refuses it.
+    StageChange.objects.create(
+        project=p2, from_stage=Stage.SIGNED, to_stage=Stage.REGISTERED, effective_on=D(2023, 4, 1)
+    )
+    Project.objects.filter(pk=p2.pk).update(stage=Stage.REGISTERED)
+    with pytest.raises(DispatchError) as info:
+        file_weekly_dispatch(
+            iso_year=2023,
+            iso_week=10,
+            rows=[row(p1, stage=Stage.REGISTERED), row(p2, stage=Stage.LAND)],
+            by=user,
+            now=at(2023, 3, 9),
+        )
+    assert "stage" in info.value.rows[p2.pk]
+    p1.refresh_from_db()
+    assert p1.stage == Stage.SIGNED
+    assert not WeeklyDispatch.objects.exists()
+    assert StageChange.objects.filter(project=p1).count() == 1
+
+
+@pytest.mark.django_db
+def test_project_of_another_region_is_refused_and_unchanged(county):
+    _user, (p, _) = county
+    other = f.user(Role.COUNTY)  # a county user of another region
+    with pytest.raises(DispatchError, match="not in your scope"):
+        file_weekly_dispatch(
+            iso_year=2023, iso_week=10, rows=[row(p)], by=other, now=at(2023, 3, 9)
+        )
+    assert not WeeklyDispatch.objects.exists()
+
+
+@pytest.mark.django_db
+def test_chain_office_cannot_file(county):
+    _user, (p, _) = county
+    office = f.user(Role.CHAIN_OFFICE, chain=p.chain)
+    with pytest.raises(DispatchError, match="cannot file"):
+        file_weekly_dispatch(
+            iso_year=2023, iso_week=10, rows=[row(p)], by=office, now=at(2023, 3, 9)
+        )
+    assert not WeeklyDispatch.objects.exists()
+
+
+@pytest.mark.django_db
+def test_commissioner_files_only_assigned_projects(county):
+    _user, (p1, p2) = county
+    commissioner = f.user(Role.COMMISSIONER)
+    Project.objects.filter(pk=p1.pk).update(commissioner=commissioner)
+    file_weekly_dispatch(
+        iso_year=2023, iso_week=10, rows=[row(p1)], by=commissioner, now=at(2023, 3, 9)
+    )
+    with pytest.raises(DispatchError, match="not in your scope"):
+        file_weekly_dispatch(
+            iso_year=2023, iso_week=10, rows=[row(p2)], by=commissioner, now=at(2023, 3, 9)
+        )
+    assert list(WeeklyDispatch.objects.values_list("project_id", flat=True)) == [p1.pk]
+
+
+@pytest.mark.django_db
+def test_filing_updates_project_and_records_history(county):
+    user, (p, _) = county
+    now = at(2023, 3, 9)
+    (report,) = file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=10,
+        rows=[row(p, completed_investment=Decimal("1234.50"), stage=Stage.REGISTERED)],
+        by=user,
+        now=now,
+    )
+    p.refresh_from_db()
+    assert p.completed_investment == Decimal("1234.50")
+    assert p.stage == Stage.REGISTERED
+    assert report.stage == Stage.REGISTERED
+    assert StageChange.objects.filter(project=p, to_stage=Stage.REGISTERED).get().effective_on == (
+        D(2023, 3, 9)
+    )
+    created = ChangeLog.objects.get(action=ChangeAction.CREATE, object_id=report.pk)
+    assert (created.changed_by, created.changed_at) == (user, now)
+    invest = ChangeLog.objects.get(field="completed_investment", object_id=p.pk)
+    assert (invest.old_value, invest.new_value, invest.changed_by) == ("0.00", "1234.50", user)
+    # A correction records the changed fields of the report.
+    file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=10,
+        rows=[row(p, completed_investment=Decimal("1300"), problems="用地指标未落实")],
+        by=user,
+        now=at(2023, 3, 10),
+    )
+    fields = set(
+        ChangeLog.objects.filter(object_id=report.pk, action=ChangeAction.UPDATE)
+        .exclude(field="stage")
+        .values_list("field", flat=True)
+    )
+    assert {"completed_investment", "problems"} <= fields
+
+
+@pytest.mark.django_db
+def test_an_older_week_does_not_overwrite_the_projects_current_figure(county):
+    user, (p, _) = county
+    manager = f.user(Role.MANAGER)
+    now = at(2023, 3, 22)
+    file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=12,
+        rows=[row(p, completed_investment=Decimal(500))],
+        by=user,
+        now=now,
+    )
+    file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=5,
+        rows=[row(p, completed_investment=Decimal(100))],
+        by=manager,
+        now=now,
+    )
+    p.refresh_from_db()
+    assert p.completed_investment == Decimal(500)
+
+
+@pytest.mark.django_db
+def test_decreasing_investment_refused_for_staff_allowed_for_manager(county):
+    user, (p, _) = county
+    now = at(2023, 3, 15)
+    file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=10,
+        rows=[row(p, completed_investment=Decimal(500))],
+        by=user,
+        now=now,
+    )
+    with pytest.raises(DispatchError) as info:
+        file_weekly_dispatch(
+            iso_year=2023,
+            iso_week=11,
+            rows=[row(p, completed_investment=Decimal(400))],
+            by=user,
+            now=now,
+        )
+    assert "cannot go down" in str(info.value.rows[p.pk]["completed_investment"][0])
+    manager = f.user(Role.MANAGER)
+    file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=11,
+        rows=[row(p, completed_investment=Decimal(400))],
+        by=manager,
+        now=now,
+    )
+    p.refresh_from_db()
+    assert p.completed_investment == Decimal(400)
+
+
+@pytest.mark.django_db
+def test_double_submission_leaves_one_report_with_latest_values(county):
+    user, (p, _) = county
+    for amount in (100, 200, 300):
+        file_weekly_dispatch(
+            iso_year=2023,
+            iso_week=10,
+            rows=[row(p, completed_investment=Decimal(amount))],
+            by=user,
+            now=at(2023, 3, 9),
+        )
+    report = WeeklyDispatch.objects.get()
+    assert report.completed_investment == Decimal(300)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_double_submit_on_postgres(county):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writers")
+    user, (p1, p2) = county
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def submit(amount):
+        try:
+            barrier.wait(timeout=10)
+            file_weekly_dispatch(
+                iso_year=2023,
+                iso_week=10,
+                rows=[
+                    row(p1, completed_investment=Decimal(amount)),
+                    row(p2, completed_investment=Decimal(amount)),
+                ],
+                by=user,
+                now=at(2023, 3, 9),
+            )
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit, args=(a,)) for a in (111, 222)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    reports = WeeklyDispatch.objects.order_by("project_id")
+    assert reports.count() == 2
+    values = {r.completed_investment for r in reports}
+    assert len(values) == 1 and values <= {Decimal(111), Decimal(222)}
+    assert ChangeLog.objects.filter(action=ChangeAction.CREATE).count() == 2
+
+
+# --- the page ----------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_sheet_prefills_the_last_report_and_lists_missing(en, county):
+    user, (p1, p2) = county
+    Project.objects.filter(pk=p2.pk).update(completed_investment=Decimal(77))
+    year, week = shift_week(*current_week(), -3)
+    f.dispatch(p1, iso_year=year, iso_week=week, completed_investment=Decimal(40), problems="缺电")
+    en.force_login(user)
+    response = en.get(reverse("tracker:dispatch"))
+    assert response.status_code == 200
+    forms = {form.project.pk: form for form in response.context["formset"].forms}
+    assert forms[p1.pk].initial["completed_investment"] == Decimal(40)
+    assert forms[p1.pk].initial["problems"] == "缺电"
+    assert forms[p2.pk].initial["completed_investment"] == Decimal(77)
+    assert {p.pk for p in response.context["missing"]} == {p1.pk, p2.pk}
+
+
+@pytest.mark.django_db
+def test_post_saves_changed_rows_and_missing_list_shrinks(en, county):
+    user, (p1, p2) = county
+    en.force_login(user)
+    response = en.get(week_url())
+    data = sheet_data(response, {p1.pk: {"completed_investment": "120.5", "progress": "主体封顶"}})
+    response = en.post(week_url(), data, follow=True)
+    assert response.status_code == 200
+    assert "Saved 1 reports" in response.content.decode()
+    report = WeeklyDispatch.objects.get()
+    assert (report.project, report.completed_investment, report.progress) == (
+        p1,
+        Decimal("120.50"),
+        "主体封顶",
+    )
+    assert [p.pk for p in response.context["missing"]] == [p2.pk]
+    # "file unchanged" files a row that was left as pre-filled.
+    data = sheet_data(response, {p2.pk: {"confirm": True}})
+    response = en.post(week_url(), data, follow=True)
+    assert response.context["missing"] == []
+    assert WeeklyDispatch.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_same_form_posted_twice_keeps_one_report(en, county):
+    user, (p1, _) = county
+    en.force_login(user)
+    page = en.get(week_url())
+    first = sheet_data(page, {p1.pk: {"completed_investment": "100"}})
+    second = sheet_data(page, {p1.pk: {"completed_investment": "200"}})  # another tab
+    assert en.post(week_url(), first).status_code == 302
+    assert en.post(week_url(), first).status_code == 302  # double click / back button
+    assert en.post(week_url(), second).status_code == 302
+    report = WeeklyDispatch.objects.get()
+    assert report.completed_investment == Decimal(200)
+
+
+@pytest.mark.django_db
+def test_untouched_row_in_a_stale_tab_does_not_overwrite(en, county):
+    user, (p1, p2) = county
+    en.force_login(user)
+    stale = en.get(week_url())
+    fresh = en.get(week_url())
+    en.post(week_url(), sheet_data(fresh, {p1.pk: {"completed_investment": "300"}}))
+    # The stale tab only changes p2; p1 was left as it was shown there.
+    en.post(week_url(), sheet_data(stale, {p2.pk: {"completed_investment": "50"}}))
+    assert WeeklyDispatch.objects.get(project=p1).completed_investment == Decimal(300)
+    assert WeeklyDispatch.objects.get(project=p2).completed_investment == Decimal(50)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"completed_investment": "-1"}, "completed_investment", "cannot be negative"),
+        ({"completed_investment": "abc"}, "completed_investment", "Enter a number"),
+        ({"completed_investment": "15000.01"}, "completed_investment", "1.5 times the signed"),
+        ({"progress": "字" * 10000}, "progress", "at most 2000 characters"),
+        ({"problems": "x" * 2001}, "problems", "at most 2000 characters"),
+        ({"stage": Stage.STALLED}, "stage", "Select a valid choice"),
+        ({"stage": "bogus"}, "stage", "Select a valid choice"),
+    ],
+)
+def test_bad_input_is_refused_beside_the_field_and_nothing_saved(
+    en, county, changes, field, message
+):
+    user, (p1, p2) = county
+    en.force_login(user)
+    page = en.get(week_url())
+    data = sheet_data(page, {p1.pk: {"completed_investment": "10"}, p2.pk: changes})
+    response = en.post(week_url(), data)
+    assert response.status_code == 200
+    form = next(f for f in response.context["formset"].forms if f.project.pk == p2.pk)
+    assert message.lower() in " ".join(form.errors[field]).lower()
+    html = response.content.decode()
+    assert "Nothing was saved" in html
+    # typed values are kept
+    if field == "completed_investment":
+        assert f'value="{changes[field]}"' in html
+    assert not WeeklyDispatch.objects.exists()
+    p1.refresh_from_db()
+    assert p1.completed_investment == 0
+
+
+@pytest.mark.django_db
+def test_script_tag_is_stored_as_text_and_escaped(en, county):
+    user, (p1, _) = county
+    en.force_login(user)
+    script = "<script>alert(1)</script>"
+    data = sheet_data(en.get(week_url()), {p1.pk: {"problems": script}})
+    en.post(week_url(), data)
+    assert WeeklyDispatch.objects.get().problems == script
+    html = en.get(week_url()).content.decode()
+    assert script not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.django_db
+def test_another_regions_user_cannot_post_a_project_not_theirs(en, county):
+    _user, (p1, _) = county
+    other_region = f.region()
+    other = f.user(Role.COUNTY, region=other_region)
+    own = f.project(region=other_region, signed_on=D(2022, 1, 1))
+    en.force_login(other)
+    page = en.get(week_url())
+    assert [form.project.pk for form in page.context["formset"].forms] == [own.pk]
+    data = sheet_data(page, {own.pk: {"completed_investment": "9"}})
+    data["row-0-project"] = p1.pk  # tampered id
+    response = en.post(week_url(), data)
+    assert response.status_code == 200
+    assert "does not match the project list" in response.content.decode()
+    # an extra row appended for the foreign project
+    data = sheet_data(page)
+    data.update({"row-TOTAL_FORMS": "2", "row-1-project": p1.pk, "row-1-completed_investment": "9"})
+    response = en.post(week_url(), data)
+    assert "list of projects changed" in response.content.decode()
+    assert not WeeklyDispatch.objects.exists()
+    assert Project.objects.get(pk=p1.pk).completed_investment == 0
+    assert Project.objects.get(pk=own.pk).completed_investment == 0
+
+
+@pytest.mark.django_db
+def test_chain_office_gets_a_read_only_403(en, county):
+    _user, (p1, _) = county
+    office = f.user(Role.CHAIN_OFFICE, chain=p1.chain)
+    en.force_login(office)
+    response = en.get(reverse("tracker:dispatch"))
+    assert response.status_code == 403
+    assert "read-only" in response.content.decode()
+    response = en.post(week_url(), {"row-TOTAL_FORMS": "1", "row-0-project": p1.pk})
+    assert response.status_code == 403
+    assert not WeeklyDispatch.objects.exists()
+
+
+@pytest.mark.django_db
+def test_commissioner_sheet_has_only_assigned_projects(en, county):
+    _user, (p1, _p2) = county
+    commissioner = f.user(Role.COMMISSIONER)
+    Project.objects.filter(pk=p1.pk).update(commissioner=commissioner)
+    en.force_login(commissioner)
+    response = en.get(week_url())
+    assert [form.project.pk for form in response.context["formset"].forms] == [p1.pk]
+
+
+@pytest.mark.django_db
+def test_closed_week_is_read_only_for_county_staff(en, county):
+    user, (p1, _) = county
+    old = week_label(*shift_week(*current_week(), -3))
+    en.force_login(user)
+    response = en.get(week_url(old))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "is closed" in html
+    assert 'id="submit-dispatch"' not in html
+    response = en.post(week_url(old), sheet_data(response, {p1.pk: {"completed_investment": "1"}}))
+    assert response.status_code == 403
+    assert not WeeklyDispatch.objects.exists()
+    # the previous week stays open
+    previous = week_label(*shift_week(*current_week(), -1))
+    assert 'id="submit-dispatch"' in en.get(week_url(previous)).content.decode()
+
+
+@pytest.mark.django_db
+def test_terminated_and_producing_projects_are_not_listed(en, county):
+    user, (p1, _) = county
+    region = p1.region
+    f.project(region=region, history=[(Stage.TERMINATED, D(2022, 6, 1))])
+    f.project(
+        region=region,
+        history=[(Stage.STARTED, D(2022, 4, 1)), (Stage.PRODUCTION, D(2022, 9, 1))],
+    )
+    en.force_login(user)
+    response = en.get(week_url())
+    assert len(response.context["formset"].forms) == 2
+    assert response.context["excluded"] == 2
+    assert "no longer dispatch" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_stage_choices_follow_allowed_transitions(en, county):
+    user, (p1, _) = county
+    en.force_login(user)
+    response = en.get(week_url())
+    form = response.context["formset"].forms[0]
+    values = [v for v, _label in form.fields["stage"].choices]
+    assert values[0] == ""
+    assert Stage.STALLED not in values and Stage.TERMINATED not in values
+    assert Stage.SIGNED not in values  # already there
+    data = sheet_data(response, {p1.pk: {"stage": Stage.STARTED}})
+    en.post(week_url(), data)
+    p1.refresh_from_db()
+    assert p1.stage == Stage.STARTED
+    assert p1.actual_start_on == timezone.localdate()
+    assert WeeklyDispatch.objects.get(project=p1).stage == Stage.STARTED
+
+
+def _region_with_projects(n):
+    region = f.region()
+    user = f.user(Role.COUNTY, region=region)
+    chain = f.chain()
+    enterprise = f.enterprise(region=region)
+    year, week = shift_week(*current_week(), -1)
+    for i in range(n):
+        history = [(Stage.STALLED, D(2022, 5, 1))] if i % 5 == 0 else None
+        p = f.project(
+            region=region,
+            chain=chain,
+            enterprise=enterprise,
+            signed_on=D(2022, 1, 1),
+            history=history,
+        )
+        if i % 2:
+            f.dispatch(p, iso_year=year, iso_week=week, completed_investment=Decimal(i))
+    return user
+
+
+@pytest.mark.django_db
+def test_sheet_runs_a_fixed_number_of_queries(client):
+    counts = {}
+    for n in (5, 50):
+        user = _region_with_projects(n)
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as get_ctx:
+            page = client.get(week_url())
+        assert len(page.context["formset"].forms) == n
+        data = sheet_data(
+            page,
+            {
+                form.project.pk: {"completed_investment": "1000", "progress": "进展"}
+                for form in page.context["formset"].forms
+            },
+        )
+        with CaptureQueriesContext(connection) as post_ctx:
+            response = client.post(week_url(), data)
+        assert response.status_code == 302, response.context["formset"].errors
+        assert WeeklyDispatch.objects.filter(project__region=user.region).count() >= n
+        counts[n] = (len(get_ctx.captured_queries), len(post_ctx.captured_queries))
+    print("dispatch query counts (GET, POST) for 5 and 50 rows:", counts)
+    assert counts[5] == counts[50]
