@@ -254,7 +254,9 @@ class BillionFilter(admin.SimpleListFilter):
 class ProjectAdminForm(forms.ModelForm):
     """Carries the version the user started from, so that a concurrent edit is refused."""
 
-    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    expected_version = forms.IntegerField(
+        label=_("version you started from"), widget=forms.HiddenInput, required=False
+    )
 
     class Meta:
         model = Project
