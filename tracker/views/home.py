@@ -1,9 +1,154 @@
+"""/ — the signed-in user's home: projects that need attention and this week's dispatch.
+
+Scope: the projects the user edits (county staff, commissioners, managers); read-only roles
+(chain offices) see their visible scope. A project needs attention when it has no report
+this week (and still dispatches), its latest report was filed late, or its warning light is
+red or yellow. Managers also get city-wide counts per region. A fixed number of queries,
+whatever the number of projects.
+"""
+
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.shortcuts import render
 from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..choices import Stage
+from ..dispatching import can_dispatch, current_week, deadline, week_bounds, week_label
+from ..lights import Light, annotate_lights, light_reasons
+from ..models import Project, Region, WeeklyDispatch
+
+ATTENTION_LIMIT = 50
+
+
+def attention_projects(scope, *, today):
+    """``scope`` annotated with lights and this week's dispatch state, worst first."""
+    iso_year, iso_week = current_week(today)
+    start, end = week_bounds(iso_year, iso_week)
+    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
+    newest = reports.order_by("-iso_year", "-iso_week")
+    dispatches = (
+        Q(signed_on__lte=end)
+        & ~Q(stage=Stage.TERMINATED)
+        & (Q(actual_production_on__isnull=True) | Q(actual_production_on__gte=start))
+    )
+    qs = annotate_lights(scope.exclude(stage=Stage.TERMINATED), today=today).annotate(
+        has_report=Exists(reports.filter(iso_year=iso_year, iso_week=iso_week)),
+        last_late=Subquery(newest.values("is_late")[:1]),
+        last_year=Subquery(newest.values("iso_year")[:1]),
+        last_week=Subquery(newest.values("iso_week")[:1]),
+    )
+    return qs.filter(
+        Q(light__in=["red", "yellow"]) | (dispatches & Q(has_report=False)) | Q(last_late=True)
+    ).order_by("-light_rank", "region__sort_order", "code")
+
+
+def reasons(project, *, dispatches_this_week=True):
+    found = list(light_reasons(project))
+    if not project.has_report and dispatches_this_week:
+        found.append(_("No report this week"))
+    if project.last_late:
+        found.append(
+            _("Last report (%(week)s) filed late")
+            % {"week": week_label(project.last_year, project.last_week)}
+        )
+    return found
+
+
+def dispatch_status(scope, *, today):
+    """Filed / total / late for this week over ``scope`` (one query)."""
+    iso_year, iso_week = current_week(today)
+    start, end = week_bounds(iso_year, iso_week)
+    this_week = WeeklyDispatch.objects.filter(
+        project=OuterRef("pk"), iso_year=iso_year, iso_week=iso_week
+    )
+    return (
+        scope.filter(signed_on__lte=end)
+        .exclude(stage=Stage.TERMINATED)
+        .exclude(actual_production_on__lt=start)
+        .aggregate(
+            total=Count("pk"),
+            filed=Count("pk", filter=Q(Exists(this_week))),
+            late=Count("pk", filter=Q(Exists(this_week.filter(is_late=True)))),
+        )
+    )
+
+
+def city_counts(*, today):
+    """Per region: dispatching projects, filed, late, red and yellow lights (one query)."""
+    iso_year, iso_week = current_week(today)
+    start, end = week_bounds(iso_year, iso_week)
+    this_week = WeeklyDispatch.objects.filter(
+        project=OuterRef("pk"), iso_year=iso_year, iso_week=iso_week
+    )
+    dispatching = (
+        Q(signed_on__lte=end)
+        & ~Q(stage=Stage.TERMINATED)
+        & (Q(actual_production_on__isnull=True) | Q(actual_production_on__gte=start))
+    )
+    rows = (
+        annotate_lights(Project.objects.all(), today=today)
+        .values("region_id")
+        .annotate(
+            total=Count("pk", filter=dispatching),
+            filed=Count("pk", filter=dispatching & Q(Exists(this_week))),
+            late=Count("pk", filter=dispatching & Q(Exists(this_week.filter(is_late=True)))),
+            red=Count("pk", filter=Q(light="red") & ~Q(stage=Stage.TERMINATED)),
+            yellow=Count("pk", filter=Q(light="yellow") & ~Q(stage=Stage.TERMINATED)),
+        )
+        .order_by()
+    )
+    return {row["region_id"]: row for row in rows}
 
 
 def home(request):
-    return render(request, "tracker/home.html")
+    user = request.user
+    today = timezone.localdate()
+    iso_year, iso_week = current_week(today)
+    files = can_dispatch(user)
+    scope = Project.objects.editable_by(user) if files else Project.objects.visible_to(user)
+
+    status = dispatch_status(scope, today=today)
+    attention = attention_projects(scope, today=today).select_related("region", "enterprise")
+    listed = list(attention[:ATTENTION_LIMIT])
+    more = attention.count() - len(listed)  # always asked: the query count stays fixed
+    start, _end = week_bounds(iso_year, iso_week)
+    items = [
+        {
+            "project": p,
+            "light": Light(p.light).label,
+            "reasons": reasons(
+                p,
+                dispatches_this_week=p.actual_production_on is None
+                or p.actual_production_on >= start,
+            ),
+        }
+        for p in listed
+    ]
+
+    regions = []
+    if user.is_manager:
+        counts = city_counts(today=today)
+        empty = {"total": 0, "filed": 0, "late": 0, "red": 0, "yellow": 0}
+        regions = [{"region": r, **counts.get(r.pk, empty)} for r in Region.objects.all()]
+
+    context = {
+        "week": week_label(iso_year, iso_week),
+        "deadline": deadline(iso_year, iso_week),
+        "status": status,
+        "missing_count": status["total"] - status["filed"],
+        "files": files,
+        "items": items,
+        "more": more,
+        "regions": regions,
+        "city_total": {
+            key: sum(r[key] for r in regions) for key in ("total", "filed", "late", "red", "yellow")
+        },
+        "thresholds": settings.TRACKER,
+        "today": today,
+    }
+    return render(request, "tracker/home.html", context)
 
 
 urlpatterns = [path("", home, name="home")]
