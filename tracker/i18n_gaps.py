@@ -1,0 +1,29 @@
+"""Strings Django 5.2 shows but its own zh_Hans catalogue does not translate yet.
+
+Listing them here makes ``makemessages`` copy them into our .po, and our catalogue takes
+precedence over Django's, so the admin is Chinese throughout. Nothing imports this module.
+Drop an entry once Django ships the translation.
+"""
+
+from django.utils.translation import gettext_noop, ngettext_lazy
+
+DJANGO_ADMIN = (
+    gettext_noop("Model name"),
+    gettext_noop("Add link"),
+    gettext_noop("Change or view list link"),
+    gettext_noop("After you’ve created a user, you’ll be able to edit more user options."),
+    gettext_noop("Error:"),
+    gettext_noop("Forgotten your login credentials?"),
+    gettext_noop("In case you’ve forgotten, you are:"),
+)
+DJANGO_FORMS = (
+    # Shown when a raw-id field (e.g. a dispatch's project) names a row that does not exist.
+    gettext_noop("%(model)s instance with %(field)s %(value)r is not a valid choice."),
+)
+DJANGO_AUTH = (
+    ngettext_lazy(
+        "This password is too short. It must contain at least %d character.",
+        "This password is too short. It must contain at least %d characters.",
+        1,
+    ),
+)
