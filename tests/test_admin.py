@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 
 from tests import factories
 from tracker.choices import ChainLeaderPosition, ChangeAction, Role, Stage
@@ -399,3 +400,10 @@ def test_project_delete_is_recorded(admin_client, superuser):
     assert response.status_code == 302
     assert not Project.objects.filter(pk=project.pk).exists()
     assert ChangeLog.objects.filter(action=ChangeAction.DELETE, object_repr__startswith="DEL-1")
+
+
+def test_project_page_shows_stage_changes_with_their_labels(admin_client):
+    with translation.override("zh-hans"):
+        project = factories.project(stage=Stage.STARTED)
+        page = admin_client.get(url(Project, "change", project.pk)).content.decode()
+    assert f"{project.code}: 签约 → 开工" in page

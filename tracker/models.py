@@ -515,8 +515,9 @@ class StageChange(models.Model):
         ]
 
     def __str__(self):
+        before = self.get_from_stage_display() or "-"
         return (
-            f"{self.project.code}: {self.from_stage or '-'} → {self.to_stage} ({self.effective_on})"
+            f"{self.project.code}: {before} → {self.get_to_stage_display()} ({self.effective_on})"
         )
 
 
