@@ -1,0 +1,79 @@
+"""Browser: county staff file the weekly dispatch for two projects in headless Chromium."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from tests import factories as f
+from tests.conftest import login
+from tracker.choices import Role
+from tracker.models import WeeklyDispatch
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def plain_static_storage(settings):
+    """Without DEBUG the settings use the manifest storage, which needs collectstatic."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def test_county_staff_file_the_dispatch_for_two_projects(browser_page):
+    page = browser_page
+    region = f.region(name="袁州区")
+    user = f.user(Role.COUNTY, region=region, username="yuanzhou-test")
+    projects = [
+        f.project(region=region, signed_on=datetime.date(2022, 1, 1), signed_amount=Decimal(20000))
+        for _ in range(3)
+    ]
+    p1, p2, p3 = projects
+    # The site has no favicon yet; its 404 would count as a console error.
+    page.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
+    login(page, user.username, f.PASSWORD)
+    page.goto(page.base_url + "/")
+    page.click("#go-dispatch")
+    page.wait_for_load_state()
+    assert page.locator("#missing li").count() == 3
+
+    row1 = page.locator(f"#row-{p1.pk}")
+    row1.locator("input[name^='row-'][name$='-completed_investment']").fill("1200.5")
+    row1.locator("textarea[name^='row-'][name$='-progress']").fill("主体结构封顶")
+    row2 = page.locator(f"#row-{p2.pk}")
+    row2.locator("input[name^='row-'][name$='-completed_investment']").fill("800")
+    row2.locator("textarea[name^='row-'][name$='-problems']").fill("<b>用电报装</b> 待办")
+    page.click("#submit-dispatch")
+    page.wait_for_load_state()
+
+    assert page.locator(".messages .msg-success").count() == 1
+    missing = page.locator("#missing li")
+    assert missing.count() == 1
+    assert missing.first.get_attribute("data-project") == str(p3.pk)
+    # the saved values are pre-filled again, the text shown as typed (escaped)
+    assert (
+        row1.locator("input[name^='row-'][name$='-completed_investment']").input_value()
+        == "1200.50"
+    )
+    assert (
+        row2.locator("textarea[name^='row-'][name$='-problems']").input_value()
+        == "<b>用电报装</b> 待办"
+    )
+    assert page.locator(f"#row-{p1.pk}.filed").count() == 1
+
+    reports = {r.project_id: r for r in WeeklyDispatch.objects.all()}
+    assert set(reports) == {p1.pk, p2.pk}
+    assert reports[p1.pk].completed_investment == Decimal("1200.50")
+    assert reports[p1.pk].filed_by == user
+
+    # a bad figure keeps the typed value, shows the message beside it, saves nothing
+    row3 = page.locator(f"#row-{p3.pk}")
+    row3.locator("input[name^='row-'][name$='-completed_investment']").fill("-3")
+    page.click("#submit-dispatch")
+    page.wait_for_load_state()
+    assert row3.locator(".errorlist").count() == 1
+    assert row3.locator("input[name^='row-'][name$='-completed_investment']").input_value() == "-3"
+    assert WeeklyDispatch.objects.count() == 2
+    assert page.console_errors == []
