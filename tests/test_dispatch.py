@@ -646,6 +646,33 @@ def test_stage_choices_follow_allowed_transitions(en, county):
     assert WeeklyDispatch.objects.get(project=p1).stage == Stage.STARTED
 
 
+@pytest.mark.django_db
+def test_manager_chooses_a_region_and_may_file_old_weeks(en, county):
+    _user, (p1, p2) = county
+    other = f.project(signed_on=D(2022, 1, 1))
+    manager = f.user(Role.MANAGER)
+    en.force_login(manager)
+    response = en.get(reverse("tracker:dispatch") + "?region=" + p1.region.code)
+    assert {form.project.pk for form in response.context["formset"].forms} == {p1.pk, p2.pk}
+    response = en.get(reverse("tracker:dispatch") + "?region=" + other.region.code)
+    assert [form.project.pk for form in response.context["formset"].forms] == [other.pk]
+    assert en.get(reverse("tracker:dispatch") + "?region=nowhere").status_code == 404
+    old = week_label(*shift_week(*current_week(), -10))
+    url = week_url(old) + "?region=" + p1.region.code
+    page = en.get(url)
+    assert 'id="submit-dispatch"' in page.content.decode()
+    response = en.post(url, sheet_data(page, {p1.pk: {"completed_investment": "5"}}))
+    assert response.status_code == 302
+    assert WeeklyDispatch.objects.get().iso_week == int(old[-2:])
+
+
+@pytest.mark.django_db
+def test_nav_links_to_the_dispatch(en, county):
+    en.force_login(county[0])
+    html = en.get(reverse("tracker:home")).content.decode()
+    assert f'href="{reverse("tracker:dispatch")}"' in html
+
+
 def _region_with_projects(n):
     region = f.region()
     user = f.user(Role.COUNTY, region=region)
