@@ -129,7 +129,10 @@ class ProjectForm(forms.ModelForm):
         name tells which field it is about. An error about a field this user cannot see
         goes to the top of the form.
         """
-        error_dict = getattr(errors, "error_dict", {NON_FIELD_ERRORS: errors.error_list})
+        if hasattr(errors, "error_dict"):
+            error_dict = errors.error_dict
+        else:
+            error_dict = {NON_FIELD_ERRORS: errors.error_list}
         remapped = {}
         for field, messages in error_dict.items():
             for error in messages:

@@ -1,0 +1,360 @@
+"""/projects/<id>/edit/: scope, optimistic locking, validation, history and stage changes."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils import timezone
+
+from tests import factories
+from tracker.choices import ChangeAction, Role, Stage
+from tracker.models import ChangeLog, Project, StageChange
+from tracker.services import ConflictError, update_project
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def plain_static_storage(settings):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+def edit_url(project):
+    return reverse("tracker:project_edit", args=[project.pk])
+
+
+@pytest.fixture
+def region():
+    return factories.region(name="袁州区")
+
+
+@pytest.fixture
+def project(region):
+    return factories.project(
+        region=region,
+        park=factories.park(region=region),
+        signed_on=datetime.date(2022, 3, 1),
+        signed_amount=Decimal("50000"),
+        annual_planned_investment=Decimal("20000"),
+        completed_investment=Decimal("1000"),
+    )
+
+
+@pytest.fixture
+def staff(region):
+    return factories.user(Role.COUNTY, region=region, username="yuanzhou")
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def form_data(client, project, **changes):
+    """What the browser would send back from a freshly opened edit form, plus ``changes``."""
+    response = client.get(edit_url(project))
+    assert response.status_code == 200
+    form = response.context["form"]
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is None:
+            value = ""
+        elif hasattr(value, "isoformat"):
+            value = value.isoformat()
+        data[name] = value
+    data["target_stage"] = ""
+    data.update(changes)
+    return data
+
+
+def state(project):
+    """Everything an edit could change, to prove that nothing did."""
+    row = Project.objects.values().get(pk=project.pk)
+    row.pop("updated_at")
+    return (
+        row,
+        ChangeLog.objects.filter(object_id=project.pk).count(),
+        StageChange.objects.filter(project=project).count(),
+    )
+
+
+# --- scope ----------------------------------------------------------------------------
+
+
+def test_county_staff_edit_their_own_regions_project(staff_client, project, staff):
+    data = form_data(staff_client, project, responsible_unit="袁州区工信局")
+    response = staff_client.post(edit_url(project), data)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("tracker:project_detail", args=[project.pk])
+    project.refresh_from_db()
+    assert project.responsible_unit == "袁州区工信局"
+    assert project.version == 2
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert messages
+
+
+@pytest.mark.parametrize(
+    "make_user",
+    [
+        lambda p: factories.user(Role.COUNTY),  # another region
+        lambda p: factories.user(Role.COMMISSIONER),  # not assigned
+        lambda p: factories.user(Role.CHAIN_OFFICE, chain=p.chain),  # its chain, read-only
+        lambda p: factories.user(role=""),
+    ],
+    ids=["other-region-staff", "other-commissioner", "chain-office", "no-role"],
+)
+def test_others_get_404_for_get_and_post_and_nothing_changes(client, project, make_user):
+    manager = factories.user(Role.MANAGER)
+    client.force_login(manager)
+    data = form_data(client, project, name="被篡改", responsible_unit="外区")
+    before = state(project)
+    client.force_login(make_user(project))
+    assert client.get(edit_url(project)).status_code == 404
+    assert client.post(edit_url(project), data).status_code == 404
+    assert state(project) == before
+
+
+def test_commissioner_edits_assigned_project_only(client, project):
+    commissioner = factories.user(Role.COMMISSIONER)
+    Project.objects.filter(pk=project.pk).update(commissioner=commissioner)
+    client.force_login(commissioner)
+    data = form_data(client, project, responsible_leader="李副县长")
+    assert client.post(edit_url(project), data).status_code == 302
+    project.refresh_from_db()
+    assert project.responsible_leader == "李副县长"
+
+
+def test_anonymous_post_is_sent_to_login_and_changes_nothing(client, project):
+    before = state(project)
+    response = client.post(edit_url(project), {"name": "x", "version": "1"})
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert state(project) == before
+
+
+def test_manager_only_fields_are_not_on_the_staff_form(staff_client, project):
+    form = staff_client.get(edit_url(project)).context["form"]
+    for name in ("signed_amount", "region", "chain", "enterprise", "commissioner"):
+        assert name not in form.fields
+    data = form_data(staff_client, project, signed_amount="1", commissioner="1")
+    assert staff_client.post(edit_url(project), data).status_code == 302
+    project.refresh_from_db()
+    assert project.signed_amount == Decimal("50000")  # ignored, not on this user's form
+
+
+def test_manager_can_change_signed_amount_and_commissioner(client, project):
+    client.force_login(factories.user(Role.MANAGER))
+    commissioner = factories.user(Role.COMMISSIONER)
+    data = form_data(client, project, signed_amount="60000", commissioner=str(commissioner.pk))
+    assert client.post(edit_url(project), data).status_code == 302
+    project.refresh_from_db()
+    assert project.signed_amount == Decimal("60000")
+    assert project.commissioner == commissioner
+
+
+def test_park_choices_of_staff_are_their_regions_parks(staff_client, project):
+    foreign_park = factories.park()
+    data = form_data(staff_client, project, park=str(foreign_park.pk))
+    response = staff_client.post(edit_url(project), data)
+    assert response.status_code == 200
+    assert "park" in response.context["form"].errors
+
+
+# --- optimistic locking -----------------------------------------------------------------
+
+
+def test_second_save_of_a_stale_form_is_refused_and_shows_what_changed(
+    client, staff_client, project, region
+):
+    first = form_data(staff_client, project, responsible_unit="第一个人的单位")
+    colleague = factories.user(Role.COUNTY, region=region, username="tongshi")
+    other = client.__class__()
+    other.force_login(colleague)
+    second = form_data(other, project, responsible_leader="第二个人的领导")
+    assert first["version"] == second["version"] == 1
+
+    assert staff_client.post(edit_url(project), first).status_code == 302
+    saved = state(project)
+
+    response = other.post(edit_url(project), second)
+    assert response.status_code == 200
+    assert state(project) == saved  # the first save stands, nothing overwritten
+    project.refresh_from_db()
+    assert project.responsible_unit == "第一个人的单位"
+    assert project.responsible_leader == ""
+    conflict = response.context["conflict"]
+    fields = {label: (yours, current) for label, yours, current in conflict["differences"]}
+    unit_label = Project._meta.get_field("responsible_unit").verbose_name
+    assert fields[unit_label] == ("", "第一个人的单位")
+    html = response.content.decode()
+    assert 'id="conflict"' in html and "第一个人的单位" in html
+    assert conflict["by"].username == "yuanzhou"
+    # The re-shown form carries the new version: saving again (knowingly) applies it.
+    assert response.context["form"]["version"].value() == "2"
+
+
+def test_update_project_refuses_a_stale_version(project, staff):
+    before = state(project)
+    with pytest.raises(ConflictError):
+        update_project(project_id=project.pk, data={"name": "新名称"}, expected_version=7, by=staff)
+    assert state(project) == before
+
+
+# --- validation: message beside the field, nothing saved -------------------------------
+
+TOMORROW = timezone.localdate() + datetime.timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"completed_investment": "-1"}, "completed_investment"),
+        ({"annual_planned_investment": "-0.01"}, "annual_planned_investment"),
+        ({"completed_investment": "abc"}, "completed_investment"),
+        ({"annual_planned_investment": "1e5x"}, "annual_planned_investment"),
+        ({"completed_investment": "75000.01"}, "completed_investment"),  # > 50000 × 1.5
+        (
+            {"actual_start_on": "2022-05-01", "actual_production_on": "2022-04-01"},
+            "actual_production_on",
+        ),
+        ({"actual_production_on": "2022-06-01"}, "actual_production_on"),  # never started
+        ({"actual_start_on": TOMORROW.isoformat()}, "actual_start_on"),
+        ({"actual_start_on": "2022-02-01"}, "actual_start_on"),  # before signing
+        ({"planned_start_on": "2022-01-01"}, "planned_start_on"),  # before signing
+        (
+            {"planned_start_on": "2022-06-01", "planned_production_on": "2022-05-01"},
+            "planned_production_on",
+        ),
+        ({"actual_start_on": "2022-02-30"}, "actual_start_on"),
+        ({"notes": "长" * 4001}, "notes"),
+        ({"name": "名" * 201}, "name"),
+        ({"name": ""}, "name"),
+        ({"target_stage": Stage.STALLED, "stage_effective_on": "2022-04-01"}, "target_stage"),
+        ({"target_stage": Stage.SIGNED, "stage_effective_on": "2022-04-01"}, "target_stage"),
+        ({"target_stage": "flying", "stage_effective_on": "2022-04-01"}, "target_stage"),
+        ({"target_stage": Stage.STARTED, "stage_effective_on": ""}, "stage_effective_on"),
+        (
+            {"target_stage": Stage.STARTED, "stage_effective_on": TOMORROW.isoformat()},
+            "stage_effective_on",
+        ),
+        # before the signing date: refused by Project.advance_to
+        ({"target_stage": Stage.STARTED, "stage_effective_on": "2022-01-01"}, "target_stage"),
+    ],
+)
+def test_bad_input_gets_a_message_beside_the_field_and_nothing_is_saved(
+    staff_client, project, changes, field
+):
+    data = form_data(staff_client, project, responsible_unit="本次提交的其他修改", **changes)
+    before = state(project)
+    response = staff_client.post(edit_url(project), data)
+    assert response.status_code == 200
+    assert field in response.context["form"].errors, response.context["form"].errors
+    assert f'id="error-{field}"' in response.content.decode()
+    assert state(project) == before
+
+
+def test_staff_cannot_move_back_but_a_manager_can(client, region):
+    project = factories.project(region=region, history=[(Stage.STARTED, datetime.date(2022, 4, 1))])
+    client.force_login(factories.user(Role.COUNTY, region=region))
+    staff_choices = [
+        v for v, _ in client.get(edit_url(project)).context["form"].fields["target_stage"].choices
+    ]
+    assert Stage.SIGNED not in staff_choices and Stage.STALLED not in staff_choices
+    assert Stage.COMPLETED in staff_choices
+    client.force_login(factories.user(Role.MANAGER))
+    data = form_data(client, project, target_stage=Stage.STALLED, stage_effective_on="2022-05-01")
+    assert client.post(edit_url(project), data).status_code == 302
+    project.refresh_from_db()
+    assert project.stage == Stage.STALLED
+
+
+def test_script_tags_are_stored_as_text_and_escaped_on_output(staff_client, project):
+    script = "<script>alert('x')</script>"
+    data = form_data(staff_client, project, notes=script, responsible_unit=script)
+    assert staff_client.post(edit_url(project), data).status_code == 302
+    project.refresh_from_db()
+    assert project.notes == script
+    for url in (reverse("tracker:project_detail", args=[project.pk]), edit_url(project)):
+        html = staff_client.get(url).content.decode()
+        assert "<script>alert" not in html
+        assert "&lt;script&gt;alert" in html
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+def test_every_change_appears_in_history_with_who_and_when(staff_client, project, staff):
+    start = timezone.now()
+    data = form_data(
+        staff_client, project, responsible_unit="工信局", completed_investment="2500.00"
+    )
+    staff_client.post(edit_url(project), data)
+    rows = ChangeLog.objects.filter(object_id=project.pk, action=ChangeAction.UPDATE)
+    changed = {r.field: (r.old_value, r.new_value) for r in rows}
+    assert changed == {
+        "responsible_unit": ("", "工信局"),
+        "completed_investment": ("1000.00", "2500.00"),
+    }
+    assert {r.changed_by for r in rows} == {staff}
+    assert all(r.changed_at >= start for r in rows)
+    html = staff_client.get(reverse("tracker:project_detail", args=[project.pk])).content
+    assert "工信局".encode() in html and b"yuanzhou" in html
+
+
+def test_saving_an_unchanged_form_records_no_history(staff_client, project):
+    staff_client.post(edit_url(project), form_data(staff_client, project))
+    assert not ChangeLog.objects.filter(object_id=project.pk).exists()
+
+
+# --- stage change through the form ----------------------------------------------------------
+
+
+def test_stage_change_and_field_edits_are_saved_together(staff_client, project, staff):
+    data = form_data(
+        staff_client,
+        project,
+        responsible_leader="王县长",
+        target_stage=Stage.STARTED,
+        stage_effective_on="2022-04-15",
+        stage_note="桩基开工",
+    )
+    assert staff_client.post(edit_url(project), data).status_code == 302
+    project.refresh_from_db()
+    assert project.stage == Stage.STARTED
+    assert project.actual_start_on == datetime.date(2022, 4, 15)
+    assert project.responsible_leader == "王县长"
+    change = project.stage_changes.order_by("-id").first()
+    assert (change.to_stage, change.effective_on, change.changed_by, change.note) == (
+        Stage.STARTED,
+        datetime.date(2022, 4, 15),
+        staff,
+        "桩基开工",
+    )
+    fields = set(ChangeLog.objects.filter(object_id=project.pk).values_list("field", flat=True))
+    assert {"stage", "responsible_leader", "actual_start_on"} <= fields
+
+
+def test_refused_stage_change_leaves_the_field_edits_unsaved_too(staff_client, region):
+    project = factories.project(
+        region=region, history=[(Stage.REGISTERED, datetime.date(2022, 6, 1))]
+    )
+    before = state(project)
+    # Allowed target, but dated before the last stage change: advance_to refuses it
+    # after the field update ran, so the whole submission must roll back.
+    data = form_data(
+        staff_client,
+        project,
+        name="不应保存的新名称",
+        target_stage=Stage.LAND,
+        stage_effective_on="2022-05-01",
+    )
+    response = staff_client.post(edit_url(project), data)
+    assert response.status_code == 200
+    assert "target_stage" in response.context["form"].errors
+    assert state(project) == before
