@@ -403,7 +403,35 @@ def test_project_delete_is_recorded(admin_client, superuser):
 
 
 def test_project_page_shows_stage_changes_with_their_labels(admin_client):
+    project = factories.project(stage=Stage.STARTED)
+    page = admin_client.get(url(Project, "change", project.pk)).content.decode()
+    with translation.override("zh-hans"):  # the language the page is served in
+        expected = f"{project.code}: {Stage.SIGNED.label} → {Stage.STARTED.label}"
+    assert expected in page
+
+
+def test_user_admin_sets_role_and_region_and_enforces_the_region_rule(admin_client):
+    r = factories.region()
+    form = {
+        "username": "xinzeng",
+        "usable_password": "true",
+        "password1": "Yichun-test-2022",
+        "password2": "Yichun-test-2022",
+        "role": Role.COUNTY,
+        "region": "",
+        "chain": "",
+        "_save": "save",
+    }
+    response = admin_client.post(url(User, "add"), form)
+    assert response.status_code == 200
     with translation.override("zh-hans"):
-        project = factories.project(stage=Stage.STARTED)
-        page = admin_client.get(url(Project, "change", project.pk)).content.decode()
-    assert f"{project.code}: 签约 → 开工" in page
+        expected = translation.gettext("County staff must belong to a region.")
+    assert expected in response.context["adminform"].form.non_field_errors()
+    assert not User.objects.filter(username="xinzeng").exists()
+
+    response = admin_client.post(url(User, "add"), {**form, "region": r.pk})
+    assert response.status_code == 302
+    created = User.objects.get(username="xinzeng")
+    assert (created.role, created.region) == (Role.COUNTY, r)
+    page = admin_client.get(url(User, "changelist"), {"role__exact": Role.COUNTY}).content
+    assert "xinzeng" in page.decode()
