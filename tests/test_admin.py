@@ -146,12 +146,14 @@ def url(model, view, *args):
 
 
 @pytest.fixture(autouse=True)
-def plain_static_storage(settings):
-    """Without DEBUG the settings use the manifest storage, which needs collectstatic."""
+def test_settings(settings):
+    """Without DEBUG the settings use the manifest storage, which needs collectstatic;
+    and the builders make ~100 users, which the real password hasher makes slow."""
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
