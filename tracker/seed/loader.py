@@ -305,6 +305,18 @@ def load_book(ref, *, today, with_history, summary):
     ).values_list("project_id", "iso_year", "iso_week", "filed_by_id"):
         have_reports[project_id][(year, week)] = filed_by
 
+    # A load date before the one loaded last leaves all history as it is: no project's
+    # history or plan goes back in time, not even one that had nothing more to add.
+    loaded_until = max(
+        (
+            datetime.date.fromisocalendar(year, week, 7)
+            for weeks in have_reports.values()
+            for year, week in weeks
+        ),
+        default=None,
+    )
+    behind = loaded_until is not None and loaded_until > last_full_week_end(today)
+
     tz = ZoneInfo(settings.TIME_ZONE)
     new_steps, new_reports, changed_projects, changed_enterprises = [], [], [], []
     now = timezone.now()
@@ -315,6 +327,9 @@ def load_book(ref, *, today, with_history, summary):
         wanted_weeks = {(r.iso_year, r.iso_week) for r in reports}
         got_steps = have_steps[project.pk]
         got_reports = have_reports[project.pk]
+        if behind and got_steps:
+            summary.ahead_projects.append(project.code)
+            continue
         seed_made = project.version == 1 and all(by is None for by in got_reports.values())
         if not (
             seed_made
