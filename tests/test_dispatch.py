@@ -179,13 +179,14 @@ def test_a_correction_keeps_first_filing_time_and_lateness(county):
     user, (p, _) = county
     first = at(2023, 3, 9)
     file_weekly_dispatch(iso_year=2023, iso_week=10, rows=[row(p)], by=user, now=first)
-    file_weekly_dispatch(
+    (returned,) = file_weekly_dispatch(
         iso_year=2023,
         iso_week=10,
         rows=[row(p, completed_investment=Decimal(150))],
         by=user,
         now=at(2023, 3, 11),
     )
+    assert (returned.filed_at, returned.is_late) == (first, False)
     report = WeeklyDispatch.objects.get()
     assert (report.completed_investment, report.is_late, report.filed_at) == (
         Decimal(150),

@@ -382,6 +382,14 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
             unique_fields=["project", "iso_year", "iso_week"],
             update_fields=list(DISPATCH_FIELDS),
         )
+        for r in reports:  # the upsert kept the first filing's time, filer and lateness
+            first = existing.get(r.project_id)
+            if first is not None:
+                r.filed_at, r.filed_by_id, r.is_late = (
+                    first.filed_at,
+                    first.filed_by_id,
+                    first.is_late,
+                )
         if any(r.pk is None for r in reports):  # backends that do not return ids on upsert
             pks = dict(
                 WeeklyDispatch.objects.for_week(iso_year, iso_week)
