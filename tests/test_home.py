@@ -67,6 +67,13 @@ def world():
         region=a, chain=chain, signed_on=D(2022, 1, 1), history=[(Stage.STALLED, D(2022, 5, 1))]
     )
     f.dispatch(stalled, iso_year=year, iso_week=week)
+    # in production long ago, its last report (years ago) late: not listed any more
+    old_late = f.project(
+        region=a,
+        chain=chain,
+        history=[(Stage.STARTED, D(2022, 4, 1)), (Stage.PRODUCTION, D(2022, 9, 1))],
+    )
+    f.dispatch(old_late, iso_year=2022, iso_week=30, is_late=True)
     # terminated: never listed
     gone = f.project(region=a, chain=chain, history=[(Stage.TERMINATED, D(2022, 5, 1))])
     # region B, not reported

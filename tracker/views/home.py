@@ -2,20 +2,28 @@
 
 Scope: the projects the user edits (county staff, commissioners, managers); read-only roles
 (chain offices) see their visible scope. A project needs attention when it has no report
-this week (and still dispatches), its latest report was filed late, or its warning light is
+this week (and still dispatches), its latest report (of this or last week) was filed late, or
+its warning light is
 red or yellow. Managers also get city-wide counts per region. A fixed number of queries,
 whatever the number of projects.
 """
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import Stage
-from ..dispatching import can_dispatch, current_week, deadline, week_bounds, week_label
+from ..dispatching import (
+    can_dispatch,
+    current_week,
+    deadline,
+    shift_week,
+    week_bounds,
+    week_label,
+)
 from ..lights import Light, annotate_lights, light_reasons
 from ..models import Project, Region, WeeklyDispatch
 
@@ -39,8 +47,16 @@ def attention_projects(scope, *, today):
         last_year=Subquery(newest.values("iso_year")[:1]),
         last_week=Subquery(newest.values("iso_week")[:1]),
     )
+    # "Last report late" only counts while it is recent: this week's or last week's report.
+    prev_year, prev_week = shift_week(iso_year, iso_week, -1)
+    recent_late = (
+        dispatches
+        & Q(last_late=True)
+        & (Q(last_year__gt=prev_year) | Q(last_year=prev_year, last_week__gte=prev_week))
+    )
+    qs = qs.annotate(recent_late=Case(When(recent_late, then=Value(True)), default=Value(False)))
     return qs.filter(
-        Q(light__in=["red", "yellow"]) | (dispatches & Q(has_report=False)) | Q(last_late=True)
+        Q(light__in=["red", "yellow"]) | (dispatches & Q(has_report=False)) | Q(recent_late=True)
     ).order_by("-light_rank", "region__sort_order", "code")
 
 
@@ -48,7 +64,7 @@ def reasons(project, *, dispatches_this_week=True):
     found = list(light_reasons(project))
     if not project.has_report and dispatches_this_week:
         found.append(_("No report this week"))
-    if project.last_late:
+    if project.recent_late:
         found.append(
             _("Last report (%(week)s) filed late")
             % {"week": week_label(project.last_year, project.last_week)}
