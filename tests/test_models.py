@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import override_settings
+from django.utils import translation
 
 from tests import factories
 from tracker.choices import CapitalSource, Role, Stage, Tier5020
@@ -53,7 +54,7 @@ def test_real_credit_codes_are_accepted(code):
     ],
 )
 def test_wrong_credit_codes_are_refused_with_a_reason(code, message_part):
-    with pytest.raises(ValidationError) as info:
+    with translation.override("en"), pytest.raises(ValidationError) as info:
         validate_credit_code(code)
     assert message_part in str(info.value.messages[0])
 
