@@ -54,9 +54,10 @@ def test_real_credit_codes_are_accepted(code):
     ],
 )
 def test_wrong_credit_codes_are_refused_with_a_reason(code, message_part):
-    with translation.override("en"), pytest.raises(ValidationError) as info:
-        validate_credit_code(code)
-    assert message_part in str(info.value.messages[0])
+    with translation.override("en"):
+        with pytest.raises(ValidationError) as info:
+            validate_credit_code(code)
+        assert message_part in str(info.value.messages[0])
 
 
 def test_check_character_matches_the_standard_for_a_generated_code():
