@@ -74,6 +74,10 @@ def form_data(client, project, **changes):
     return data
 
 
+def unit_label_of(name):
+    return Project._meta.get_field(name).verbose_name
+
+
 def state(project):
     """Everything an edit could change, to prove that nothing did."""
     row = Project.objects.values().get(pk=project.pk)
@@ -189,9 +193,13 @@ def test_second_save_of_a_stale_form_is_refused_and_shows_what_changed(
     assert project.responsible_unit == "第一个人的单位"
     assert project.responsible_leader == ""
     conflict = response.context["conflict"]
-    fields = {label: (yours, current) for label, yours, current in conflict["differences"]}
-    unit_label = Project._meta.get_field("responsible_unit").verbose_name
-    assert fields[unit_label] == ("", "第一个人的单位")
+    fields = {row[0]: row[1:] for row in conflict["differences"]}
+    unit = fields[Project._meta.get_field("responsible_unit").verbose_name]
+    assert unit[:2] == ("", "第一个人的单位")
+    assert unit[2].changed_by.username == "yuanzhou"  # changed meanwhile, by whom
+    leader = fields[Project._meta.get_field("responsible_leader").verbose_name]
+    assert leader == ("第二个人的领导", "", None)  # the stale form's own edit
+    assert conflict["differences"][0][0] == unit_label_of("responsible_unit")  # theirs first
     html = response.content.decode()
     assert 'id="conflict"' in html and "第一个人的单位" in html
     assert conflict["by"].username == "yuanzhou"

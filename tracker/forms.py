@@ -1,5 +1,7 @@
 """Forms. Validation messages are English source strings, shown in Chinese via translations."""
 
+import datetime
+
 from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
@@ -67,6 +69,8 @@ class ProjectForm(forms.ModelForm):
     """
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    # When the form was opened: on a conflict, the history since then says who changed what.
+    opened_at = forms.CharField(widget=forms.HiddenInput, required=False, max_length=40)
     target_stage = forms.ChoiceField(label=_("Change stage to"), required=False)
     stage_effective_on = forms.DateField(
         label=_("Effective date of the stage change"), required=False, widget=DATE_WIDGET
@@ -105,6 +109,7 @@ class ProjectForm(forms.ModelForm):
                 self.fields[name].widget.attrs["min"] = "0"
                 self.fields[name].validators.append(_not_negative)
         self.fields["version"].initial = project.version
+        self.fields["opened_at"].initial = timezone.now().isoformat()
         targets = allowed_targets(
             current=project.stage,
             is_manager=user.is_manager,
@@ -143,6 +148,13 @@ class ProjectForm(forms.ModelForm):
                     key = NON_FIELD_ERRORS
                 remapped.setdefault(key, []).append(error)
         super()._update_errors(ValidationError(remapped))
+
+    def clean_opened_at(self):
+        try:
+            value = datetime.datetime.fromisoformat(self.cleaned_data.get("opened_at") or "")
+        except ValueError:
+            return None
+        return value if timezone.is_aware(value) else None
 
     def clean_stage_effective_on(self):
         value = self.cleaned_data.get("stage_effective_on")

@@ -151,19 +151,29 @@ def project_detail(request, pk):
 
 
 def _differences(form, current):
-    """(label, your value, current value) for each edited field that differs."""
+    """(label, your value, current value, change) for each edited field that differs.
+
+    ``change`` is the newest history row for that field recorded since the form was
+    opened (who changed it meanwhile, and when), or None when the difference is your edit.
+    """
     fields = list(form.model_data())
+    meanwhile = {}
+    opened_at = form.cleaned_data.get("opened_at")
+    if opened_at:
+        for entry in history_for(current).filter(changed_at__gte=opened_at, field__in=fields):
+            meanwhile.setdefault(entry.field, entry)
     mine = Project(pk=current.pk)
     for field in current._meta.concrete_fields:
         setattr(mine, field.attname, getattr(current, field.attname))
     for name, value in form.model_data().items():
         setattr(mine, name, value)
     yours, theirs = _normalised(snapshot(mine, fields)), _normalised(snapshot(current, fields))
-    return [
-        (form.fields[name].label, yours[name], theirs[name])
+    rows = [
+        (form.fields[name].label, yours[name], theirs[name], meanwhile.get(name))
         for name in fields
         if yours[name] != theirs[name]
     ]
+    return sorted(rows, key=lambda row: row[3] is None)  # changed meanwhile first
 
 
 def _normalised(values):
