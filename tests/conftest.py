@@ -12,6 +12,22 @@ def pytest_report_header(config):
     return f"database: {engine}"
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Tests run without DEBUG and without collectstatic: use the plain storage, so pages
+    render without a manifest (production uses the manifest storage after collectstatic)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing with the production PBKDF2 cost makes every test user take ~0.3 s."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def chromium_available():
     return os.path.exists(CHROMIUM) or shutil.which("chromium") is not None
 

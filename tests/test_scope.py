@@ -1,0 +1,189 @@
+"""Every URL of the app, walked by users whose scope does not include the target.
+
+The table ``CASES`` must name every route of the ``tracker`` namespace: a new page without a
+scope case fails ``test_every_route_has_a_scope_case``.
+"""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.urls import get_resolver, reverse
+
+from tests import factories
+from tracker.choices import Role, Stage
+from tracker.models import ChangeLog, Project, StageChange, WeeklyDispatch
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def world():
+    """Two regions, two chains; one project in each; users scoped to the first of each."""
+    region_a, region_b = factories.region(name="甲县"), factories.region(name="乙县")
+    chain_a, chain_b = factories.chain(name="甲链"), factories.chain(name="乙链")
+    today = datetime.date.today()  # noqa: DTZ011 — only a date well in the past is needed
+    signed = today - datetime.timedelta(days=200)
+    mine = factories.project(
+        region=region_a,
+        chain=chain_a,
+        signed_on=signed,
+        name="本辖区项目",
+        history=[(Stage.STARTED, signed + datetime.timedelta(days=30))],
+        annual_planned_investment=Decimal("1000"),
+    )
+    theirs = factories.project(
+        region=region_b,
+        chain=chain_b,
+        signed_on=signed,
+        name="外辖区项目",
+        history=[(Stage.STARTED, signed + datetime.timedelta(days=30))],
+        annual_planned_investment=Decimal("1000"),
+    )
+    county = factories.user(Role.COUNTY, region=region_a)
+    commissioner = factories.user(Role.COMMISSIONER)
+    mine.commissioner = commissioner
+    mine.save(update_fields=["commissioner"])
+    chain_office = factories.user(Role.CHAIN_OFFICE, chain=chain_a)
+    return {
+        "mine": mine,
+        "theirs": theirs,
+        "users": {"county": county, "commissioner": commissioner, "chain": chain_office},
+    }
+
+
+def fingerprint(project):
+    project.refresh_from_db()
+    return (
+        project.version,
+        project.name,
+        project.stage,
+        project.completed_investment,
+        StageChange.objects.count(),
+        WeeklyDispatch.objects.count(),
+        ChangeLog.objects.count(),
+        Project.objects.count(),
+    )
+
+
+def edit_post(project):
+    return {
+        "version": project.version,
+        "name": "被篡改的名称",
+        "completed_investment": "1",
+        "annual_planned_investment": "1",
+        "target_stage": Stage.COMPLETED,
+        "stage_effective_on": datetime.date.today().isoformat(),  # noqa: DTZ011
+    }
+
+
+def dispatch_post(project):
+    return {
+        "row-TOTAL_FORMS": "1",
+        "row-INITIAL_FORMS": "1",
+        "row-0-project": project.pk,
+        "row-0-completed_investment": "5",
+        "row-0-progress": "篡改",
+        "row-0-confirm": "on",
+    }
+
+
+this_week = "{}-W{:02d}".format(*datetime.date.today().isocalendar()[:2])  # noqa: DTZ011
+
+# route name → (kwargs builder, POST body builder or None). The target is always "theirs".
+CASES = {
+    "home": (lambda p: {}, None),
+    "project_list": (lambda p: {}, None),
+    "project_detail": (lambda p: {"pk": p.pk}, None),
+    "project_edit": (lambda p: {"pk": p.pk}, edit_post),
+    "dispatch": (lambda p: {}, dispatch_post),
+    "dispatch_week": (lambda p: {"week": this_week}, dispatch_post),
+}
+
+# Pages with an object in the URL that a user may not see at all answer 404.
+# County staff may read every project (read-only outside their region).
+READ_404 = {
+    ("project_detail", "commissioner"),
+    ("project_detail", "chain"),
+}
+
+
+def tracker_routes():
+    resolver = get_resolver()
+    _namespace_prefix, sub = resolver.namespace_dict["tracker"]
+    return {p.name for p in sub.url_patterns if getattr(p, "name", None)}
+
+
+def test_every_route_has_a_scope_case():
+    assert tracker_routes() == set(CASES)
+
+
+@pytest.mark.parametrize("route", sorted(CASES))
+@pytest.mark.parametrize("who", ["county", "commissioner", "chain"])
+def test_out_of_scope_get_shows_nothing_of_the_other_project(client, world, route, who):
+    theirs, user = world["theirs"], world["users"][who]
+    kwargs_for, _post = CASES[route]
+    client.force_login(user)
+    before = fingerprint(theirs)
+    response = client.get(reverse(f"tracker:{route}", kwargs=kwargs_for(theirs)))
+    if (route, who) in READ_404 or route == "project_edit":
+        assert response.status_code == 404
+    elif route.startswith("dispatch") and who == "chain":
+        assert response.status_code == 403
+    else:
+        assert response.status_code == 200
+        body = response.content.decode()
+        if who != "county" or route.startswith("dispatch"):
+            assert theirs.name not in body, f"{route} shows another scope's project to {who}"
+    assert fingerprint(theirs) == before
+
+
+@pytest.mark.parametrize("route", sorted(r for r, (_k, post) in CASES.items() if post))
+@pytest.mark.parametrize("who", ["county", "commissioner", "chain"])
+def test_out_of_scope_post_changes_nothing(client, world, route, who):
+    theirs, user = world["theirs"], world["users"][who]
+    kwargs_for, post_for = CASES[route]
+    client.force_login(user)
+    before = fingerprint(theirs)
+    response = client.post(reverse(f"tracker:{route}", kwargs=kwargs_for(theirs)), post_for(theirs))
+    assert response.status_code in (200, 403, 404)
+    if response.status_code == 200:  # the sheet re-rendered with an error
+        assert "本辖区项目" in response.content.decode() or who == "chain"
+    assert fingerprint(theirs) == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize("who", ["commissioner", "chain"])
+def test_export_contains_only_the_users_scope(client, world, fmt, who):
+    client.force_login(world["users"][who])
+    response = client.get(reverse("tracker:project_list"), {"export": fmt})
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    if fmt == "csv":
+        text = body.decode("utf-8-sig")
+        assert world["mine"].code in text
+        assert world["theirs"].code not in text
+    else:
+        import io
+
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(io.BytesIO(body), read_only=True).active
+        codes = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
+        assert codes == {world["mine"].code}
+
+
+@pytest.mark.parametrize("route", sorted(CASES))
+def test_anonymous_user_is_sent_to_login(client, world, route):
+    kwargs_for, _post = CASES[route]
+    url = reverse(f"tracker:{route}", kwargs=kwargs_for(world["theirs"]))
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_admin_is_closed_to_non_staff(client, world):
+    client.force_login(world["users"]["county"])
+    response = client.get("/admin/tracker/project/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
