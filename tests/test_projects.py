@@ -447,3 +447,31 @@ def test_detail_query_count_is_the_same_for_5_and_50_dispatches_and_changes(mana
     large = _count_detail(manager_client, project)
     assert ChangeLog.objects.filter(object_id=project.pk).count() >= 50
     assert small == large == DETAIL_QUERIES
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        "code",
+        "name",
+        "enterprise",
+        "region",
+        "chain",
+        "signed_on",
+        "signed_amount",
+        "tier_5020",
+        "billion",
+        "stage",
+        "light",
+    ],
+)
+def test_every_column_sorts_both_ways(manager_client, book, column):
+    for sort in (column, f"-{column}"):
+        response = manager_client.get(LIST, {"sort": sort})
+        assert response.status_code == 200
+        assert len(codes(response)) == 4
+        assert response.context["table"].order_by == (sort,)
+
+
+def test_tier_column_sorts_by_tier(manager_client, book):
+    assert ordered_codes(manager_client.get(LIST, {"sort": "-tier_5020"}))[:2] == ["YC-B", "YC-A"]
