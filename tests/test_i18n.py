@@ -94,15 +94,6 @@ def compiled_catalogue():
         yield
 
 
-@pytest.fixture(autouse=True)
-def plain_static_storage(settings):
-    """Without DEBUG the settings use the manifest storage, which needs collectstatic."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 # --- the .po file ---------------------------------------------------------------------
 def test_po_parser_sees_every_entry(entries):
     assert len(entries) > 300
