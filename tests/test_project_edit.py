@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -212,6 +213,30 @@ def test_update_project_refuses_a_stale_version(project, staff):
     with pytest.raises(ConflictError):
         update_project(project_id=project.pk, data={"name": "新名称"}, expected_version=7, by=staff)
     assert state(project) == before
+
+
+def test_a_save_that_lands_between_read_and_write_is_not_overwritten(project, staff, monkeypatch):
+    """The version guard sits in the UPDATE's WHERE clause, not only in the first read."""
+    import tracker.services as services
+
+    real_snapshot = services.snapshot
+
+    def concurrent_save_then_snapshot(obj, fields=None):
+        Project.objects.filter(pk=project.pk).update(
+            name="别人刚保存的名称", version=F("version") + 1
+        )
+        return real_snapshot(obj, fields)
+
+    monkeypatch.setattr(services, "snapshot", concurrent_save_then_snapshot)
+    with pytest.raises(ConflictError) as caught:
+        update_project(
+            project_id=project.pk, data={"name": "我的名称"}, expected_version=1, by=staff
+        )
+    assert caught.value.project.version == 2
+    assert caught.value.project.name == "别人刚保存的名称"  # what the conflict shows
+    project.refresh_from_db()
+    assert project.name != "我的名称"
+    assert not ChangeLog.objects.filter(object_id=project.pk).exists()
 
 
 # --- validation: message beside the field, nothing saved -------------------------------
