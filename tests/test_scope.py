@@ -187,3 +187,14 @@ def test_admin_is_closed_to_non_staff(client, world):
     response = client.get("/admin/tracker/project/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_password_reset_by_mail_is_not_offered(client):
+    assert client.get("/accounts/password_reset/").status_code in (302, 404)
+
+
+def test_language_can_be_switched_before_logging_in(client):
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/accounts/login/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/"
+    assert "Log in" in client.get("/accounts/login/").content.decode()
