@@ -82,3 +82,27 @@ class ChangeAction(models.TextChoices):
     CREATE = "create", _("created")
     UPDATE = "update", _("changed")
     DELETE = "delete", _("deleted")
+
+
+class RectificationStatus(models.TextChoices):
+    OPEN = "open", _("open")
+    DONE = "done", _("done")
+    VERIFIED = "verified", _("verified (closed)")
+
+
+class ProblemStatus(models.TextChoices):
+    RAISED = "raised", _("raised")
+    ASSIGNED = "assigned", _("assigned")
+    RESOLVED = "resolved", _("resolved")
+    CLOSED = "closed", _("closed")
+
+
+class ProblemAction(models.TextChoices):
+    RAISE = "raise", _("raised")
+    ASSIGN = "assign", _("assigned")
+    EXTEND = "extend", _("deadline extended")
+    RESOLVE = "resolve", _("resolved")
+    CLOSE = "close", _("closed")
+    REOPEN = "reopen", _("reopened")
+    ESCALATE = "escalate", _("escalated")
+    COMMENT = "comment", _("comment")

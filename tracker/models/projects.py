@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import (
+from ..choices import (
     CapitalSource,
     ChainLeaderPosition,
     ChangeAction,
@@ -19,9 +19,9 @@ from .choices import (
     Stage,
     Tier5020,
 )
-from .querysets import DispatchQuerySet, ProjectQuerySet
-from .rules import billion_or_more, stage_transition_error, tier_5020
-from .validators import validate_credit_code
+from ..querysets import DispatchQuerySet, ProjectQuerySet
+from ..rules import billion_or_more, stage_transition_error, tier_5020
+from ..validators import validate_credit_code
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -406,7 +406,7 @@ class Project(models.Model):
         Raises ValidationError (with a message a person can read) when the move is not
         allowed for ``by``. Saves the project and the StageChange in one transaction.
         """
-        from .services import record_changes, snapshot  # lazy: services import models
+        from ..services import record_changes, snapshot  # lazy: services import models
 
         with transaction.atomic():
             locked = Project.objects.select_for_update().get(pk=self.pk)

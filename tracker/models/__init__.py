@@ -1,0 +1,47 @@
+"""The domain model, split by topic: the project book and the review cycle."""
+
+from .projects import (
+    AnnualIndicator,
+    ChainLeader,
+    ChangeLog,
+    Enterprise,
+    IndustryChain,
+    Park,
+    Project,
+    Region,
+    StageChange,
+    User,
+    WeeklyDispatch,
+)
+from .reviews import (
+    AssessmentAdjustment,
+    AssessmentWeight,
+    Inspection,
+    MissingDispatch,
+    MonthlyReport,
+    Problem,
+    ProblemEvent,
+    RectificationItem,
+)
+
+__all__ = [
+    "AnnualIndicator",
+    "AssessmentAdjustment",
+    "AssessmentWeight",
+    "ChainLeader",
+    "ChangeLog",
+    "Enterprise",
+    "IndustryChain",
+    "Inspection",
+    "MissingDispatch",
+    "MonthlyReport",
+    "Park",
+    "Problem",
+    "ProblemEvent",
+    "Project",
+    "RectificationItem",
+    "Region",
+    "StageChange",
+    "User",
+    "WeeklyDispatch",
+]
