@@ -22,10 +22,18 @@ def _plain_static_storage(settings):
     }
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """Hashing with the production PBKDF2 cost makes every test user take ~0.3 s."""
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Hashing with the production PBKDF2 cost makes every test user take ~0.3 s.
+
+    Session-wide, so users made by module-scoped fixtures (the seed) use it too.
+    """
+    from django.conf import settings
+    from django.contrib.auth.hashers import get_hashers, get_hashers_by_algorithm
+
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    get_hashers.cache_clear()
+    get_hashers_by_algorithm.cache_clear()
 
 
 def chromium_available():

@@ -1,6 +1,14 @@
-from .views import dispatch, home, projects
+from .views import dashboard, dispatch, home, problems, projects, reports, reviews
 
 app_name = "tracker"
 
 # Each view module owns its own routes; this list only joins them.
-urlpatterns = [*home.urlpatterns, *projects.urlpatterns, *dispatch.urlpatterns]
+urlpatterns = [
+    *home.urlpatterns,
+    *projects.urlpatterns,
+    *dispatch.urlpatterns,
+    *dashboard.urlpatterns,
+    *reports.urlpatterns,
+    *reviews.urlpatterns,
+    *problems.urlpatterns,
+]
