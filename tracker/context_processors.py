@@ -7,6 +7,12 @@ from django.utils.translation import gettext_lazy as _
 NAV = [
     ("tracker:project_list", _("Projects")),
     ("tracker:dispatch", _("Weekly dispatch")),
+    ("tracker:dashboard", _("Dashboard")),
+    ("tracker:report_index", _("Monthly reports")),
+    ("tracker:inspection_list", _("Inspections")),
+    ("tracker:assessment_index", _("Annual assessment")),
+    ("tracker:chain_list", _("Industry chains")),
+    ("tracker:problem_list", _("Problem ledger")),
 ]
 
 
