@@ -14,12 +14,20 @@ from tests import factories
 from tracker.choices import ChainLeaderPosition, ChangeAction, Role, Stage
 from tracker.models import (
     AnnualIndicator,
+    AssessmentAdjustment,
+    AssessmentWeight,
     ChainLeader,
     ChangeLog,
     Enterprise,
     IndustryChain,
+    Inspection,
+    MissingDispatch,
+    MonthlyReport,
     Park,
+    Problem,
+    ProblemEvent,
     Project,
+    RectificationItem,
     Region,
     StageChange,
     User,
@@ -125,7 +133,130 @@ def _indicators(n):
     return rows[0]
 
 
+def _monthly_reports(n):
+    by = factories.user(Role.MANAGER)
+    start = MonthlyReport.objects.count()
+    rows = [
+        MonthlyReport.objects.create(
+            year=2022,
+            month=12,
+            version=start + i + 1,
+            data={"n": i},
+            published_by=by,
+            reason="" if start + i == 0 else f"更正{i}",
+        )
+        for i in range(n)
+    ]
+    return rows[0]
+
+
+def _inspections(n):
+    region = factories.region()
+    rows = [
+        Inspection.objects.create(
+            year=2022,
+            quarter=2,
+            region=region,
+            title=f"二季度督查{i}",
+            inspected_on=datetime.date(2022, 5, 10),
+        )
+        for i in range(n)
+    ]
+    for row in rows:
+        RectificationItem.objects.create(
+            inspection=row,
+            description="整改事项",
+            owner_unit="县工信局",
+            deadline=datetime.date(2022, 6, 30),
+        )
+    return rows[0]
+
+
+def _rectification_items(n):
+    inspection = _inspections(1)
+    rows = [
+        RectificationItem.objects.create(
+            inspection=inspection,
+            description=f"事项{i}",
+            owner_unit="县工信局",
+            deadline=datetime.date(2022, 6, 30),
+        )
+        for i in range(n)
+    ]
+    return rows[0]
+
+
+def _weights(n):
+    start = AssessmentWeight.objects.count()
+    rows = [
+        AssessmentWeight.objects.create(
+            year=2022, key=f"w{start + i}", name=f"指标{i}", weight=Decimal("10")
+        )
+        for i in range(n)
+    ]
+    return rows[0]
+
+
+def _adjustments(n):
+    by = factories.user(Role.MANAGER)
+    rows = [
+        AssessmentAdjustment.objects.create(
+            year=2022,
+            region=factories.region(),
+            points=Decimal("2"),
+            reason="加分理由",
+            adjusted_by=by,
+        )
+        for i in range(n)
+    ]
+    return rows[0]
+
+
+def _problems(n):
+    p = _projects(1)
+    by = factories.user(region=p.region)
+    rows = [
+        Problem.objects.create(
+            chain=p.chain,
+            project=p,
+            region=p.region,
+            title=f"问题{i}",
+            raised_by=by,
+            raised_on=datetime.date(2022, 5, 1),
+        )
+        for i in range(n)
+    ]
+    for row in rows:
+        ProblemEvent.objects.create(problem=row, action="raise", to_status="raised", by=by)
+    return rows[0]
+
+
+def _problem_events(n):
+    problem = _problems(1)
+    rows = [
+        ProblemEvent.objects.create(problem=problem, action="comment", note=f"备注{i}")
+        for i in range(n)
+    ]
+    return rows[0]
+
+
+def _missing_dispatches(n):
+    p = _projects(1)
+    rows = [
+        MissingDispatch.objects.create(project=p, iso_year=2022, iso_week=i + 1) for i in range(n)
+    ]
+    return rows[0]
+
+
 BUILDERS = {
+    MonthlyReport: _monthly_reports,
+    Inspection: _inspections,
+    RectificationItem: _rectification_items,
+    AssessmentWeight: _weights,
+    AssessmentAdjustment: _adjustments,
+    Problem: _problems,
+    ProblemEvent: _problem_events,
+    MissingDispatch: _missing_dispatches,
     Region: _regions,
     Park: _parks,
     IndustryChain: _chains,

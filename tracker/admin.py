@@ -23,12 +23,20 @@ from django.utils.translation import ngettext
 from .choices import ChangeAction, Stage, Tier5020
 from .models import (
     AnnualIndicator,
+    AssessmentAdjustment,
+    AssessmentWeight,
     ChainLeader,
     ChangeLog,
     Enterprise,
     IndustryChain,
+    Inspection,
+    MissingDispatch,
+    MonthlyReport,
     Park,
+    Problem,
+    ProblemEvent,
     Project,
+    RectificationItem,
     Region,
     StageChange,
     User,
@@ -508,3 +516,143 @@ class WeeklyDispatchAdmin(HistoryAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("project",)
     autocomplete_fields = ("filed_by",)
     readonly_fields = ("history_link",)
+
+
+# --- the review cycle ------------------------------------------------------------------
+class ReadOnlyAdminMixin:
+    """Records that the app writes through its services: browse and search only."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MonthlyReport)
+class MonthlyReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A published report is frozen: it is neither edited nor deleted, only republished."""
+
+    list_display = ("__str__", "year", "month", "version", "published_at", "published_by")
+    list_filter = ("year", "month")
+    list_select_related = ("published_by",)
+    search_fields = ("reason",)
+    exclude = ("data",)
+
+
+class RectificationItemInline(admin.TabularInline):
+    model = RectificationItem
+    extra = 0
+    fields = ("description", "owner_unit", "deadline", "status", "overdue_since", "escalated")
+    readonly_fields = ("status", "overdue_since")
+
+
+@admin.register(Inspection)
+class InspectionAdmin(admin.ModelAdmin):
+    list_display = ("title", "year", "quarter", "region", "project", "inspected_on")
+    list_filter = ("year", "quarter", "region")
+    list_select_related = ("region", "project")
+    search_fields = ("title", "findings", "project__name")
+    raw_id_fields = ("project",)
+    autocomplete_fields = ("created_by",)
+    inlines = [RectificationItemInline]
+
+
+@admin.register(RectificationItem)
+class RectificationItemAdmin(admin.ModelAdmin):
+    """Status moves on the inspection page (open → done → verified); read-only here."""
+
+    list_display = (
+        "description",
+        "inspection",
+        "owner_unit",
+        "deadline",
+        "status",
+        "overdue_since",
+        "escalated",
+    )
+    list_filter = ("status", "escalated", "inspection__region", "deadline")
+    list_select_related = ("inspection", "inspection__region")
+    search_fields = ("description", "owner_unit", "inspection__title")
+    readonly_fields = ("status", "done_on", "verified_on", "verified_by", "overdue_since")
+    raw_id_fields = ("inspection",)
+
+
+@admin.register(AssessmentWeight)
+class AssessmentWeightAdmin(admin.ModelAdmin):
+    list_display = ("name", "year", "key", "weight", "sort_order")
+    list_filter = ("year",)
+    search_fields = ("name", "key", "definition")
+
+
+@admin.register(AssessmentAdjustment)
+class AssessmentAdjustmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Adjustments are made on the assessment page, which records who made them."""
+
+    list_display = ("region", "year", "points", "reason", "adjusted_by", "adjusted_at")
+    list_filter = ("year", "region")
+    list_select_related = ("region", "adjusted_by")
+    search_fields = ("reason",)
+
+
+class ProblemEventInline(admin.TabularInline):
+    model = ProblemEvent
+    extra = 0
+    can_delete = False
+    fields = (
+        "at",
+        "action",
+        "from_status",
+        "to_status",
+        "old_deadline",
+        "new_deadline",
+        "note",
+        "by",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Problem)
+class ProblemAdmin(admin.ModelAdmin):
+    """Status and deadline move through the ledger's actions, which record each step."""
+
+    list_display = (
+        "title",
+        "chain",
+        "region",
+        "project",
+        "status",
+        "assigned_unit",
+        "deadline",
+        "overdue_since",
+        "escalated",
+    )
+    list_filter = ("status", "chain", "region", "escalated", "deadline")
+    list_select_related = ("chain", "region", "project")
+    search_fields = ("title", "description", "assigned_unit", "project__name")
+    raw_id_fields = ("project",)
+    autocomplete_fields = ("raised_by",)
+    readonly_fields = ("status", "deadline", "resolved_on", "closed_on", "overdue_since", "version")
+    inlines = [ProblemEventInline]
+
+
+@admin.register(ProblemEvent)
+class ProblemEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("problem", "action", "from_status", "to_status", "new_deadline", "by", "at")
+    list_filter = ("action", "to_status")
+    list_select_related = ("problem", "by")
+    search_fields = ("problem__title", "note")
+
+
+@admin.register(MissingDispatch)
+class MissingDispatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("project", "iso_year", "iso_week", "flagged_at")
+    list_filter = ("iso_year", "project__region")
+    list_select_related = ("project",)
+    search_fields = ("project__code", "project__name")
