@@ -13,15 +13,6 @@ from tracker.models import WeeklyDispatch
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(autouse=True)
-def plain_static_storage(settings):
-    """Without DEBUG the settings use the manifest storage, which needs collectstatic."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def test_county_staff_file_the_dispatch_for_two_projects(browser_page):
     page = browser_page
     region = f.region(name="袁州区")

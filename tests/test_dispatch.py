@@ -29,15 +29,6 @@ D = datetime.date
 TZ = timezone.get_default_timezone()
 
 
-@pytest.fixture(autouse=True)
-def plain_static_storage(settings):
-    """Without DEBUG the settings use the manifest storage, which needs collectstatic."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def en(client):
     """Messages in the English source text, whatever the translation catalogue holds."""

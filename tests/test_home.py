@@ -17,15 +17,6 @@ from tracker.dispatching import current_week, shift_week
 D = datetime.date
 
 
-@pytest.fixture(autouse=True)
-def plain_static_storage(settings):
-    """Without DEBUG the settings use the manifest storage, which needs collectstatic."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def en(client):
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"

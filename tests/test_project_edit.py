@@ -17,14 +17,6 @@ from tracker.services import ConflictError, update_project
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def plain_static_storage(settings):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 def edit_url(project):
     return reverse("tracker:project_edit", args=[project.pk])
 

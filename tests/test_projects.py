@@ -20,15 +20,6 @@ pytestmark = pytest.mark.django_db
 LIST = reverse("tracker:project_list")
 
 
-@pytest.fixture(autouse=True)
-def plain_static_storage(settings):
-    """Without DEBUG the settings use the manifest storage, which needs collectstatic."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
 @pytest.fixture
 def book():
     """Four projects that differ in every filtered attribute."""
