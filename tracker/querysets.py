@@ -133,3 +133,54 @@ class DispatchQuerySet(models.QuerySet):
 
 def week_start(iso_year, iso_week):
     return datetime.date.fromisocalendar(iso_year, iso_week, 1)
+
+
+class ProblemQuerySet(models.QuerySet):
+    """The 链长制 problem ledger: who sees which problems, who may act on them, overdue."""
+
+    def visible_to(self, user):
+        """Problems ``user`` may see: managers all, a chain office its chain, county staff
+        their region's, a commissioner those of the projects assigned to them."""
+        if not user or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.role == Role.MANAGER:
+            return self
+        if user.role == Role.CHAIN_OFFICE and user.chain_id:
+            return self.filter(chain_id=user.chain_id)
+        if user.role == Role.COUNTY and user.region_id:
+            return self.filter(region_id=user.region_id)
+        if user.role == Role.COMMISSIONER:
+            return self.filter(project__commissioner=user)
+        return self.none()
+
+    def actionable_by(self, user):
+        """Problems on which ``user`` may take some step after raising: managers and the
+        chain office (assign, extend, resolve, close, reopen, escalate), county staff of the
+        problem's region (resolve). Which step is allowed is decided in tracker/problems.py."""
+        if not user or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.role == Role.MANAGER:
+            return self
+        if user.role == Role.CHAIN_OFFICE and user.chain_id:
+            return self.filter(chain_id=user.chain_id)
+        if user.role == Role.COUNTY and user.region_id:
+            return self.filter(region_id=user.region_id)
+        return self.none()
+
+    def open(self):
+        from .choices import ProblemStatus
+
+        return self.filter(status__in=[ProblemStatus.RAISED, ProblemStatus.ASSIGNED])
+
+    @staticmethod
+    def overdue_condition(today):
+        """Open and past its deadline (flagged by the daily check or not yet flagged)."""
+        from .choices import ProblemStatus
+
+        return Q(status__in=[ProblemStatus.RAISED, ProblemStatus.ASSIGNED]) & (
+            Q(overdue_since__isnull=False) | Q(deadline__lt=today)
+        )
+
+    def overdue(self, today, flag=True):
+        condition = self.overdue_condition(today)
+        return self.filter(condition) if flag else self.exclude(condition)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import ProblemAction, ProblemStatus, RectificationStatus
+from ..querysets import ProblemQuerySet
 
 
 class MonthlyReport(models.Model):
@@ -344,6 +345,8 @@ class Problem(models.Model):
         help_text=_("Set by the daily check when the deadline passed unresolved."),
     )
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+
+    objects = ProblemQuerySet.as_manager()
 
     class Meta:
         ordering = ["-raised_on", "-id"]
