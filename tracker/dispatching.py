@@ -55,7 +55,7 @@ from django.utils.translation import gettext_lazy as _
 from .choices import ChangeAction, Role, Stage
 from .models import ChangeLog, Project, WeeklyDispatch
 from .rules import allowed_targets
-from .services import snapshot
+from .services import changelog_rows, snapshot
 
 TEXT_MAX = 2000
 DISPATCH_FIELDS = ("stage", "completed_investment", "progress", "problems")
@@ -265,25 +265,6 @@ def row_errors(project, data, *, by, previous_completed):
 
 
 # --- filing ----------------------------------------------------------------------------------
-def _changelog_rows(obj, before, *, by, at, ctype):
-    after = snapshot(obj, set(before))
-    return [
-        ChangeLog(
-            content_type=ctype,
-            object_id=obj.pk,
-            object_repr=str(obj)[:200],
-            action=ChangeAction.UPDATE,
-            field=name,
-            old_value=old,
-            new_value=after[name],
-            changed_by=by,
-            changed_at=at,
-        )
-        for name, old in before.items()
-        if after[name] != old
-    ]
-
-
 def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
     """File (or correct) this week's reports for ``rows`` in one transaction.
 
@@ -424,7 +405,7 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
         log = []
         for r in reports:
             if r.project_id in existing:
-                log += _changelog_rows(r, before[r.project_id], by=by, at=now, ctype=dispatch_type)
+                log += changelog_rows(r, before[r.project_id], by=by, at=now, ctype=dispatch_type)
             else:
                 log.append(
                     ChangeLog(
@@ -437,7 +418,7 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
                     )
                 )
         for pk, old in project_before.items():
-            log += _changelog_rows(projects[pk], old, by=by, at=now, ctype=project_type)
+            log += changelog_rows(projects[pk], old, by=by, at=now, ctype=project_type)
         ChangeLog.objects.bulk_create(log)
     return reports
 

@@ -34,6 +34,32 @@ def snapshot(obj, fields=None):
     }
 
 
+def changelog_rows(obj, before, *, by, at, ctype=None):
+    """Unsaved ChangeLog rows, one per field that differs from ``before`` (a ``snapshot``).
+
+    For callers that write many objects' history in one ``bulk_create``.
+    """
+    from .models import ChangeLog
+
+    ctype = ctype or ContentType.objects.get_for_model(obj, for_concrete_model=True)
+    after = snapshot(obj, set(before))
+    return [
+        ChangeLog(
+            content_type=ctype,
+            object_id=obj.pk,
+            object_repr=str(obj)[:200],
+            action=ChangeAction.UPDATE,
+            field=name,
+            old_value=old,
+            new_value=after[name],
+            changed_by=by,
+            changed_at=at,
+        )
+        for name, old in before.items()
+        if after[name] != old
+    ]
+
+
 def record_changes(obj, before, *, by, at=None):
     """Write one ChangeLog row per field that differs from ``before``.
 
@@ -41,26 +67,7 @@ def record_changes(obj, before, *, by, at=None):
     """
     from .models import ChangeLog
 
-    at = at or timezone.now()
-    ctype = ContentType.objects.get_for_model(obj, for_concrete_model=True)
-    rows = []
-    for name, old in before.items():
-        field = obj._meta.get_field(name)
-        new = _display(obj, field)
-        if old != new:
-            rows.append(
-                ChangeLog(
-                    content_type=ctype,
-                    object_id=obj.pk,
-                    object_repr=str(obj)[:200],
-                    action=ChangeAction.UPDATE,
-                    field=name,
-                    old_value=old,
-                    new_value=new,
-                    changed_by=by,
-                    changed_at=at,
-                )
-            )
+    rows = changelog_rows(obj, before, by=by, at=at or timezone.now())
     ChangeLog.objects.bulk_create(rows)
     return rows
 
