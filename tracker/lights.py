@@ -28,6 +28,8 @@ Investment light (投资灯)
     * actual % = ``100 × (project.completed_investment − baseline) / annual plan``.
       The investment figure is the project's current cumulative figure (kept up to date by
       every dispatch); the as-of date moves the calendar, the baseline and the stage tests.
+      The monthly report passes ``investment_from_dispatch=True``: the figure of the latest
+      dispatch of a week that began on or before ``today`` instead (a true as-of figure).
     * points behind = expected % − actual %.
       points behind > RED points → red; points behind ≥ YELLOW points → yellow (the 10–30
       band includes both ends: exactly 10 and exactly 30 are yellow, 30.01 is red);
@@ -112,8 +114,14 @@ def _thresholds():
     )
 
 
-def annotate_lights(queryset, *, today):
-    """Annotate a Project queryset with its warning lights as of ``today`` (see module doc)."""
+def annotate_lights(queryset, *, today, investment_from_dispatch=False):
+    """Annotate a Project queryset with its warning lights as of ``today`` (see module doc).
+
+    ``investment_from_dispatch=True`` (the monthly report) takes the completed investment
+    from the latest weekly dispatch of a week that began on or before ``today`` (0 when
+    none) instead of the project's current figure, so a past day's lights stay as they were
+    whatever is reported later.
+    """
     from .models import StageChange, WeeklyDispatch
 
     if not isinstance(today, datetime.date) or isinstance(today, datetime.datetime):
@@ -134,8 +142,13 @@ def annotate_lights(queryset, *, today):
     not_started = Q(actual_start_on__isnull=True) | Q(actual_start_on__gt=today)
     not_producing = Q(actual_production_on__isnull=True) | Q(actual_production_on__gt=today)
 
+    if investment_from_dispatch:
+        done = Coalesce(Subquery(dispatch_investment_as_of(today)), Value(Decimal(0)))
+    else:
+        done = F("completed_investment")
     qs = queryset.annotate(
         lights_as_of=Value(today, output_field=models.DateField()),
+        lights_done=ExpressionWrapper(done, output_field=MONEY),
         lights_stage=Coalesce(Subquery(stage_then), F("stage"), output_field=models.CharField()),
         lights_baseline=Coalesce(Subquery(baseline), Value(Decimal(0)), output_field=MONEY),
     )
@@ -152,7 +165,7 @@ def annotate_lights(queryset, *, today):
     # points behind = expected − 100 (done − baseline) / plan; the comparisons below are
     # multiplied out by the (positive) plan so they stay exact decimals on both backends.
     progress = ExpressionWrapper(
-        Value(Decimal(100)) * (F("completed_investment") - F("lights_baseline")), output_field=PCT
+        Value(Decimal(100)) * (F("lights_done") - F("lights_baseline")), output_field=PCT
     )
 
     def behind_at_least(points):
@@ -246,6 +259,19 @@ def annotate_lights(queryset, *, today):
             default=Value(0),
             output_field=IntegerField(),
         )
+    )
+
+
+def dispatch_investment_as_of(day):
+    """Subquery: the cumulative completed investment of a project's latest weekly dispatch
+    of a week that began on or before ``day`` (for ``Subquery``; NULL when none)."""
+    from .models import WeeklyDispatch
+
+    return (
+        WeeklyDispatch.objects.filter(project=OuterRef("pk"))
+        .on_or_before(day)
+        .order_by("-iso_year", "-iso_week")
+        .values("completed_investment")[:1]
     )
 
 

@@ -1,0 +1,779 @@
+"""月通报: the monthly report, computed as of the month's last day, published as frozen JSON.
+
+As of a day
+    A month's report is computed as of its last day D. Stages come from the stage history
+    (``StageChange.effective_on <= D``), the completed investment from the latest weekly
+    dispatch of a week that began on or before D, warning lights from
+    ``lights.annotate_lights(..., today=D, investment_from_dispatch=True)``. Nothing reads the
+    project's current stage or current investment figure, so later edits do not change a past
+    month.
+
+Year to date (YTD)
+    Projects signed from 1 January of D's year up to D. The rates below count over that set;
+    "signed this month" counts those signed in the month itself.
+
+Rates
+    Each rate is defined once, in ``RATES`` (key, label, numerator and denominator as text
+    and as database expressions). The computation, the footnote on the page and the
+    definitions sheet of the XLSX all read that list. A rate whose denominator is 0 is None
+    ("—"), never 0 %. Rates are percentages rounded half-up to two decimals; the change from
+    last month is in percentage points (this month's rate − last month's, both as of their
+    last day; January compares with December of the year before).
+
+Ranking
+    Only regions with ``Region.ranked_in_assessment`` are ranked, by ``RANKING_KEYS``: 开工率,
+    then 资金到位率, then 履约率 (each higher first; a region without projects signed in the
+    year has no rates and ranks last), then the region's sort order. Regions not ranked are
+    shown after the ranked ones, without a rank.
+
+Which months
+    A month can be reported once it has ended (D before today) and if a project had been
+    signed by D; earlier or later months, and months outside 2000–2100, are refused.
+
+Who
+    The report is a city-wide document: every signed-in role may read it (live or published);
+    only managers publish (``publish_monthly_report`` refuses others; the view answers 403).
+
+Publishing
+    ``publish_monthly_report`` freezes ``compute_report(...)`` as JSON (Decimals as strings,
+    dates ISO, texts in Simplified Chinese, the official language of the 通报) in
+    ``MonthlyReport.data`` with the next version number. A published version is rendered only
+    from that JSON. A second or later version needs a reason. Two concurrent publishes of the
+    same month collide on the unique (year, month, version) constraint: the loser retries with
+    the next number (a few times), so both end up as distinct versions.
+
+Queries
+    A report costs a fixed number of queries whatever the number of projects: per as-of day
+    one grouped query over projects per grouping (region, chain, city) and one over problems
+    per grouping, for this month and last month, one for the red/yellow list and two for the
+    region and chain names.
+"""
+
+import datetime
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import (
+    BooleanField,
+    Count,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone, translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from .choices import Stage
+from .lights import Light, annotate_lights, dispatch_investment_as_of, light_reasons
+from .models import (
+    IndustryChain,
+    MonthlyReport,
+    Problem,
+    Project,
+    Region,
+    StageChange,
+    WeeklyDispatch,
+)
+from .querysets import _tier_condition
+
+SCHEMA = 1
+MONEY = DecimalField(max_digits=20, decimal_places=2)
+CENT = Decimal("0.01")
+TEN_THOUSAND = Decimal(10000)
+PUBLISH_RETRIES = 3
+OFFICIAL_LANGUAGE = "zh-hans"
+
+
+class ReportMonthError(ValueError):
+    """A month that cannot be reported; ``str()`` is the message to show."""
+
+
+# --- the as-of context ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AsOf:
+    """The day a report is computed for, and the dispatch weeks that fall in its month."""
+
+    day: datetime.date
+
+    @property
+    def year_start(self):
+        return self.day.replace(month=1, day=1)
+
+    @property
+    def month_start(self):
+        return self.day.replace(day=1)
+
+    @property
+    def weeks(self):
+        """ISO weeks whose dispatch deadline day falls in the month: (year, week, start, end)."""
+        weekday = int(settings.TRACKER["DISPATCH_DEADLINE_WEEKDAY"])
+        result = []
+        day = self.month_start - datetime.timedelta(days=7)
+        while day <= self.day:
+            iso_year, iso_week, _wd = day.isocalendar()
+            deadline_day = datetime.date.fromisocalendar(iso_year, iso_week, weekday)
+            start = datetime.date.fromisocalendar(iso_year, iso_week, 1)
+            entry = (iso_year, iso_week, start, start + datetime.timedelta(days=6))
+            if self.month_start <= deadline_day <= self.day and entry not in result:
+                result.append(entry)
+            day += datetime.timedelta(days=1)
+        return result
+
+
+def month_end(year, month):
+    if month == 12:
+        return datetime.date(year, 12, 31)
+    return datetime.date(year, month + 1, 1) - datetime.timedelta(days=1)
+
+
+def previous_month(year, month):
+    return (year - 1, 12) if month == 1 else (year, month - 1)
+
+
+def _reached(stage, day):
+    return Exists(
+        StageChange.objects.filter(
+            project=OuterRef("pk"), to_stage__in=Stage.reached(stage), effective_on__lte=day
+        )
+    )
+
+
+def _stage_before(stage, day):
+    """The project had moved to ``stage`` (per the history) before ``day``."""
+    return Exists(
+        StageChange.objects.filter(project=OuterRef("pk"), to_stage=stage, effective_on__lt=day)
+    )
+
+
+def _ytd(ctx):
+    return Q(signed_on__gte=ctx.year_start, signed_on__lte=ctx.day)
+
+
+def _alive(ctx):
+    return ~Q(report_stage=Stage.TERMINATED)
+
+
+def _week_expected(k):
+    return Q(**{f"week{k}_expected": True})
+
+
+# --- the rates: defined once ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Rate:
+    key: str
+    label: object  # lazy text
+    numerator_text: object
+    denominator_text: object
+    source: str  # "projects" or "problems"
+    numerator: object  # ctx → aggregate expression
+    denominator: object
+
+
+def _timeliness(ctx, *, on_time):
+    expression = None
+    for k in range(len(ctx.weeks)):
+        condition = _week_expected(k)
+        if on_time:
+            condition &= Q(**{f"week{k}_on_time": True})
+        term = Count("pk", filter=condition)
+        expression = term if expression is None else expression + term
+    return expression if expression is not None else Value(0)
+
+
+def _problems_raised(ctx):
+    return Q(raised_on__gte=ctx.year_start, raised_on__lte=ctx.day)
+
+
+RATES = [
+    Rate(
+        key="performance",
+        label=_("performance rate (履约率)"),
+        numerator_text=_(
+            "projects signed in the year to date that had reached 注册 (company registered) "
+            "or a later stage by the last day of the month, per the stage history, and were "
+            "not terminated on that day"
+        ),
+        denominator_text=_("projects signed from 1 January to the last day of the month"),
+        source="projects",
+        numerator=lambda ctx: Count(
+            "pk", filter=_ytd(ctx) & Q(reached_registered=True) & _alive(ctx)
+        ),
+        denominator=lambda ctx: Count("pk", filter=_ytd(ctx)),
+    ),
+    Rate(
+        key="start",
+        label=_("start rate (开工率)"),
+        numerator_text=_(
+            "projects signed in the year to date that had started construction (开工 or a "
+            "later stage) by the last day of the month and were not terminated on that day"
+        ),
+        denominator_text=_("projects signed from 1 January to the last day of the month"),
+        source="projects",
+        numerator=lambda ctx: Count("pk", filter=_ytd(ctx) & Q(reached_started=True) & _alive(ctx)),
+        denominator=lambda ctx: Count("pk", filter=_ytd(ctx)),
+    ),
+    Rate(
+        key="production",
+        label=_("production rate (投产率)"),
+        numerator_text=_(
+            "projects signed in the year to date that were in production (投产) by the last "
+            "day of the month and not terminated on that day"
+        ),
+        denominator_text=_("projects signed from 1 January to the last day of the month"),
+        source="projects",
+        numerator=lambda ctx: Count(
+            "pk", filter=_ytd(ctx) & Q(reached_production=True) & _alive(ctx)
+        ),
+        denominator=lambda ctx: Count("pk", filter=_ytd(ctx)),
+    ),
+    Rate(
+        key="funds",
+        label=_("funds-in-place rate (资金到位率)"),
+        numerator_text=_(
+            "sum of the cumulative completed investment of the projects signed in the year to "
+            "date, each from its latest weekly dispatch of a week that began on or before the "
+            "last day of the month (0 without one)"
+        ),
+        denominator_text=_("sum of the signed amounts of the same projects"),
+        source="projects",
+        numerator=lambda ctx: Coalesce(
+            Sum("report_investment", filter=_ytd(ctx)), Value(Decimal(0)), output_field=MONEY
+        ),
+        denominator=lambda ctx: Coalesce(
+            Sum("signed_amount", filter=_ytd(ctx)), Value(Decimal(0)), output_field=MONEY
+        ),
+    ),
+    Rate(
+        key="timeliness",
+        label=_("dispatch timeliness (报送及时率)"),
+        numerator_text=_(
+            "weekly reports filed by the deadline (not late) for the weeks whose deadline falls "
+            "in the month, counted only for projects that had to report that week"
+        ),
+        denominator_text=_(
+            "reports due in the month: for each ISO week whose deadline falls in the month, the "
+            "projects signed by the end of that week and neither terminated nor in production "
+            "before the week began (per the stage history), whatever their signing year"
+        ),
+        source="projects",
+        numerator=lambda ctx: _timeliness(ctx, on_time=True),
+        denominator=lambda ctx: _timeliness(ctx, on_time=False),
+    ),
+    Rate(
+        key="problems",
+        label=_("problem resolution rate (问题办结率)"),
+        numerator_text=_(
+            "chain-ledger problems raised from 1 January to the last day of the month that were "
+            "resolved or closed by that day"
+        ),
+        denominator_text=_(
+            "chain-ledger problems raised from 1 January to the last day of the month; with none "
+            "raised the rate is shown as —"
+        ),
+        source="problems",
+        numerator=lambda ctx: Count(
+            "pk",
+            filter=_problems_raised(ctx)
+            & (Q(resolved_on__lte=ctx.day) | Q(closed_on__lte=ctx.day)),
+        ),
+        denominator=lambda ctx: Count("pk", filter=_problems_raised(ctx)),
+    ),
+]
+RATES_BY_KEY = {rate.key: rate for rate in RATES}
+RANKING_KEYS = ["start", "funds", "performance"]
+RANKING_TEXT = _(
+    "Ranked regions are ordered by start rate, then funds-in-place rate, then performance "
+    "rate (higher first); a region without projects signed in the year ranks last."
+)
+
+
+# --- the computation --------------------------------------------------------------------------
+def _project_rows(ctx):
+    """Projects signed by ``ctx.day`` with every as-of annotation the aggregates use."""
+    stage_then = (
+        StageChange.objects.filter(project=OuterRef("pk"), effective_on__lte=ctx.day)
+        .order_by("-effective_on", "-id")
+        .values("to_stage")[:1]
+    )
+    qs = Project.objects.filter(signed_on__lte=ctx.day).annotate(
+        report_stage=Coalesce(Subquery(stage_then), Value(Stage.SIGNED.value)),
+        reached_registered=_reached(Stage.REGISTERED, ctx.day),
+        reached_started=_reached(Stage.STARTED, ctx.day),
+        reached_production=_reached(Stage.PRODUCTION, ctx.day),
+        report_investment=Coalesce(
+            Subquery(dispatch_investment_as_of(ctx.day)), Value(Decimal(0)), output_field=MONEY
+        ),
+    )
+    for k, (iso_year, iso_week, start, end) in enumerate(ctx.weeks):
+        expected = (
+            Q(signed_on__lte=end)
+            & ~_stage_before(Stage.TERMINATED, start)
+            & ~_stage_before(Stage.PRODUCTION, start)
+        )
+        on_time = Exists(
+            WeeklyDispatch.objects.filter(
+                project=OuterRef("pk"), iso_year=iso_year, iso_week=iso_week, is_late=False
+            )
+        )
+        qs = qs.alias(
+            **{
+                f"week{k}_expected": ExpressionWrapper(expected, output_field=BooleanField()),
+                f"week{k}_on_time": on_time,
+            }
+        )
+    return annotate_lights(qs, today=ctx.day, investment_from_dispatch=True)
+
+
+def _project_aggregates(ctx):
+    billion = settings.TRACKER["BILLION_THRESHOLD"]
+    month = Q(signed_on__gte=ctx.month_start, signed_on__lte=ctx.day)
+    aggregates = {
+        "month_count": Count("pk", filter=month),
+        "month_amount": Coalesce(Sum("signed_amount", filter=month), Value(Decimal(0))),
+        "ytd_count": Count("pk", filter=_ytd(ctx)),
+        "ytd_amount": Coalesce(Sum("signed_amount", filter=_ytd(ctx)), Value(Decimal(0))),
+        "ytd_5020": Count("pk", filter=_ytd(ctx) & _tier_condition(0)),
+        "ytd_billion": Count("pk", filter=_ytd(ctx) & Q(signed_amount__gte=billion)),
+        "red": Count("pk", filter=Q(light=Light.RED)),
+        "yellow": Count("pk", filter=Q(light=Light.YELLOW)),
+    }
+    for rate in RATES:
+        if rate.source == "projects":
+            aggregates[f"{rate.key}_num"] = rate.numerator(ctx)
+            aggregates[f"{rate.key}_den"] = rate.denominator(ctx)
+    return aggregates
+
+
+def _problem_aggregates(ctx):
+    aggregates = {}
+    for rate in RATES:
+        if rate.source == "problems":
+            aggregates[f"{rate.key}_num"] = rate.numerator(ctx)
+            aggregates[f"{rate.key}_den"] = rate.denominator(ctx)
+    return aggregates
+
+
+def _figures(ctx):
+    """{"region": {id: row}, "chain": {id: row}, "city": row} of raw aggregates as of ctx.day."""
+    projects = _project_rows(ctx)
+    problems = Problem.objects.filter(raised_on__lte=ctx.day)
+    project_aggs = _project_aggregates(ctx)
+    problem_aggs = _problem_aggregates(ctx)
+    result = {}
+    for group, field in (("region", "region_id"), ("chain", "chain_id")):
+        rows = {}
+        for row in projects.order_by().values(field).annotate(**project_aggs):
+            rows[row.pop(field)] = row
+        for row in (
+            problems.filter(**{f"{field}__isnull": False})
+            .order_by()
+            .values(field)
+            .annotate(**problem_aggs)
+        ):
+            rows.setdefault(row.pop(field), {}).update(row)
+        result[group] = rows
+    city = projects.order_by().aggregate(**project_aggs)
+    city.update(problems.order_by().aggregate(**problem_aggs))
+    result["city"] = city
+    return result
+
+
+def _dec(value):
+    if value is None:
+        return Decimal(0)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _money(value):
+    return format(_dec(value).quantize(CENT, rounding=ROUND_HALF_UP), "f")
+
+
+def _yi(value):
+    return format((_dec(value) / TEN_THOUSAND).quantize(CENT, rounding=ROUND_HALF_UP), "f")
+
+
+def rate_value(numerator, denominator):
+    """Percentage (Decimal, 2 places, half-up) or None when the denominator is 0."""
+    den = _dec(denominator)
+    if den == 0:
+        return None
+    return (Decimal(100) * _dec(numerator) / den).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _number(value):
+    """A count stays an int; money is a string with two decimals."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    return _money(value)
+
+
+def _row(name, raw, previous, **extra):
+    raw = raw or {}
+    previous = previous or {}
+    rates = []
+    for rate in RATES:
+        num, den = raw.get(f"{rate.key}_num") or 0, raw.get(f"{rate.key}_den") or 0
+        value = rate_value(num, den)
+        before = rate_value(previous.get(f"{rate.key}_num"), previous.get(f"{rate.key}_den"))
+        change = value - before if value is not None and before is not None else None
+        rates.append(
+            {
+                "key": rate.key,
+                "numerator": _number(num),
+                "denominator": _number(den),
+                "value": None if value is None else format(value, "f"),
+                "change": None if change is None else format(change, "f"),
+            }
+        )
+    ytd_count = raw.get("ytd_count") or 0
+    return {
+        "name": name,
+        **extra,
+        "month_count": raw.get("month_count") or 0,
+        "month_amount": _money(raw.get("month_amount")),
+        "month_amount_yi": _yi(raw.get("month_amount")),
+        "ytd_count": ytd_count,
+        "ytd_count_change": ytd_count - (previous.get("ytd_count") or 0),
+        "ytd_amount": _money(raw.get("ytd_amount")),
+        "ytd_amount_yi": _yi(raw.get("ytd_amount")),
+        "ytd_5020": raw.get("ytd_5020") or 0,
+        "ytd_billion": raw.get("ytd_billion") or 0,
+        "red": raw.get("red") or 0,
+        "yellow": raw.get("yellow") or 0,
+        "rates": rates,
+    }
+
+
+def _ranking_key(row):
+    values = {r["key"]: r["value"] for r in row["rates"]}
+    key = []
+    for rate_key in RANKING_KEYS:
+        value = values[rate_key]
+        key.append((0, -Decimal(value)) if value is not None else (1, 0))
+    return (*key, row["sort_order"])
+
+
+def _warnings(ctx):
+    qs = (
+        _project_rows(ctx)
+        .filter(light__in=[Light.RED, Light.YELLOW])
+        .select_related("region", "chain")
+        .order_by("-light_rank", "region__sort_order", "region__name", "code")
+    )
+    stages = dict(Stage.choices)
+    rows = []
+    for project in qs:
+        project.lights_stage = project.report_stage
+        rows.append(
+            {
+                "code": project.code,
+                "name": project.name,
+                "region": project.region.name,
+                "chain": project.chain.name,
+                "stage": str(stages.get(project.report_stage, project.report_stage)),
+                "light": project.light,
+                "light_label": str(Light(project.light).label),
+                "reasons": [str(reason) for reason in light_reasons(project)],
+                "is_sample": project.is_sample,
+            }
+        )
+    return rows
+
+
+def check_month(year, month, *, today=None):
+    """Refuse a month that cannot be reported (see the module doc); return its last day."""
+    today = today or timezone.localdate()
+    if not (2000 <= year <= 2100 and 1 <= month <= 12):
+        raise ReportMonthError(_("There is no such month."))
+    day = month_end(year, month)
+    if day >= today:
+        raise ReportMonthError(
+            _("The report of %(month)s is available once the month has ended.")
+            % {"month": f"{year}-{month:02d}"}
+        )
+    first = Project.objects.order_by("signed_on").values_list("signed_on", flat=True).first()
+    if first is None or first > day:
+        raise ReportMonthError(
+            _("No project had been signed by the end of %(month)s: there is nothing to report.")
+            % {"month": f"{year}-{month:02d}"}
+        )
+    return day
+
+
+def reportable_months(*, today=None):
+    """(year, month) from the first signing month to the last ended month, newest first."""
+    today = today or timezone.localdate()
+    first = Project.objects.order_by("signed_on").values_list("signed_on", flat=True).first()
+    if first is None:
+        return []
+    months = []
+    year, month = previous_month(today.year, today.month)
+    while (year, month) >= (first.year, first.month):
+        months.append((year, month))
+        year, month = previous_month(year, month)
+    return months
+
+
+def compute_report(*, year, month):
+    """The report of ``year``-``month`` as a JSON-ready dict (see the module doc).
+
+    Texts (names, labels, reasons, definitions) are in the active language.
+    """
+    ctx = AsOf(month_end(year, month))
+    prev = AsOf(month_end(*previous_month(year, month)))
+    now, before = _figures(ctx), _figures(prev)
+    regions = list(Region.objects.order_by("sort_order", "name"))
+    chains = list(IndustryChain.objects.order_by("sort_order", "name"))
+    region_rows = [
+        _row(
+            r.name,
+            now["region"].get(r.pk),
+            before["region"].get(r.pk),
+            ranked=r.ranked_in_assessment,
+            sort_order=r.sort_order,
+        )
+        for r in regions
+    ]
+    ranked = sorted((row for row in region_rows if row["ranked"]), key=_ranking_key)
+    for position, row in enumerate(ranked, start=1):
+        row["rank"] = position
+    others = [row for row in region_rows if not row["ranked"]]
+    for row in others:
+        row["rank"] = None
+    chain_rows = [
+        _row(c.name, now["chain"].get(c.pk), before["chain"].get(c.pk), sort_order=c.sort_order)
+        for c in chains
+    ]
+    return {
+        "schema": SCHEMA,
+        "year": year,
+        "month": month,
+        "as_of": ctx.day.isoformat(),
+        "previous_as_of": prev.day.isoformat(),
+        "weeks": [f"{y}-W{w:02d}" for y, w, _s, _e in ctx.weeks],
+        "rates": [
+            {
+                "key": rate.key,
+                "label": str(rate.label),
+                "numerator": str(rate.numerator_text),
+                "denominator": str(rate.denominator_text),
+            }
+            for rate in RATES
+        ],
+        "ranking": str(RANKING_TEXT),
+        "regions": ranked + others,
+        "chains": chain_rows,
+        "city": _row(gettext("City total"), now["city"], before["city"]),
+        "warnings": _warnings(ctx),
+    }
+
+
+# --- publishing -------------------------------------------------------------------------------
+def publish_monthly_report(*, year, month, by, reason=""):
+    """Freeze the month's report as the next version; managers only (see the module doc)."""
+    if not (by and by.is_authenticated and by.is_active and by.is_manager):
+        raise PermissionDenied(_("Only city bureau managers publish the monthly report."))
+    check_month(year, month)
+    reason = (reason or "").strip()
+    with translation.override(OFFICIAL_LANGUAGE):
+        data = compute_report(year=year, month=month)
+    for _attempt in range(PUBLISH_RETRIES):
+        latest = MonthlyReport.objects.filter(year=year, month=month).aggregate(v=Max("version"))
+        version = (latest["v"] or 0) + 1
+        if version > 1 and not reason:
+            raise ValidationError(
+                {"reason": _("This month is already published: republishing needs a reason.")}
+            )
+        try:
+            with transaction.atomic():
+                return MonthlyReport.objects.create(
+                    year=year,
+                    month=month,
+                    version=version,
+                    data=data,
+                    reason=reason,
+                    published_by=by,
+                )
+        except IntegrityError:
+            continue  # another publish took this number meanwhile: take the next one
+    raise ValidationError(_("Another publication of this month is in progress; please try again."))
+
+
+# --- XLSX -------------------------------------------------------------------------------------
+RATE_HEADERS_ZH = {
+    "performance": "履约率",
+    "start": "开工率",
+    "production": "投产率",
+    "funds": "资金到位率",
+    "timeliness": "报送及时率",
+    "problems": "问题办结率",
+}
+PERCENT = "0.00%"
+POINTS = "+0.00;-0.00;0.00"
+MONEY_FORMAT = "#,##0.00"
+
+
+def _num(text):
+    return None if text is None else Decimal(text)
+
+
+def _rate_cell(text):
+    return None if text is None else Decimal(text) / 100
+
+
+def _table_rows(rows, *, with_rank):
+    header = (["排名"] if with_rank else []) + [
+        "名称",
+        "本月签约项目数",
+        "本月签约金额(万元)",
+        "本月签约金额(亿元)",
+        "年累计签约项目数",
+        "较上月增减(个)",
+        "年累计签约金额(万元)",
+        "年累计签约金额(亿元)",
+        "5020项目数",
+        "亿元以上项目数",
+    ]
+    for key in RATE_HEADERS_ZH.values():
+        header += [key, f"{key}较上月(百分点)"]
+    header += ["红灯项目数", "黄灯项目数"]
+    yield header, None
+    for row in rows:
+        values = ([row.get("rank")] if with_rank else []) + [
+            row["name"],
+            row["month_count"],
+            _num(row["month_amount"]),
+            _num(row["month_amount_yi"]),
+            row["ytd_count"],
+            row["ytd_count_change"],
+            _num(row["ytd_amount"]),
+            _num(row["ytd_amount_yi"]),
+            row["ytd_5020"],
+            row["ytd_billion"],
+        ]
+        formats = [None] * len(values)
+        for i in (3, 4, 7, 8):
+            formats[i + (1 if with_rank else 0) - 1] = MONEY_FORMAT
+        for rate in row["rates"]:
+            values += [_rate_cell(rate["value"]), _num(rate["change"])]
+            formats += [PERCENT, POINTS]
+        values += [row["red"], row["yellow"]]
+        formats += [None, None]
+        yield values, formats
+
+
+def report_xlsx(data, *, timestamp):
+    """The report as XLSX bytes, from its JSON only; ``timestamp`` (aware) is written as the
+    file's creation and modification time, so the same data give the same bytes."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    title = f"宜春市工业项目月通报 {data['year']}年{data['month']}月"
+    workbook = Workbook()
+    bold = Font(bold=True)
+
+    def write(sheet, rows):
+        for values, formats in rows:
+            sheet.append(values)
+            if formats is None:
+                for cell in sheet[sheet.max_row]:
+                    cell.font = bold
+                continue
+            for cell, fmt in zip(sheet[sheet.max_row], formats, strict=False):
+                if fmt:
+                    cell.number_format = fmt
+        sheet.freeze_panes = "A2"
+
+    regions = workbook.active
+    regions.title = "县市区"
+    write(regions, _table_rows([*data["regions"], {**data["city"], "rank": None}], with_rank=True))
+    chains = workbook.create_sheet("产业链")
+    write(chains, _table_rows([*data["chains"], data["city"]], with_rank=False))
+    warnings = workbook.create_sheet("红黄灯项目")
+    write(
+        warnings,
+        [
+            (
+                [
+                    "灯色",
+                    "项目编号",
+                    "项目名称",
+                    "县(市、区)",
+                    "产业链",
+                    "项目阶段",
+                    "原因",
+                    "示例数据",
+                ],
+                None,
+            ),
+            *(
+                (
+                    [
+                        w["light_label"],
+                        w["code"],
+                        w["name"],
+                        w["region"],
+                        w["chain"],
+                        w["stage"],
+                        "；".join(w["reasons"]),
+                        "是" if w["is_sample"] else "否",
+                    ],
+                    [],
+                )
+                for w in data["warnings"]
+            ),
+        ],
+    )
+    definitions = workbook.create_sheet("指标说明")
+    write(
+        definitions,
+        [
+            (["指标", "分子", "分母"], None),
+            *(([r["label"], r["numerator"], r["denominator"]], []) for r in data["rates"]),
+            (["排名", data["ranking"], ""], []),
+            (["统计截至", data["as_of"], ""], []),
+            (["标题", title, ""], []),
+        ],
+    )
+    moment = timestamp.astimezone(datetime.UTC).replace(tzinfo=None, microsecond=0)
+    workbook.properties.created = moment
+    workbook.properties.title = title
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _fix_zip_times(buffer.getvalue(), moment)
+
+
+def _fix_zip_times(content, moment):
+    """openpyxl stamps "now" into docProps/core.xml and every zip entry: pin both."""
+    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = zipfile.ZipFile(io.BytesIO(content))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            body = source.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                    rb"\g<1>" + stamp.encode() + rb"\g<2>",
+                    body,
+                )
+            entry = zipfile.ZipInfo(info.filename, date_time=moment.timetuple()[:6])
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(entry, body)
+    return out.getvalue()
