@@ -1,1 +1,194 @@
-urlpatterns = []
+"""月通报 pages: the list of months, a month's live report, its published versions, XLSX.
+
+Who: every signed-in role reads the reports (the 通报 is a city-wide document sent to every
+county and chain office); only managers publish (POST by anyone else → 403, nothing saved).
+A month that cannot be reported (no such month, outside 2000–2100, not ended yet, nothing
+signed by then, or text that is not ``yyyy-mm``) answers 404 with the reason.
+"""
+
+import re
+
+from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext_lazy as _
+
+from ..models import MonthlyReport
+from ..reports import (
+    ReportMonthError,
+    check_month,
+    compute_report,
+    publish_monthly_report,
+    report_xlsx,
+    reportable_months,
+)
+
+MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+VERSION_FIELDS = ("year", "month", "version", "reason", "published_at", "published_by__username")
+
+
+class PublishForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason for republishing"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+        help_text=_("Required when the month has already been published."),
+    )
+
+
+def _not_found(request, message):
+    return render(request, "tracker/report_missing.html", {"message": message}, status=404)
+
+
+def _parse(text):
+    match = MONTH_PATTERN.match(text or "")
+    if not match:
+        raise ReportMonthError(
+            _("“%(text)s” is not a month. Months are written like 2022-12.") % {"text": text[:20]}
+        )
+    year, month = int(match[1]), int(match[2])
+    check_month(year, month)
+    return year, month
+
+
+def _versions(year, month):
+    return list(
+        MonthlyReport.objects.filter(year=year, month=month)
+        .order_by("version")
+        .values(*VERSION_FIELDS)
+    )
+
+
+def _xlsx(data, *, timestamp, name):
+    response = HttpResponse(report_xlsx(data, timestamp=timestamp), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = content_disposition_header(True, name)
+    return response
+
+
+def _tables(data):
+    """The template context of a report: its JSON and the two tables' headings."""
+    return {
+        "data": data,
+        "tables": [
+            {
+                "id": "regions",
+                "title": _("Counties, cities and districts"),
+                "name_header": _("region"),
+                "ranked": True,
+                "rows": data["regions"],
+            },
+            {
+                "id": "chains",
+                "title": _("Industry chains"),
+                "name_header": _("industry chain"),
+                "ranked": False,
+                "rows": data["chains"],
+            },
+        ],
+    }
+
+
+def report_index(request):
+    months = reportable_months()
+    published = {}
+    for row in MonthlyReport.objects.order_by("year", "month", "version").values(*VERSION_FIELDS):
+        published.setdefault((row["year"], row["month"]), []).append(row)
+    rows = [
+        {"year": y, "month": m, "label": f"{y}-{m:02d}", "versions": published.get((y, m), [])}
+        for y, m in months
+    ]
+    return render(request, "tracker/report_index.html", {"months": rows})
+
+
+def monthly_report(request, month):
+    try:
+        year, month_number = _parse(month)
+    except ReportMonthError as error:
+        return _not_found(request, str(error))
+    label = f"{year}-{month_number:02d}"
+    form = PublishForm()
+    if request.method == "POST":
+        if not request.user.is_manager:
+            raise PermissionDenied(_("Only city bureau managers publish the monthly report."))
+        form = PublishForm(request.POST)
+        if form.is_valid():
+            try:
+                report = publish_monthly_report(
+                    year=year,
+                    month=month_number,
+                    by=request.user,
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as error:
+                if hasattr(error, "error_dict"):
+                    for field, messages in error.message_dict.items():
+                        form.add_error(field if field in form.fields else None, messages)
+                else:
+                    form.add_error(None, error.messages)
+            else:
+                return redirect(
+                    "tracker:monthly_report_version", month=label, version=report.version
+                )
+    data = compute_report(year=year, month=month_number)
+    if request.GET.get("export") == "xlsx":
+        return _xlsx(data, timestamp=timezone.now(), name=f"月通报-{label}-实时.xlsx")
+    return render(
+        request,
+        "tracker/report_month.html",
+        {
+            **_tables(data),
+            "label": label,
+            "versions": _versions(year, month_number),
+            "form": form if request.user.is_manager else None,
+            "live": True,
+        },
+    )
+
+
+def monthly_report_version(request, month, version):
+    match = MONTH_PATTERN.match(month or "")
+    report = None
+    if match:
+        report = MonthlyReport.objects.filter(
+            year=int(match[1]), month=int(match[2]), version=version
+        ).first()
+    if report is None:
+        return _not_found(
+            request,
+            _("Version %(version)s of %(month)s has not been published.")
+            % {"version": version, "month": month[:20]},
+        )
+    label = f"{report.year}-{report.month:02d}"
+    if request.GET.get("export") == "xlsx":
+        return _xlsx(
+            report.data, timestamp=report.published_at, name=f"月通报-{label}-v{version}.xlsx"
+        )
+    return render(
+        request,
+        "tracker/report_month.html",
+        {
+            **_tables(report.data),
+            "label": label,
+            "report": report,
+            "versions": _versions(report.year, report.month),
+            "live": False,
+            "live_url": reverse("tracker:monthly_report", kwargs={"month": label}),
+        },
+    )
+
+
+urlpatterns = [
+    path("reports/monthly/", report_index, name="report_index"),
+    path("reports/monthly/<str:month>/", monthly_report, name="monthly_report"),
+    path(
+        "reports/monthly/<str:month>/v<int:version>/",
+        monthly_report_version,
+        name="monthly_report_version",
+    ),
+]
