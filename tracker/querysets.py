@@ -184,3 +184,70 @@ class ProblemQuerySet(models.QuerySet):
     def overdue(self, today, flag=True):
         condition = self.overdue_condition(today)
         return self.filter(condition) if flag else self.exclude(condition)
+
+
+# --- 季督查: quarterly inspections and their rectification items (tracker/inspections.py) ---
+
+
+class InspectionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Inspections ``user`` may see; the one place their read scope is decided.
+
+        Managers: all. County staff: their region's. A commissioner: inspections of a
+        project assigned to them. A chain office: inspections of a project of its chain
+        (a whole-region inspection belongs to no chain, so it is not theirs).
+        """
+        if not user or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser or user.role == Role.MANAGER:
+            return self
+        if user.role == Role.COUNTY and user.region_id:
+            return self.filter(region_id=user.region_id)
+        if user.role == Role.COMMISSIONER:
+            return self.filter(project__commissioner=user)
+        if user.role == Role.CHAIN_OFFICE and user.chain_id:
+            return self.filter(project__chain_id=user.chain_id)
+        return self.none()
+
+    def with_item_counts(self, today):
+        """Annotate ``item_count``, ``open_count``, ``done_count`` and ``overdue_count``."""
+        from .choices import RectificationStatus
+
+        return self.annotate(
+            item_count=Count("items", distinct=True),
+            open_count=Count(
+                "items", filter=Q(items__status=RectificationStatus.OPEN), distinct=True
+            ),
+            done_count=Count(
+                "items", filter=Q(items__status=RectificationStatus.DONE), distinct=True
+            ),
+            overdue_count=Count("items", filter=_overdue_items(today, "items__"), distinct=True),
+        )
+
+    def with_overdue_items(self, flag=True, *, today):
+        from .models import RectificationItem
+
+        overdue = Exists(RectificationItem.objects.filter(inspection=OuterRef("pk")).overdue(today))
+        return self.filter(overdue if flag else ~overdue)
+
+
+def _overdue_items(today, prefix=""):
+    """Deadline passed with the item still open (computed live, whatever the daily check did)."""
+    from .choices import RectificationStatus
+
+    return Q(**{f"{prefix}deadline__lt": today, f"{prefix}status": RectificationStatus.OPEN})
+
+
+class RectificationItemQuerySet(models.QuerySet):
+    def overdue(self, today):
+        return self.filter(_overdue_items(today))
+
+    def with_overdue(self, today):
+        """Annotate ``is_overdue`` (deadline < today and still open)."""
+        return self.annotate(
+            is_overdue=Case(
+                When(_overdue_items(today), then=Value(True)),
+                default=Value(False),
+                output_field=models.BooleanField(),
+            )
+        )

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import ProblemAction, ProblemStatus, RectificationStatus
-from ..querysets import ProblemQuerySet
+from ..querysets import InspectionQuerySet, ProblemQuerySet, RectificationItemQuerySet
 
 
 class MonthlyReport(models.Model):
@@ -111,6 +111,8 @@ class Inspection(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
+    objects = InspectionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-year", "-quarter", "region__sort_order"]
         verbose_name = _("quarterly inspection")
@@ -176,6 +178,8 @@ class RectificationItem(models.Model):
         blank=True,
         help_text=_("Set by the daily check when the deadline passed with the item open."),
     )
+
+    objects = RectificationItemQuerySet.as_manager()
 
     class Meta:
         ordering = ["deadline", "id"]

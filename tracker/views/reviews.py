@@ -1,1 +1,361 @@
-urlpatterns = []
+"""季督查 (quarterly inspections) and 年考核 (the annual assessment).
+
+Inspections: read scope is ``Inspection.objects.visible_to(user)`` — an inspection outside
+it answers 404 for GET and POST. Creating inspections and items, verifying and escalating
+are for managers (403 for others); marking an item done is for county staff of the region
+and managers. The rules live in ``tracker.inspections``.
+
+Assessment: every signed-in role may read it (a published ranking of the regions, no
+project details); only managers edit the weights and add adjustments (403 for others,
+nothing saved). A year before the first project or after this year answers 404 with the
+reason. The computation lives in ``tracker.assessments``.
+"""
+
+import io
+
+import django_tables2 as tables
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from .. import assessments, inspections
+from ..models import Inspection, Region
+from ..review_forms import (
+    AdjustmentForm,
+    DoneForm,
+    InspectionFilterSet,
+    InspectionForm,
+    ItemForm,
+    WeightsForm,
+)
+from ..services import history_for
+
+NUM = {"th": {"class": "num"}, "td": {"class": "num"}}
+
+
+# --- inspections -------------------------------------------------------------------------
+
+
+class InspectionTable(tables.Table):
+    period = tables.Column(verbose_name=_("Quarter"), accessor="year", order_by=("year", "quarter"))
+    region = tables.Column(order_by=("region__sort_order", "region__name"))
+    title = tables.Column(linkify=("tracker:inspection_detail", {"pk": tables.A("pk")}))
+    project = tables.Column(order_by=("project__code",))
+    inspected_on = tables.DateColumn(format="Y-m-d")
+    leader = tables.Column()
+    item_count = tables.Column(verbose_name=_("Items"), attrs=NUM)
+    open_count = tables.Column(verbose_name=_("Open"), attrs=NUM)
+    done_count = tables.Column(verbose_name=_("Done, to verify"), attrs=NUM)
+    overdue_count = tables.Column(verbose_name=_("Overdue"), attrs=NUM)
+
+    class Meta:
+        model = Inspection
+        fields = ()
+        template_name = "django_tables2/table.html"
+        attrs = {"class": "inspections"}
+        order_by = ("-period",)
+        empty_text = _("No inspections match these filters.")
+        sequence = (
+            "period",
+            "region",
+            "title",
+            "project",
+            "inspected_on",
+            "leader",
+            "item_count",
+            "open_count",
+            "done_count",
+            "overdue_count",
+        )
+
+    def render_period(self, record):
+        return f"{record.year} Q{record.quarter}"
+
+    def render_project(self, value):
+        return f"{value.code} {value.name}"
+
+    def render_overdue_count(self, value):
+        if not value:
+            return "0"
+        return format_html('<span class="badge overdue">{}</span>', value)
+
+
+class InspectionListView(SingleTableMixin, FilterView):
+    """/inspections/: filters in the URL; counts of items per inspection in the same query."""
+
+    table_class = InspectionTable
+    filterset_class = InspectionFilterSet
+    template_name = "tracker/inspection_list.html"
+    table_pagination = {"per_page": 50}
+
+    def get_queryset(self):
+        return (
+            Inspection.objects.visible_to(self.request.user)
+            .select_related("region", "project")
+            .with_item_counts(timezone.localdate())
+        )
+
+    def get_filterset_kwargs(self, filterset_class):
+        kwargs = super().get_filterset_kwargs(filterset_class)
+        kwargs["today"] = timezone.localdate()
+        return kwargs
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["can_manage"] = inspections.can_manage(self.request.user)
+        context["filters_invalid"] = self.filterset.is_bound and not self.filterset.is_valid()
+        return context
+
+
+def inspection_create(request):
+    if not inspections.can_manage(request.user):
+        raise PermissionDenied
+    form = InspectionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            inspection = inspections.create_inspection(data=form.model_data(), by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The inspection was recorded."))
+            return redirect("tracker:inspection_detail", pk=inspection.pk)
+    return render(request, "tracker/inspection_form.html", {"form": form})
+
+
+def _visible_inspection(request, pk):
+    return get_object_or_404(
+        Inspection.objects.visible_to(request.user).select_related(
+            "region", "project", "created_by"
+        ),
+        pk=pk,
+    )
+
+
+def _detail(request, inspection, *, item_form=None, status=200):
+    user = request.user
+    today = timezone.localdate()
+    items = list(
+        inspection.items.with_overdue(today)
+        .select_related("verified_by")
+        .order_by("deadline", "id")
+    )
+    for item in items:
+        item.inspection = inspection
+        item.actions = inspections.allowed_actions(user, item)
+    can_manage = inspections.can_manage(user)
+    context = {
+        "inspection": inspection,
+        "items": items,
+        "overdue": sum(1 for i in items if i.is_overdue),
+        "can_manage": can_manage,
+        "item_form": item_form or (ItemForm() if can_manage else None),
+        "done_form": DoneForm(),
+        "history": list(history_for(inspection)[:50]),
+    }
+    return render(request, "tracker/inspection_detail.html", context, status=status)
+
+
+def inspection_detail(request, pk):
+    return _detail(request, _visible_inspection(request, pk))
+
+
+@require_POST
+def inspection_item_add(request, pk):
+    inspection = _visible_inspection(request, pk)
+    if not inspections.can_manage(request.user):
+        raise PermissionDenied
+    form = ItemForm(request.POST)
+    if form.is_valid():
+        try:
+            inspections.add_item(inspection=inspection, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The rectification item was added."))
+            return redirect("tracker:inspection_detail", pk=inspection.pk)
+    return _detail(request, inspection, item_form=form)
+
+
+ACTIONS = {
+    inspections.DONE: _("The item is marked done; the city bureau will verify it."),
+    inspections.VERIFY: _("The item is verified (销号)."),
+    inspections.ESCALATE: _("The item is escalated (督办)."),
+}
+
+
+@require_POST
+def inspection_item_action(request, pk, item_pk, action):
+    inspection = _visible_inspection(request, pk)
+    item = get_object_or_404(inspection.items.all(), pk=item_pk)
+    if action not in ACTIONS:
+        raise Http404
+    if not inspections.may(request.user, action, inspection):
+        raise PermissionDenied
+    try:
+        if action == inspections.DONE:
+            form = DoneForm(request.POST)
+            if not form.is_valid():
+                raise ValidationError(
+                    [e for errors in form.errors.values() for e in errors]  # field messages
+                )
+            inspections.mark_item_done(
+                item=item,
+                on=form.cleaned_data["done_on"],
+                note=form.cleaned_data["note"],
+                by=request.user,
+            )
+        elif action == inspections.VERIFY:
+            inspections.verify_item(item=item, on=timezone.localdate(), by=request.user)
+        else:
+            inspections.escalate_item(item=item, by=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, ACTIONS[action])
+    return redirect(reverse("tracker:inspection_detail", args=[inspection.pk]) + f"#item-{item.pk}")
+
+
+# --- annual assessment -------------------------------------------------------------------
+
+
+def _year_or_404(request, year):
+    error = assessments.year_error(year)
+    if error:
+        return render(
+            request, "tracker/assessment_missing.html", {"message": error, "year": year}, status=404
+        )
+    return None
+
+
+def assessment_index(request):
+    bounds = assessments.year_range()
+    if bounds is None:
+        return render(
+            request,
+            "tracker/assessment_missing.html",
+            {"message": _("There are no projects yet, so there is no assessment.")},
+        )
+    return redirect("tracker:assessment_year", year=bounds[1])
+
+
+def assessment_year(request, year):
+    missing = _year_or_404(request, year)
+    if missing:
+        return missing
+    result = assessments.compute_assessment(year)
+    if request.GET.get("export") == "xlsx":
+        return _xlsx(result)
+    bounds = assessments.year_range()
+    context = {
+        "result": result,
+        "year": year,
+        "years": range(bounds[1], bounds[0] - 1, -1),
+        "can_manage": request.user.is_manager,
+        "adjustment_form": AdjustmentForm() if request.user.is_manager else None,
+        "weights_saved": bool(result.weights and result.weights[0].pk is not None),
+        "total_weight": sum(w.weight for w in result.weights),
+    }
+    return render(request, "tracker/assessment_year.html", context)
+
+
+def _require_manager(request):
+    if not request.user.is_manager:
+        raise PermissionDenied
+
+
+def assessment_weights(request, year):
+    _require_manager(request)
+    missing = _year_or_404(request, year)
+    if missing:
+        return missing
+    weights = assessments.weights_for(year)
+    form = WeightsForm(request.POST or None, weights=weights)
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessments.set_weights(year=year, values=form.values(), by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The weights were saved."))
+            return redirect("tracker:assessment_year", year=year)
+    return render(request, "tracker/assessment_weights.html", {"form": form, "year": year})
+
+
+def assessment_adjust(request, year):
+    _require_manager(request)
+    missing = _year_or_404(request, year)
+    if missing:
+        return missing
+    form = AdjustmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            assessments.add_adjustment(year=year, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The adjustment was recorded."))
+            return redirect("tracker:assessment_year", year=year)
+    return render(
+        request,
+        "tracker/assessment_adjust.html",
+        {"form": form, "year": year, "regions": Region.objects.filter(ranked_in_assessment=True)},
+    )
+
+
+def _xlsx(result):
+    """The assessment table as XLSX: numbers stored as numbers, Chinese-ready headers."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = str(result.year)
+    header = [str(_("Rank")), str(_("County (city, district)"))]
+    for ind in result.indicators:
+        header += [f"{ind.name}", f"{ind.name} · {_('points')}"]
+    header += [str(_("Computed score")), str(_("Adjustments")), str(_("Final score"))]
+    header += [str(_("Awards"))]
+    sheet.append(header)
+    for row in result.rows:
+        line = [row.rank, row.region.name]
+        for cell in row.cells:
+            line += [
+                None if cell.value is None else float(round(cell.value, 4)),
+                None if cell.points is None else float(round(cell.points, 2)),
+            ]
+        line += [float(row.computed), float(row.adjustment_total), float(row.final)]
+        line += ["；".join(row.awards)]
+        sheet.append(line)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = HttpResponse(
+        buffer.getvalue(),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response["Content-Disposition"] = f'attachment; filename="assessment-{result.year}.xlsx"'
+    return response
+
+
+urlpatterns = [
+    path("inspections/", InspectionListView.as_view(), name="inspection_list"),
+    path("inspections/new/", inspection_create, name="inspection_create"),
+    path("inspections/<int:pk>/", inspection_detail, name="inspection_detail"),
+    path("inspections/<int:pk>/items/", inspection_item_add, name="inspection_item_add"),
+    path(
+        "inspections/<int:pk>/items/<int:item_pk>/<slug:action>/",
+        inspection_item_action,
+        name="inspection_item_action",
+    ),
+    path("assessments/", assessment_index, name="assessment_index"),
+    path("assessments/<int:year>/", assessment_year, name="assessment_year"),
+    path("assessments/<int:year>/weights/", assessment_weights, name="assessment_weights"),
+    path("assessments/<int:year>/adjust/", assessment_adjust, name="assessment_adjust"),
+]

@@ -18,6 +18,7 @@ from tracker.choices import Role
 from tracker.models import Project
 from tracker.seed import EARLIEST_LOAD_DATE, load
 from tracker.seed.history import last_full_week_end
+from tracker.seed.reviews import load_reviews
 
 BOOK_YEAR = 2022
 
@@ -69,6 +70,7 @@ class Command(BaseCommand):
             summary, users = load(
                 today=day, with_history=not skip_history, demo_users=not no_demo_users
             )
+            load_reviews(today=day, summary=summary)  # 2022 inspections (示例), weights
         elapsed = time.monotonic() - started
 
         out = self.stdout

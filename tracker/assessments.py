@@ -1,0 +1,549 @@
+"""年考核 — the annual assessment of the ranked regions (``Region.ranked_in_assessment``).
+
+Indicators
+----------
+Each is computed by the database for the year (GROUP BY region, conditional aggregation;
+a fixed number of queries whatever the number of projects or regions). "The year's end"
+is 31 December, or today while the year is still running.
+
+``signed_amount``         signed amount of the projects signed in the year, in 亿元.
+``count_5020``            number of "5020" projects (≥ 20 亿元) signed in the year.
+``start_rate``            开工率: of the projects signed in the year, the share (%) that had
+                          started construction (stage history) by the year's end.
+``production_rate``       投产率: likewise, the share (%) in production by the year's end.
+``completed_investment``  completed investment in the year, in 亿元: for every project of
+                          the region, the cumulative figure of its latest weekly dispatch of a
+                          week beginning on or before the year's end, minus that of its last
+                          dispatch of the previous ISO year (0 when none), summed.
+``dispatch_timeliness``   报送及时率: the year's weekly reports filed on time, out of the
+                          reports filed plus the weeks flagged as missing (%).
+``problem_resolution``    问题办结率: chain problems raised in the year against the region that
+                          were resolved (or closed) by the year's end, out of those raised (%).
+
+Scoring
+-------
+For each indicator with weight *w*, the best region's value is the yardstick:
+``points = w × value / best`` (clipped to 0 … w). A region's computed score is the sum of its
+points. A rate with nothing to count (no projects signed, no reports, no problems raised)
+is "no data" for that region, not 0: the indicator is left out and the region's other
+points are scaled up to the full total (``sum × 100 / weights with data``), so a region is
+neither punished nor rewarded for, say, having had no problems raised. When no region has
+a positive value for an indicator, the indicator is left out for everyone.
+
+Final score = computed score + the managers' adjustments (each with its reason, who, when),
+rounded to 0.01 point. Regions are ranked by final score; equal final scores share a rank
+(1, 2, 2, 4) and are listed by computed score, then in the regions' usual order.
+
+Awards
+------
+``AWARDS`` (overridable with ``settings.TRACKER["ASSESSMENT_AWARDS"]``): the overall award
+goes to the regions ranked within the top ``ASSESSMENT_TOP_N`` (default 3, ties at the
+boundary included); the leading-industry award to the region(s) with the highest signed
+amount in the year in the chain marked ``IndustryChain.is_leading`` (锂电新能源).
+
+Weights
+-------
+``AssessmentWeight`` rows per year, edited by managers; each 0–100, together exactly 100.
+``ensure_default_weights(year)`` creates ``INDICATORS``' defaults for a year that has none.
+"""
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .choices import ProblemStatus, Stage
+from .querysets import _tier_condition  # the one definition of "5020"
+from .services import record_changes, record_creation, snapshot
+
+TOTAL_WEIGHT = Decimal(100)
+TEN_THOUSAND = Decimal(10000)
+HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+MONEY = models.DecimalField(max_digits=16, decimal_places=2)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    key: str
+    name: str
+    definition: str
+    default_weight: Decimal
+    unit: str
+
+
+INDICATORS = [
+    Indicator(
+        "signed_amount",
+        _("Signed amount"),
+        _("Signed amount of the projects signed in the year (亿元)."),
+        Decimal(25),
+        "亿元",
+    ),
+    Indicator(
+        "count_5020",
+        _('"5020" projects'),
+        _('Number of "5020" projects (≥ 20 亿元) signed in the year.'),
+        Decimal(15),
+        "",
+    ),
+    Indicator(
+        "start_rate",
+        _("Start rate (开工率)"),
+        _("Share of the projects signed in the year that had started construction by its end."),
+        Decimal(15),
+        "%",
+    ),
+    Indicator(
+        "production_rate",
+        _("Production rate (投产率)"),
+        _("Share of the projects signed in the year that were in production by its end."),
+        Decimal(10),
+        "%",
+    ),
+    Indicator(
+        "completed_investment",
+        _("Completed investment"),
+        _(
+            "Investment completed in the year by the region's projects (亿元), from the weekly "
+            "dispatch: the cumulative figure at the year's end minus that at the previous "
+            "year's end."
+        ),
+        Decimal(15),
+        "亿元",
+    ),
+    Indicator(
+        "dispatch_timeliness",
+        _("Dispatch timeliness (报送及时率)"),
+        _(
+            "Weekly reports of the year filed on time, out of the reports filed plus the "
+            "weeks flagged as missing."
+        ),
+        Decimal(10),
+        "%",
+    ),
+    Indicator(
+        "problem_resolution",
+        _("Problem resolution (问题办结率)"),
+        _(
+            "Chain problems raised against the region in the year and resolved by its end, "
+            "out of those raised. No problems raised: no data."
+        ),
+        Decimal(10),
+        "%",
+    ),
+]
+INDICATOR_BY_KEY = {i.key: i for i in INDICATORS}
+
+DEFAULT_TOP_N = 3
+OVERALL, LEADING = "overall", "leading_chain"
+DEFAULT_AWARDS = [
+    {"key": "overall", "name": "工业发展综合先进县(市、区)", "rule": OVERALL, "top": None},
+    {"key": "leading", "name": "首位产业发展先进县(市、区)", "rule": LEADING, "top": 1},
+]
+
+
+def top_n():
+    return int(getattr(settings, "TRACKER", {}).get("ASSESSMENT_TOP_N", DEFAULT_TOP_N))
+
+
+def awards_config():
+    """The award list: settings.TRACKER["ASSESSMENT_AWARDS"] or ``DEFAULT_AWARDS``.
+
+    Each award: ``name``, ``rule`` ("overall": by rank; "leading_chain": by the leading
+    chain's signed amount) and ``top`` (how many places win; None = ``top_n()``).
+    """
+    awards = getattr(settings, "TRACKER", {}).get("ASSESSMENT_AWARDS") or DEFAULT_AWARDS
+    return [{**a, "top": a.get("top") or top_n()} for a in awards]
+
+
+# --- years and weights -----------------------------------------------------------------
+
+
+def year_range(today=None):
+    """(first, last) year with an assessment: first signing year … this year, or None."""
+    from .models import Project
+
+    today = today or timezone.localdate()
+    bounds = Project.objects.filter(signed_on__lte=today).aggregate(
+        first=Min("signed_on"), last=Max("signed_on")
+    )
+    if bounds["first"] is None:
+        return None
+    return bounds["first"].year, bounds["last"].year
+
+
+def year_error(year, *, today=None):
+    """Why there is no assessment for ``year`` (a message), or None."""
+    today = today or timezone.localdate()
+    bounds = year_range(today)
+    if bounds is None:
+        return _("There are no projects yet, so there is no assessment.")
+    first, _last = bounds
+    if year > today.year:
+        return _("The year %(year)s has not begun: there is no assessment for it.") % {"year": year}
+    if year < first:
+        return _("There are no projects before %(first)s: there is no assessment for %(year)s.") % {
+            "first": first,
+            "year": year,
+        }
+    return None
+
+
+def _default_rows(year):
+    from .models import AssessmentWeight
+
+    return [
+        AssessmentWeight(
+            year=year,
+            key=ind.key,
+            name=str(ind.name),
+            weight=ind.default_weight,
+            definition=str(ind.definition)[:500],
+            sort_order=n,
+        )
+        for n, ind in enumerate(INDICATORS)
+    ]
+
+
+def weights_for(year):
+    """The year's weight rows, or the defaults (unsaved) when the year has none."""
+    from .models import AssessmentWeight
+
+    rows = [w for w in AssessmentWeight.objects.filter(year=year) if w.key in INDICATOR_BY_KEY]
+    return rows or _default_rows(year)
+
+
+def ensure_default_weights(year):
+    """Create the default weights for ``year`` if it has none; returns the year's rows."""
+    from .models import AssessmentWeight
+
+    with transaction.atomic():
+        if not AssessmentWeight.objects.filter(year=year).exists():
+            AssessmentWeight.objects.bulk_create(_default_rows(year))
+    return list(AssessmentWeight.objects.filter(year=year))
+
+
+def set_weights(*, year, values, by):
+    """Save the weights of ``year`` (key → points). Managers only; each 0–100, total 100.
+
+    Nothing is saved when a check fails (ValidationError).
+    """
+    from .models import AssessmentWeight
+
+    if not (by and by.is_authenticated and by.is_manager):
+        raise PermissionDenied
+    unknown = set(values) - set(INDICATOR_BY_KEY)
+    if unknown:
+        raise ValidationError(_("Unknown indicator: %(keys)s.") % {"keys": ", ".join(unknown)})
+    for key, points in values.items():
+        if points is None or not (0 <= points <= TOTAL_WEIGHT):
+            raise ValidationError(
+                _("The weight of %(name)s must be between 0 and 100 points.")
+                % {"name": INDICATOR_BY_KEY[key].name}
+            )
+    with transaction.atomic():
+        rows = {w.key: w for w in ensure_default_weights(year)}
+        for w in AssessmentWeight.objects.select_for_update().filter(year=year):
+            rows[w.key] = w
+        total = sum(
+            (values.get(key, w.weight) for key, w in rows.items() if key in INDICATOR_BY_KEY),
+            Decimal(0),
+        )
+        if total != TOTAL_WEIGHT:
+            raise ValidationError(
+                _("The weights add up to %(total)s points; they must add up to %(required)s.")
+                % {"total": total.normalize(), "required": TOTAL_WEIGHT}
+            )
+        for key, points in values.items():
+            row = rows[key]
+            if row.weight != points:
+                before = snapshot(row, {"weight"})
+                row.weight = points
+                row.save(update_fields=["weight"])
+                record_changes(row, before, by=by)
+    return weights_for(year)
+
+
+def add_adjustment(*, year, region, points, reason, by):
+    """A manager's ± adjustment of a region's score; the reason is required."""
+    from .models import AssessmentAdjustment
+
+    if not (by and by.is_authenticated and by.is_manager):
+        raise PermissionDenied
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": _("An adjustment needs a reason.")})
+    if not region.ranked_in_assessment:
+        raise ValidationError({"region": _("This region is not ranked in the assessment.")})
+    with transaction.atomic():
+        adjustment = AssessmentAdjustment(
+            year=year, region=region, points=points, reason=reason, adjusted_by=by
+        )
+        adjustment.full_clean()
+        adjustment.save()
+        record_creation(adjustment, by=by)
+    return adjustment
+
+
+# --- computation ------------------------------------------------------------------------
+
+
+@dataclass
+class Cell:
+    indicator: Indicator
+    weight: Decimal
+    value: Decimal | None  # None: no data
+    points: Decimal | None
+
+
+@dataclass
+class RegionScore:
+    region: object
+    cells: list = field(default_factory=list)
+    computed: Decimal = Decimal(0)
+    adjustments: list = field(default_factory=list)
+    adjustment_total: Decimal = Decimal(0)
+    final: Decimal = Decimal(0)
+    rank: int = 0
+    awards: list = field(default_factory=list)
+    leading_amount: Decimal = Decimal(0)
+    projects: int = 0
+
+
+@dataclass
+class Assessment:
+    year: int
+    as_of: datetime.date
+    weights: list
+    rows: list
+    awards: list  # (award dict, [region names])
+
+    @property
+    def indicators(self):
+        return [INDICATOR_BY_KEY[w.key] for w in self.weights]
+
+
+def _rate(part, whole):
+    if not whole:
+        return None
+    return HUNDRED * Decimal(part) / Decimal(whole)
+
+
+def _yi(amount):
+    return (amount or Decimal(0)) / TEN_THOUSAND
+
+
+def _latest_cumulative(*, iso_year_up_to=None, day=None):
+    from .models import WeeklyDispatch
+
+    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
+    if day is not None:
+        reports = reports.on_or_before(day)
+    else:
+        reports = reports.filter(iso_year__lte=iso_year_up_to)
+    return Subquery(reports.order_by("-iso_year", "-iso_week").values("completed_investment")[:1])
+
+
+def indicator_values(year, region_ids, *, as_of):
+    """region id → {indicator key → Decimal or None}, plus ``leading`` and ``projects``.
+
+    Five grouped queries, whatever the number of projects and regions.
+    """
+    from .models import MissingDispatch, Problem, Project, StageChange, WeeklyDispatch
+
+    def reached(stage):
+        return Exists(
+            StageChange.objects.filter(
+                project=OuterRef("pk"),
+                to_stage__in=Stage.reached(stage),
+                effective_on__lte=as_of,
+            )
+        )
+
+    signed = (
+        Project.objects.filter(region_id__in=region_ids, signed_on__year=year)
+        .order_by()
+        .values("region_id")
+        .annotate(
+            count=Count("pk"),
+            amount=Sum("signed_amount"),
+            count_5020=Count("pk", filter=_tier_condition(0)),
+            started=Count("pk", filter=Q(reached(Stage.STARTED))),
+            produced=Count("pk", filter=Q(reached(Stage.PRODUCTION))),
+            leading=Sum("signed_amount", filter=Q(chain__is_leading=True)),
+        )
+    )
+    invested = (
+        Project.objects.filter(region_id__in=region_ids, signed_on__lte=as_of)
+        .order_by()
+        .annotate(
+            end_figure=Coalesce(
+                _latest_cumulative(day=as_of), Value(Decimal(0)), output_field=MONEY
+            ),
+            start_figure=Coalesce(
+                _latest_cumulative(iso_year_up_to=year - 1), Value(Decimal(0)), output_field=MONEY
+            ),
+        )
+        .values("region_id")
+        .annotate(done=Sum(F("end_figure") - F("start_figure"), output_field=MONEY))
+    )
+    reports = (
+        WeeklyDispatch.objects.filter(project__region_id__in=region_ids, iso_year=year)
+        .order_by()
+        .values("project__region_id")
+        .annotate(total=Count("pk"), on_time=Count("pk", filter=Q(is_late=False)))
+    )
+    missing = (
+        MissingDispatch.objects.filter(project__region_id__in=region_ids, iso_year=year)
+        .order_by()
+        .values("project__region_id")
+        .annotate(total=Count("pk"))
+    )
+    problems = (
+        Problem.objects.filter(region_id__in=region_ids, raised_on__year=year)
+        .order_by()
+        .values("region_id")
+        .annotate(
+            total=Count("pk"),
+            resolved=Count(
+                "pk",
+                filter=Q(
+                    status__in=[ProblemStatus.RESOLVED, ProblemStatus.CLOSED],
+                    resolved_on__lte=as_of,
+                ),
+            ),
+        )
+    )
+    by_signed = {r["region_id"]: r for r in signed}
+    by_invest = {r["region_id"]: r["done"] for r in invested}
+    by_reports = {r["project__region_id"]: r for r in reports}
+    by_missing = {r["project__region_id"]: r["total"] for r in missing}
+    by_problems = {r["region_id"]: r for r in problems}
+
+    result = {}
+    for rid in region_ids:
+        s = by_signed.get(rid, {})
+        rep = by_reports.get(rid, {})
+        prob = by_problems.get(rid, {})
+        count = s.get("count", 0)
+        result[rid] = {
+            "signed_amount": _yi(s.get("amount")),
+            "count_5020": Decimal(s.get("count_5020", 0)),
+            "start_rate": _rate(s.get("started", 0), count),
+            "production_rate": _rate(s.get("produced", 0), count),
+            "completed_investment": _yi(by_invest.get(rid)),
+            "dispatch_timeliness": _rate(
+                rep.get("on_time", 0), rep.get("total", 0) + by_missing.get(rid, 0)
+            ),
+            "problem_resolution": _rate(prob.get("resolved", 0), prob.get("total", 0)),
+            "leading": s.get("leading") or Decimal(0),
+            "projects": count,
+        }
+    return result
+
+
+def score(values, weights):
+    """Score regions from ``values`` (region → key → Decimal/None) and ``weights`` (key → w).
+
+    Returns region → (computed score, {key: points or None}); see the module docstring.
+    Pure arithmetic over one row per region and indicator.
+    """
+    best = {}
+    for key in weights:
+        found = [v[key] for v in values.values() if v[key] is not None]
+        top = max(found, default=None)
+        best[key] = top if top is not None and top > 0 else None
+    scores = {}
+    for rid, row in values.items():
+        points, weight_with_data, total = {}, Decimal(0), Decimal(0)
+        for key, weight in weights.items():
+            value = row[key]
+            if best[key] is None or value is None:
+                points[key] = None
+                continue
+            ratio = min(max(value / best[key], Decimal(0)), Decimal(1))
+            points[key] = weight * ratio
+            weight_with_data += weight
+            total += points[key]
+        computed = total * TOTAL_WEIGHT / weight_with_data if weight_with_data else Decimal(0)
+        scores[rid] = (computed, points)
+    return scores
+
+
+def _round(value):
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _places(values, key_of):
+    """Competition ranks (1, 2, 2, 4) of ``values`` by ``key_of`` descending."""
+    ordered = sorted(values, key=key_of, reverse=True)
+    ranks, previous, rank = {}, None, 0
+    for n, item in enumerate(ordered, start=1):
+        k = key_of(item)
+        if k != previous:
+            rank, previous = n, k
+        ranks[id(item)] = rank
+    return ranks
+
+
+def compute_assessment(year, *, today=None):
+    """The year's assessment: indicator values, points, adjustments, ranks and awards."""
+    from .models import AssessmentAdjustment, Region
+
+    today = today or timezone.localdate()
+    as_of = min(datetime.date(year, 12, 31), today)
+    regions = list(Region.objects.filter(ranked_in_assessment=True))
+    weights = weights_for(year)
+    weight_map = {w.key: w.weight for w in weights}
+    values = indicator_values(year, [r.pk for r in regions], as_of=as_of)
+    scores = score(values, weight_map)
+    adjustments = {}
+    for adj in AssessmentAdjustment.objects.filter(
+        year=year, region__ranked_in_assessment=True
+    ).select_related("adjusted_by"):
+        adjustments.setdefault(adj.region_id, []).append(adj)
+
+    rows = []
+    for region in regions:
+        computed, points = scores[region.pk]
+        row = RegionScore(
+            region=region,
+            cells=[
+                Cell(INDICATOR_BY_KEY[w.key], w.weight, values[region.pk][w.key], points[w.key])
+                for w in weights
+            ],
+            computed=_round(computed),
+            adjustments=adjustments.get(region.pk, []),
+            leading_amount=values[region.pk]["leading"],
+            projects=values[region.pk]["projects"],
+        )
+        row.adjustment_total = sum((a.points for a in row.adjustments), Decimal(0))
+        row.final = _round(row.computed + row.adjustment_total)
+        rows.append(row)
+
+    ranks = _places(rows, lambda r: r.final)
+    for row in rows:
+        row.rank = ranks[id(row)]
+    order = {r.pk: n for n, r in enumerate(regions)}
+    rows.sort(key=lambda r: (r.rank, -r.computed, order[r.region.pk]))
+
+    awarded = []
+    for award in awards_config():
+        if award["rule"] == LEADING:
+            eligible = [r for r in rows if r.leading_amount > 0]
+            places = _places(eligible, lambda r: r.leading_amount)
+            winners = [r for r in eligible if places[id(r)] <= award["top"]]
+        else:
+            winners = [r for r in rows if r.rank <= award["top"]]
+        for r in winners:
+            r.awards.append(award["name"])
+        awarded.append((award, [r.region for r in winners]))
+    return Assessment(year=year, as_of=as_of, weights=weights, rows=rows, awards=awarded)

@@ -1,0 +1,208 @@
+"""季督查 — quarterly inspections and their rectification items.
+
+Who does what (scope of reading is ``Inspection.objects.visible_to(user)``):
+
+- managers create inspections and add rectification items, verify (销号) done items and
+  escalate (督办) items that are not verified yet;
+- county staff of the inspected region mark an open item done, with a note and a date
+  (managers may do it too);
+- commissioners and chain offices read the inspections of their projects.
+
+An item moves open → done → verified and nothing else: ``ITEM_TRANSITIONS`` is the whole
+table. Escalation is a flag beside the status (an escalated item still has to be done and
+verified). Every change goes through a function below: keyword-only arguments, one
+transaction, the row locked, the change recorded in the ChangeLog.
+
+"Overdue" is computed live (deadline before today, item still open:
+``RectificationItemQuerySet.overdue``); the daily check only stamps ``overdue_since``.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .choices import RectificationStatus, Role
+from .services import record_changes, record_creation, snapshot
+
+DONE = "done"
+VERIFY = "verify"
+ESCALATE = "escalate"
+
+# action → (status it starts from, status it leads to); escalation keeps the status.
+ITEM_TRANSITIONS = {
+    DONE: ({RectificationStatus.OPEN}, RectificationStatus.DONE),
+    VERIFY: ({RectificationStatus.DONE}, RectificationStatus.VERIFIED),
+    ESCALATE: ({RectificationStatus.OPEN, RectificationStatus.DONE}, None),
+}
+
+
+def can_manage(user):
+    """Create inspections, add items, verify, escalate: city bureau managers."""
+    return bool(user and user.is_authenticated and user.is_active and user.is_manager)
+
+
+def can_mark_done(user, inspection):
+    """County staff of the inspected region, and managers."""
+    if can_manage(user):
+        return True
+    return bool(
+        user
+        and user.is_authenticated
+        and user.is_active
+        and user.role == Role.COUNTY
+        and user.region_id
+        and user.region_id == inspection.region_id
+    )
+
+
+def may(user, action, inspection):
+    """Whether ``user`` may take ``action`` on an item of ``inspection`` at all."""
+    if action == DONE:
+        return can_mark_done(user, inspection)
+    return can_manage(user)
+
+
+def transition_error(item, action):
+    """Why ``action`` cannot be taken on ``item`` now (a message), or None."""
+    if action not in ITEM_TRANSITIONS:
+        return _("Unknown action.")
+    sources, _target = ITEM_TRANSITIONS[action]
+    if item.status not in sources:
+        return _("This item is %(status)s: it cannot be %(action)s.") % {
+            "status": item.get_status_display(),
+            "action": ACTION_LABELS[action],
+        }
+    if action == ESCALATE and item.escalated:
+        return _("This item is already escalated.")
+    return None
+
+
+ACTION_LABELS = {
+    DONE: _("marked done"),
+    VERIFY: _("verified"),
+    ESCALATE: _("escalated"),
+}
+
+
+def allowed_actions(user, item):
+    """The actions ``user`` may take on ``item`` now (for the buttons on the page)."""
+    return [
+        action
+        for action in ITEM_TRANSITIONS
+        if may(user, action, item.inspection) and transition_error(item, action) is None
+    ]
+
+
+# --- services ----------------------------------------------------------------------------
+
+
+def create_inspection(*, data, by):
+    """Create an inspection from ``data`` (field name → value); managers only."""
+    from .models import Inspection
+
+    if not can_manage(by):
+        raise PermissionDenied
+    with transaction.atomic():
+        inspection = Inspection(**data, created_by=by)
+        inspection.full_clean(exclude=["created_by"])
+        inspection.save()
+        record_creation(inspection, by=by)
+    return inspection
+
+
+def add_item(*, inspection, description, owner_unit, deadline, by):
+    """Add a rectification item (open) to ``inspection``; managers only."""
+    from .models import RectificationItem
+
+    if not can_manage(by):
+        raise PermissionDenied
+    if deadline < inspection.inspected_on:
+        raise ValidationError({"deadline": _("The deadline cannot be before the inspection date.")})
+    with transaction.atomic():
+        item = RectificationItem(
+            inspection=inspection,
+            description=description,
+            owner_unit=owner_unit,
+            deadline=deadline,
+        )
+        item.full_clean()
+        item.save()
+        record_creation(item, by=by)
+    return item
+
+
+def _locked(item, action, by):
+    """The item's row, locked, after checking ``by`` may take ``action`` now."""
+    from .models import RectificationItem
+
+    locked = (
+        RectificationItem.objects.select_for_update().select_related("inspection").get(pk=item.pk)
+    )
+    if not may(by, action, locked.inspection):
+        raise PermissionDenied
+    error = transition_error(locked, action)
+    if error:
+        raise ValidationError(error)
+    return locked
+
+
+def _check_day(on, *, not_before, before_message):
+    if on > timezone.localdate():
+        raise ValidationError(_("The date cannot be in the future."))
+    if on < not_before:
+        raise ValidationError(before_message)
+
+
+def mark_item_done(*, item, on, note, by):
+    """open → done, with the date it was done and how (county staff of the region, managers)."""
+    note = (note or "").strip()
+    if not note:
+        raise ValidationError(_("Say how the item was rectified."))
+    with transaction.atomic():
+        locked = _locked(item, DONE, by)
+        _check_day(
+            on,
+            not_before=locked.inspection.inspected_on,
+            before_message=_("An item cannot be done before the inspection."),
+        )
+        before = snapshot(locked, {"status", "done_on", "done_note"})
+        locked.status = RectificationStatus.DONE
+        locked.done_on = on
+        locked.done_note = note
+        locked.save(update_fields=["status", "done_on", "done_note"])
+        record_changes(locked, before, by=by)
+    return locked
+
+
+def verify_item(*, item, on, by):
+    """done → verified (销号); managers only."""
+    with transaction.atomic():
+        locked = _locked(item, VERIFY, by)
+        _check_day(
+            on,
+            not_before=locked.done_on,
+            before_message=_("An item cannot be verified before it was done."),
+        )
+        before = snapshot(locked, {"status", "verified_on", "verified_by"})
+        locked.status = RectificationStatus.VERIFIED
+        locked.verified_on = on
+        locked.verified_by = by
+        locked.save(update_fields=["status", "verified_on", "verified_by"])
+        record_changes(locked, before, by=by)
+    return locked
+
+
+def escalate_item(*, item, by):
+    """Flag an open or done item for 督办 (supervision by the city); managers only."""
+    with transaction.atomic():
+        locked = _locked(item, ESCALATE, by)
+        before = snapshot(locked, {"escalated"})
+        locked.escalated = True
+        locked.save(update_fields=["escalated"])
+        record_changes(locked, before, by=by)
+    return locked
+
+
+def quarter_of(day):
+    return (day.month - 1) // 3 + 1

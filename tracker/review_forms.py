@@ -1,0 +1,169 @@
+"""Forms and filters of the inspection and assessment pages (季督查, 年考核)."""
+
+from decimal import Decimal
+
+import django_filters
+from django import forms
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
+
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class InspectionForm(forms.ModelForm):
+    """A new inspection. The model's ``clean`` checks the date lies in the quarter (and not
+    in the future) and that the project is in the region."""
+
+    class Meta:
+        model = Inspection
+        fields = [
+            "year",
+            "quarter",
+            "region",
+            "project",
+            "title",
+            "inspected_on",
+            "leader",
+            "findings",
+        ]
+        widgets = {
+            "inspected_on": DATE_WIDGET,
+            "quarter": forms.Select(choices=[(q, f"Q{q}") for q in range(1, 5)]),
+            "findings": forms.Textarea(attrs={"rows": 6}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        today = timezone.localdate()
+        self.fields["year"].initial = today.year
+        self.fields["quarter"].initial = (today.month - 1) // 3 + 1
+        self.fields["inspected_on"].initial = today
+        self.fields["project"].queryset = Project.objects.select_related("region").order_by(
+            "region__sort_order", "code"
+        )
+        self.fields["project"].help_text = _("Leave empty for an inspection of the whole region.")
+
+    def model_data(self):
+        return {name: self.cleaned_data[name] for name in self._meta.fields}
+
+
+class ItemForm(forms.ModelForm):
+    class Meta:
+        model = RectificationItem
+        fields = ["description", "owner_unit", "deadline"]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "deadline": DATE_WIDGET,
+        }
+
+
+class DoneForm(forms.Form):
+    done_on = forms.DateField(label=_("Done on"), widget=DATE_WIDGET)
+    note = forms.CharField(
+        label=_("How it was rectified"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["done_on"].initial = timezone.localdate()
+
+
+class InspectionFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="search",
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("title, findings, project or unit")}),
+    )
+    year = django_filters.NumberFilter(label=_("Year"), min_value=2000, max_value=2100)
+    quarter = django_filters.ChoiceFilter(
+        label=_("Quarter"), choices=[(q, f"Q{q}") for q in range(1, 5)]
+    )
+    region = django_filters.ModelChoiceFilter(
+        label=_("County (city, district)"), queryset=Region.objects.all()
+    )
+    has_overdue = django_filters.BooleanFilter(
+        label=_("Has overdue items"), method="filter_overdue"
+    )
+
+    class Meta:
+        model = Inspection
+        fields = []
+
+    def __init__(self, *args, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+        self.filters["year"].field.widget.attrs["step"] = "1"
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(title__icontains=value)
+            | Q(findings__icontains=value)
+            | Q(leader__icontains=value)
+            | Q(project__name__icontains=value)
+            | Q(project__code__icontains=value)
+            | Q(items__owner_unit__icontains=value)
+        ).distinct()
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.with_overdue_items(value, today=self.today)
+
+
+class WeightsForm(forms.Form):
+    """One field per indicator of the year; each 0–100, together exactly 100."""
+
+    def __init__(self, *args, weights, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.weights = weights
+        for weight in weights:
+            self.fields[weight.key] = forms.DecimalField(
+                label=weight.name,
+                help_text=weight.definition,
+                min_value=Decimal(0),
+                max_value=Decimal(100),
+                max_digits=6,
+                decimal_places=2,
+                initial=weight.weight,
+            )
+
+    def clean(self):
+        from .assessments import TOTAL_WEIGHT
+
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        total = sum((cleaned[w.key] for w in self.weights), Decimal(0))
+        if total != TOTAL_WEIGHT:
+            raise forms.ValidationError(
+                _("The weights add up to %(total)s points; they must add up to %(required)s.")
+                % {"total": total.normalize(), "required": TOTAL_WEIGHT}
+            )
+        return cleaned
+
+    def values(self):
+        return {w.key: self.cleaned_data[w.key] for w in self.weights}
+
+
+class AdjustmentForm(forms.ModelForm):
+    class Meta:
+        model = AssessmentAdjustment
+        fields = ["region", "points", "reason"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["region"].queryset = Region.objects.filter(ranked_in_assessment=True)
+        self.fields["reason"].required = True
+
+    def clean_points(self):
+        points = self.cleaned_data["points"]
+        if points == 0:
+            raise forms.ValidationError(_("An adjustment of 0 points changes nothing."))
+        return points
