@@ -1,1 +1,147 @@
-urlpatterns = []
+"""/dashboard/ (the year at a glance, with charts) and the chain pages /chains/, /chains/<id>/.
+
+Dashboard year: ``?year=YYYY``; without it, the latest year with signed projects in the
+user's scope. A bad year (not a number, out of range, or a year with no signed projects in
+the scope) does not fail: the page shows the default year with a message saying why
+(status 200), so a stale bookmark still lands somewhere useful.
+
+All figures are computed by the database (see tracker/dashboard.py and tracker/chains.py);
+each page runs a fixed number of queries whatever the number of projects.
+"""
+
+from django.shortcuts import get_object_or_404, render
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from ..chains import (
+    chain_problems,
+    chains_visible_to,
+    leaders_prefetch,
+    problem_counts,
+    with_rollups,
+)
+from ..choices import Role
+from ..dashboard import chart_payload, dashboard_data, signed_years, to_yi
+from ..models import Project
+
+CHAIN_PROJECT_LIMIT = 50
+CHAIN_PROBLEM_LIMIT = 50
+
+
+def _pick_year(raw, years, today):
+    """(year, message): the requested year if it has data, else the default with a reason."""
+    default = years[0] if years else today.year
+    if raw is None or raw == "":
+        return default, None
+    try:
+        year = int(raw)
+    except ValueError:
+        return default, _("“%(value)s” is not a year; showing %(year)s.") % {
+            "value": raw[:20],
+            "year": default,
+        }
+    if year not in years:
+        return default, _("No signed projects in %(asked)s in your view; showing %(year)s.") % {
+            "asked": year,
+            "year": default,
+        }
+    return year, None
+
+
+def _scope_note(user):
+    if user.is_superuser or user.role in (Role.MANAGER, Role.COUNTY):
+        return _("All projects of the city.")
+    if user.role == Role.CHAIN_OFFICE and user.chain_id:
+        return _("The projects of your chain (%(chain)s).") % {"chain": user.chain}
+    if user.role == Role.COMMISSIONER:
+        return _("The projects assigned to you as enterprise commissioner.")
+    return _("No projects are visible to your account.")
+
+
+def dashboard(request):
+    today = timezone.localdate()
+    scope = Project.objects.visible_to(request.user)
+    years = signed_years(scope)
+    year, year_message = _pick_year(request.GET.get("year"), years, today)
+    data = dashboard_data(scope, year=year, today=today)
+    context = {
+        **data,
+        "years": years,
+        "year_message": year_message,
+        "no_data": not years,
+        "scope_note": _scope_note(request.user),
+        "is_current_year": data["as_of"] == today,
+        "chart_data": chart_payload(data),
+    }
+    return render(request, "tracker/dashboard.html", context)
+
+
+def _problems_url(chain=None):
+    """The problem ledger (another module's page), filtered by chain; None until it exists."""
+    try:
+        url = reverse("tracker:problem_list")
+    except NoReverseMatch:
+        return None
+    return f"{url}?chain={chain.pk}" if chain else url
+
+
+def chain_list(request):
+    chains = list(
+        with_rollups(chains_visible_to(request.user), request.user).prefetch_related(
+            leaders_prefetch()
+        )
+    )
+    for chain in chains:
+        chain.signed_amount_yi = to_yi(chain.signed_amount)
+    totals = {
+        "projects": sum(c.project_count for c in chains),
+        "amount_yi": to_yi(sum(c.signed_amount for c in chains)),
+        "open_problems": sum(c.open_problems for c in chains),
+    }
+    return render(
+        request,
+        "tracker/chain_list.html",
+        {"chains": chains, "totals": totals, "problems_url": _problems_url()},
+    )
+
+
+def chain_detail(request, pk):
+    user = request.user
+    today = timezone.localdate()
+    chain = get_object_or_404(
+        chains_visible_to(user).prefetch_related(leaders_prefetch(), "anchor_enterprises__region"),
+        pk=pk,
+    )
+
+    projects = Project.objects.visible_to(user).filter(chain=chain)
+    totals = projects.totals()
+    listed = list(
+        projects.with_tiers()
+        .select_related("region", "enterprise")
+        .order_by("-signed_amount", "code")[:CHAIN_PROJECT_LIMIT]
+    )
+    problems = chain_problems(chain, user, today=today)
+    counts = problem_counts(problems, today=today)
+    context = {
+        "chain": chain,
+        "leaders": list(chain.leaders.all()),
+        "anchors": list(chain.anchor_enterprises.all()),
+        "projects": listed,
+        "more_projects": max(totals["count"] - len(listed), 0),
+        "totals": {**totals, "amount_yi": to_yi(totals["amount"])},
+        "projects_url": f"{reverse('tracker:project_list')}?chain={chain.pk}",
+        "problems": list(problems[:CHAIN_PROBLEM_LIMIT]),
+        "problem_counts": counts,
+        "more_problems": max(counts["total"] - CHAIN_PROBLEM_LIMIT, 0),
+        "problems_url": _problems_url(chain),
+        "today": today,
+    }
+    return render(request, "tracker/chain_detail.html", context)
+
+
+urlpatterns = [
+    path("dashboard/", dashboard, name="dashboard"),
+    path("chains/", chain_list, name="chain_list"),
+    path("chains/<int:pk>/", chain_detail, name="chain_detail"),
+]

@@ -1,0 +1,100 @@
+/* Dashboard charts (Apache ECharts, served from static/vendor/echarts/).
+ *
+ * The numbers come from the page itself: Django renders them with json_script into
+ * <script id="dashboard-data" type="application/json">; nothing here builds data from
+ * strings. Each chart container also has a data table beside it for screen readers and print.
+ */
+(function () {
+  "use strict";
+
+  var source = document.getElementById("dashboard-data");
+  if (!source || typeof echarts === "undefined") {
+    return;
+  }
+  var data = JSON.parse(source.textContent);
+  var L = data.labels;
+  var COLORS = { red: "#d93025", yellow: "#f9ab00", green: "#1e8e3e", bar: "#8b1a1a", line: "#0b57d0" };
+  var charts = [];
+
+  function num(values) {
+    return values.map(function (v) { return v === null ? null : Number(v); });
+  }
+
+  function draw(id, option) {
+    var el = document.getElementById(id);
+    if (!el) { return; }
+    var chart = echarts.init(el, null, { renderer: "canvas" });
+    option.animation = false;
+    chart.setOption(option);
+    charts.push(chart);
+  }
+
+  function barAndLine(id, categories, bar, line, rotate) {
+    draw(id, {
+      tooltip: { trigger: "axis" },
+      legend: { top: 0 },
+      grid: { left: 48, right: 56, top: 36, bottom: rotate ? 72 : 32 },
+      xAxis: { type: "category", data: categories, axisLabel: { rotate: rotate || 0, interval: 0 } },
+      yAxis: [
+        { type: "value", name: bar.name, minInterval: bar.integer ? 1 : 0 },
+        { type: "value", name: line.name, splitLine: { show: false } }
+      ],
+      series: [
+        { name: bar.name, type: "bar", data: bar.values, itemStyle: { color: COLORS.bar } },
+        { name: line.name, type: "line", yAxisIndex: 1, data: line.values, connectNulls: false,
+          itemStyle: { color: COLORS.line } }
+      ]
+    });
+  }
+
+  barAndLine("chart-signing", data.months,
+    { name: L.count, values: data.signing.count, integer: true },
+    { name: L.amount, values: num(data.signing.amount) });
+
+  barAndLine("chart-investment", data.months,
+    { name: L.increment, values: num(data.investment.increment) },
+    { name: L.cumulative, values: num(data.investment.cumulative) });
+
+  barAndLine("chart-region", data.regions.names,
+    { name: L.count, values: data.regions.count, integer: true },
+    { name: L.amount, values: num(data.regions.amount) }, 40);
+
+  draw("chart-chain", {
+    tooltip: { trigger: "item", formatter: "{b}<br>{c} 亿元 ({d}%)" },
+    series: [{
+      type: "pie", radius: ["30%", "65%"], center: ["50%", "52%"],
+      label: { formatter: "{b}\n{c}" },
+      data: data.chains.map(function (c) { return { name: c.name, value: Number(c.value) }; })
+    }]
+  });
+
+  draw("chart-funnel", {
+    tooltip: { trigger: "item", formatter: "{b}: {c}" },
+    series: [{
+      type: "funnel", sort: "none", left: "10%", width: "80%", top: 10, bottom: 10, gap: 2,
+      minSize: "8%", label: { position: "inside", formatter: "{b} {c}" },
+      data: data.funnel
+    }]
+  });
+
+  draw("chart-lights", {
+    tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+    legend: { top: 0 },
+    grid: { left: 40, right: 16, top: 36, bottom: 72 },
+    xAxis: { type: "category", data: data.regions.names, axisLabel: { rotate: 40, interval: 0 } },
+    yAxis: { type: "value", minInterval: 1 },
+    series: ["red", "yellow", "green"].map(function (key) {
+      return { name: L[key], type: "bar", stack: "lights", data: data.regions[key],
+        itemStyle: { color: COLORS[key] } };
+    })
+  });
+
+  window.addEventListener("resize", function () {
+    charts.forEach(function (chart) { chart.resize(); });
+  });
+
+  var select = document.getElementById("year-select");
+  if (select && select.form) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  }
+})();

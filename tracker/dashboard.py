@@ -1,0 +1,281 @@
+"""Rollups for the dashboard (/dashboard/): every figure is computed by the database.
+
+Scope and cohort
+    Everything is computed over ``Project.objects.visible_to(user)`` (the same scope as the
+    project list) restricted to the projects **signed in the selected year** — "the year's
+    book" (2022: 338 projects, 1796.16 亿元, 41 "5020", 298 ≥ 1 亿元).
+
+As-of date
+    Stages, lights and investment are taken as of ``as_of = min(31 December, today)``:
+    a stage counts when the stage history (StageChange) reached it on or before that day;
+    completed investment is the cumulative figure of each project's latest weekly dispatch of
+    a week that began on or before that day (0 without one).
+
+Queries
+    ``dashboard_data`` runs a fixed number of queries whatever the number of projects:
+    the years with signings, the headline figures and funnel, signings by month, investment
+    by month, by region (with the warning lights), by chain and the city indicators.
+"""
+
+import calendar
+import datetime
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce, ExtractMonth
+from django.utils.translation import gettext_lazy as _
+
+from .choices import Stage
+from .lights import Light, annotate_lights
+from .models import AnnualIndicator, Project, WeeklyDispatch
+
+TEN_THOUSAND = Decimal(10000)
+ZERO = Decimal(0)
+MONEY = DecimalField(max_digits=16, decimal_places=2)
+MONTHS = range(1, 13)
+
+
+def to_yi(amount, places="0.01"):
+    """万元 → 亿元 (Decimal, two decimals by default)."""
+    return ((amount or ZERO) / TEN_THOUSAND).quantize(Decimal(places))
+
+
+def month_end(year, month):
+    return datetime.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def as_of_for(year, today):
+    """The day the year's stages and investment are read: 31 December, or today if sooner."""
+    return min(datetime.date(year, 12, 31), today)
+
+
+def signed_years(scope):
+    """Years in which ``scope`` has signed projects, newest first (one query)."""
+    return [d.year for d in scope.dates("signed_on", "year", order="DESC")]
+
+
+def investment_as_of(day):
+    """Subquery: the project's cumulative completed investment at ``day`` (latest dispatch)."""
+    latest = (
+        WeeklyDispatch.objects.on_or_before(day)
+        .filter(project=OuterRef("pk"))
+        .order_by("-iso_year", "-iso_week")
+        .values("completed_investment")[:1]
+    )
+    return Coalesce(Subquery(latest, output_field=MONEY), Value(ZERO), output_field=MONEY)
+
+
+def _reached(stage, day):
+    return Q(pk__in=Project.objects.reached_by(stage, day).values("pk"))
+
+
+def headline(cohort, *, as_of):
+    """The year's figures and the stage funnel, in one query.
+
+    ``funnel`` counts, for each main-line stage, the projects that had reached it (or a
+    later main-line stage) by ``as_of``; ``stalled``/``terminated`` are the projects whose
+    stage as of that day is that side state.
+    """
+    aggregates = {
+        "count": Count("pk"),
+        "amount": Coalesce(Sum("signed_amount"), Value(ZERO), output_field=MONEY),
+        "count_5020": Count("pk", filter=Q(tier_5020_value__gt=0)),
+        "count_billion": Count("pk", filter=Q(is_billion_value=True)),
+        "stalled": Count("pk", filter=Q(stage_as_of=Stage.STALLED)),
+        "terminated": Count("pk", filter=Q(stage_as_of=Stage.TERMINATED)),
+        "invested": Coalesce(Sum("invested_as_of"), Value(ZERO), output_field=MONEY),
+    }
+    for stage in Stage.main_line():
+        aggregates[f"reached_{stage}"] = Count("pk", filter=_reached(stage, as_of))
+    row = (
+        cohort.with_tiers()
+        .with_stage_as_of(as_of)
+        .annotate(invested_as_of=investment_as_of(as_of))
+        .aggregate(**aggregates)
+    )
+    return {
+        "count": row["count"],
+        "amount": row["amount"],
+        "amount_yi": to_yi(row["amount"]),
+        "count_5020": row["count_5020"],
+        "count_billion": row["count_billion"],
+        "started": row[f"reached_{Stage.STARTED}"],
+        "production": row[f"reached_{Stage.PRODUCTION}"],
+        "invested": row["invested"],
+        "invested_yi": to_yi(row["invested"]),
+        "stalled": row["stalled"],
+        "terminated": row["terminated"],
+        "funnel": [
+            {"stage": stage, "label": Stage(stage).label, "count": row[f"reached_{stage}"]}
+            for stage in Stage.main_line()
+        ],
+    }
+
+
+def signing_by_month(cohort):
+    """Twelve rows: month, count and amount signed (one query)."""
+    rows = {
+        r["month"]: r
+        for r in cohort.annotate(month=ExtractMonth("signed_on"))
+        .values("month")
+        .annotate(count=Count("pk"), amount=Sum("signed_amount"))
+        .order_by("month")
+    }
+    return [
+        {
+            "month": m,
+            "count": rows.get(m, {}).get("count", 0),
+            "amount_yi": to_yi(rows.get(m, {}).get("amount")),
+        }
+        for m in MONTHS
+    ]
+
+
+def investment_by_month(cohort, *, year, today):
+    """Cumulative completed investment at each month end and the month's increment.
+
+    One query: twelve sums of the per-project "latest dispatch by month end" subquery.
+    Months that end after ``today`` are left empty (None).
+    """
+    ends = {m: month_end(year, m) for m in MONTHS}
+    past = [m for m in MONTHS if datetime.date(year, m, 1) <= today]
+    aggregates = {
+        f"m{m}": Coalesce(
+            Sum(investment_as_of(min(ends[m], today))), Value(ZERO), output_field=MONEY
+        )
+        for m in past
+    }
+    row = cohort.aggregate(**aggregates) if aggregates else {}
+    result, previous = [], ZERO
+    for m in MONTHS:
+        if m not in past:
+            result.append({"month": m, "cumulative_yi": None, "increment_yi": None})
+            continue
+        cumulative = row[f"m{m}"]
+        result.append(
+            {
+                "month": m,
+                "cumulative_yi": to_yi(cumulative),
+                "increment_yi": to_yi(cumulative - previous),
+            }
+        )
+        previous = cumulative
+    return result
+
+
+def by_region(cohort, *, as_of):
+    """Per region: count, amount and the warning lights as of ``as_of`` (one query).
+
+    Lights come from ``tracker.lights.annotate_lights``; projects terminated by ``as_of``
+    are counted apart (they carry no light).
+    """
+    live = ~Q(lights_stage=Stage.TERMINATED)
+    rows = (
+        annotate_lights(cohort, today=as_of)
+        .values("region_id", "region__name", "region__sort_order")
+        .annotate(
+            count=Count("pk"),
+            amount=Sum("signed_amount"),
+            red=Count("pk", filter=live & Q(light=Light.RED)),
+            yellow=Count("pk", filter=live & Q(light=Light.YELLOW)),
+            green=Count("pk", filter=live & Q(light=Light.GREEN)),
+            terminated=Count("pk", filter=~live),
+        )
+        .order_by("region__sort_order", "region__name")
+    )
+    return [
+        {
+            "region_id": r["region_id"],
+            "name": r["region__name"],
+            "count": r["count"],
+            "amount_yi": to_yi(r["amount"]),
+            "red": r["red"],
+            "yellow": r["yellow"],
+            "green": r["green"],
+            "terminated": r["terminated"],
+        }
+        for r in rows
+    ]
+
+
+def by_chain(cohort):
+    """Per chain: count and amount signed (one query)."""
+    rows = (
+        cohort.with_tiers()
+        .values("chain_id", "chain__name", "chain__sort_order")
+        .annotate(
+            count=Count("pk"),
+            amount=Sum("signed_amount"),
+            count_5020=Count("pk", filter=Q(tier_5020_value__gt=0)),
+        )
+        .order_by("chain__sort_order", "chain__name")
+    )
+    return [
+        {
+            "chain_id": r["chain_id"],
+            "name": r["chain__name"],
+            "count": r["count"],
+            "amount_yi": to_yi(r["amount"]),
+            "count_5020": r["count_5020"],
+        }
+        for r in rows
+    ]
+
+
+def indicators(year):
+    return list(AnnualIndicator.objects.filter(year=year).order_by("sort_order", "key"))
+
+
+def dashboard_data(scope, *, year, today):
+    """Everything the dashboard shows for ``year`` over ``scope`` (fixed number of queries)."""
+    cohort = scope.signed_in(year).order_by()
+    as_of = as_of_for(year, today)
+    return {
+        "year": year,
+        "as_of": as_of,
+        "headline": headline(cohort, as_of=as_of),
+        "signing": signing_by_month(cohort),
+        "investment": investment_by_month(cohort, year=year, today=today),
+        "regions": by_region(cohort, as_of=as_of),
+        "chains": by_chain(cohort),
+        "indicators": indicators(year),
+    }
+
+
+def chart_payload(data):
+    """The JSON handed to static/js/dashboard.js through ``json_script`` (labels included)."""
+    h = data["headline"]
+    return {
+        "months": [str(_("Month %(month)s") % {"month": m}) for m in MONTHS],
+        "labels": {
+            "count": str(_("projects")),
+            "amount": str(_("amount (亿元)")),
+            "cumulative": str(_("cumulative completed (亿元)")),
+            "increment": str(_("completed in the month (亿元)")),
+            "red": str(Light.RED.label),
+            "yellow": str(Light.YELLOW.label),
+            "green": str(Light.GREEN.label),
+        },
+        "signing": {
+            "count": [r["count"] for r in data["signing"]],
+            "amount": [str(r["amount_yi"]) for r in data["signing"]],
+        },
+        "investment": {
+            "cumulative": [_str_or_none(r["cumulative_yi"]) for r in data["investment"]],
+            "increment": [_str_or_none(r["increment_yi"]) for r in data["investment"]],
+        },
+        "regions": {
+            "names": [r["name"] for r in data["regions"]],
+            "count": [r["count"] for r in data["regions"]],
+            "amount": [str(r["amount_yi"]) for r in data["regions"]],
+            "red": [r["red"] for r in data["regions"]],
+            "yellow": [r["yellow"] for r in data["regions"]],
+            "green": [r["green"] for r in data["regions"]],
+        },
+        "chains": [{"name": r["name"], "value": str(r["amount_yi"])} for r in data["chains"]],
+        "funnel": [{"name": str(f["label"]), "value": f["count"]} for f in h["funnel"]],
+    }
+
+
+def _str_or_none(value):
+    return None if value is None else str(value)
