@@ -98,6 +98,9 @@ CASES = {
     "project_edit": (lambda p: {"pk": p.pk}, edit_post),
     "dispatch": (lambda p: {}, dispatch_post),
     "dispatch_week": (lambda p: {"week": this_week}, dispatch_post),
+    "dashboard": (lambda p: {}, None),
+    "chain_list": (lambda p: {}, None),
+    "chain_detail": (lambda p: {"pk": p.chain_id}, None),
 }
 
 # Pages with an object in the URL that a user may not see at all answer 404.
@@ -105,6 +108,7 @@ CASES = {
 READ_404 = {
     ("project_detail", "commissioner"),
     ("project_detail", "chain"),
+    ("chain_detail", "chain"),  # a chain office opens only its own chain
 }
 
 
