@@ -1,1 +1,581 @@
-urlpatterns = []
+"""链长制 problem ledger pages: the filtered list (with export), raising a problem, one
+problem's page with the steps the user may take. The rules are in tracker/problems.py."""
+
+import csv
+import tempfile
+
+import django_filters
+import django_tables2 as tables
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone, translation
+from django.utils.html import format_html
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext_lazy as _
+from django_filters.views import FilterView
+from django_tables2 import SingleTableMixin
+
+from .. import problems as ledger
+from ..choices import ProblemStatus
+from ..exports import safe_text
+from ..models import IndustryChain, Problem, ProblemEvent, Region
+from ..services import history_for
+
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+HISTORY_LIMIT = 200
+DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+# --- filters -----------------------------------------------------------------------------------
+class ProblemFilterForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        after, before = cleaned.get("deadline_after"), cleaned.get("deadline_before")
+        if after and before and after > before:
+            self.add_error("deadline_before", _("The end date is before the start date."))
+        return cleaned
+
+
+class ProblemFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="search",
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("problem, project or unit")}),
+    )
+    chain = django_filters.ModelChoiceFilter(
+        label=_("Industry chain"), queryset=IndustryChain.objects.all()
+    )
+    region = django_filters.ModelChoiceFilter(
+        label=_("County (city, district)"), queryset=Region.objects.all()
+    )
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=ProblemStatus.choices)
+    overdue = django_filters.BooleanFilter(label=_("Overdue"), method="filter_overdue")
+    escalated = django_filters.BooleanFilter(label=_("Escalated (督办)"))
+    deadline_after = django_filters.DateFilter(
+        label=_("Deadline on or after"),
+        field_name="deadline",
+        lookup_expr="gte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    deadline_before = django_filters.DateFilter(
+        label=_("Deadline on or before"),
+        field_name="deadline",
+        lookup_expr="lte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        fields = []
+        form = ProblemFilterForm
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(title__icontains=value)
+            | Q(description__icontains=value)
+            | Q(project__name__icontains=value)
+            | Q(assigned_unit__icontains=value)
+        )
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.overdue(timezone.localdate(), flag=value)
+
+
+# --- table -------------------------------------------------------------------------------------
+def _count_footer(table):
+    totals = getattr(table, "totals", None) or {}
+    return _("%(count)s problems") % {"count": totals.get("count") or 0}
+
+
+def status_badges(problem, today):
+    """The status label with 逾期 (overdue) and 督办 (escalated) badges."""
+    html = format_html("{}", problem.get_status_display())
+    if problem.status in (ProblemStatus.RAISED, ProblemStatus.ASSIGNED) and (
+        problem.overdue_since or (problem.deadline and problem.deadline < today)
+    ):
+        since = problem.overdue_since or problem.deadline
+        html += format_html(
+            ' <span class="badge badge-overdue" title="{} {}">{}</span>',
+            _("overdue since"),
+            since.isoformat(),
+            _("overdue"),
+        )
+    if problem.escalated:
+        html += format_html(' <span class="badge badge-escalated">{}</span>', _("escalated"))
+    return html
+
+
+class ProblemTable(tables.Table):
+    id = tables.Column(
+        verbose_name="#",
+        linkify=("tracker:problem_detail", {"pk": tables.A("pk")}),
+        footer=_count_footer,
+    )
+    title = tables.Column(linkify=("tracker:problem_detail", {"pk": tables.A("pk")}))
+    chain = tables.Column(order_by=("chain__sort_order", "chain__name"))
+    region = tables.Column(order_by=("region__sort_order", "region__name"), default="—")
+    project = tables.Column(order_by=("project__code",), default=_("(whole chain)"))
+    status = tables.Column()
+    assigned_unit = tables.Column(default="—")
+    deadline = tables.DateColumn(format="Y-m-d", default="—")
+    raised_on = tables.DateColumn(format="Y-m-d")
+
+    class Meta:
+        model = Problem
+        fields = ()
+        template_name = "django_tables2/table.html"
+        attrs = {"class": "problems"}
+        order_by = ("-raised_on", "-id")
+        empty_text = _("No problems match these filters.")
+        sequence = (
+            "id",
+            "title",
+            "chain",
+            "region",
+            "project",
+            "status",
+            "assigned_unit",
+            "deadline",
+            "raised_on",
+        )
+
+    def __init__(self, *args, today=None, **kwargs):
+        self.today = today or timezone.localdate()
+        super().__init__(*args, **kwargs)
+
+    def render_status(self, record):
+        return status_badges(record, self.today)
+
+
+# --- export ------------------------------------------------------------------------------------
+EXPORT_HEADERS = [
+    "编号",
+    "问题",
+    "产业链",
+    "县(市、区)",
+    "项目编号",
+    "项目名称",
+    "状态",
+    "责任单位",
+    "办理时限",
+    "逾期起始日",
+    "督办",
+    "提出日期",
+    "提出人",
+    "办结日期",
+    "销号日期",
+    "问题描述",
+    "办理结果",
+]
+EXPORT_KEYS = [
+    "pk",
+    "title",
+    "chain__name",
+    "region__name",
+    "project__code",
+    "project__name",
+    "status",
+    "assigned_unit",
+    "deadline",
+    "overdue_since",
+    "escalated",
+    "raised_on",
+    "raised_by__username",
+    "resolved_on",
+    "closed_on",
+    "description",
+    "resolution",
+]
+
+
+def export_rows(queryset):
+    yield list(EXPORT_HEADERS)
+    with translation.override("zh-hans"):
+        statuses = {value: str(label) for value, label in ProblemStatus.choices}
+    rows = queryset.order_by("-raised_on", "-id").values_list(*EXPORT_KEYS)
+    for row in rows.iterator(chunk_size=2000):
+        values = dict(zip(EXPORT_KEYS, row, strict=True))
+        values["status"] = statuses.get(values["status"], values["status"])
+        values["escalated"] = "是" if values["escalated"] else "否"
+        yield [safe_text("" if values[k] is None else values[k]) for k in EXPORT_KEYS]
+
+
+def _filename(extension):
+    return f"问题清单-{timezone.localdate().isoformat()}.{extension}"
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_stream(queryset):
+    writer = csv.writer(_Echo())
+    yield "\ufeff"  # BOM: Excel reads the file as UTF-8
+    for row in export_rows(queryset):
+        yield writer.writerow([v.isoformat() if hasattr(v, "isoformat") else v for v in row])
+
+
+def csv_response(queryset):
+    response = StreamingHttpResponse(
+        (chunk.encode("utf-8") for chunk in _csv_stream(queryset)),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=_filename("csv")
+    )
+    return response
+
+
+def xlsx_response(queryset):
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("问题清单")
+    for index, row in enumerate(export_rows(queryset)):
+        if index == 0:
+            sheet.append(row)
+            continue
+        cells = []
+        for value in row:
+            if hasattr(value, "isoformat"):
+                cell = WriteOnlyCell(sheet, value=value)
+                cell.number_format = "yyyy-mm-dd"
+                cells.append(cell)
+            else:
+                cells.append(None if value == "" else value)
+        sheet.append(cells)
+    buffer = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    workbook.save(buffer)
+    buffer.seek(0)
+    return FileResponse(
+        buffer,
+        as_attachment=True,
+        filename=_filename("xlsx"),
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+EXPORTERS = {"csv": csv_response, "xlsx": xlsx_response}
+
+
+# --- list --------------------------------------------------------------------------------------
+class ProblemListView(SingleTableMixin, FilterView):
+    """/problems/: filters in the URL, sortable table, overdue count of the filtered set."""
+
+    table_class = ProblemTable
+    filterset_class = ProblemFilterSet
+    template_name = "tracker/problem_list.html"
+
+    def get_queryset(self):
+        return Problem.objects.visible_to(self.request.user).select_related(
+            "chain", "region", "project"
+        )
+
+    def get(self, request, *args, **kwargs):
+        export = request.GET.get("export")
+        if export in EXPORTERS:
+            filterset = self.get_filterset(self.get_filterset_class())
+            if filterset.is_valid():
+                return EXPORTERS[export](filterset.qs)
+            messages.error(request, _("Correct the filters before exporting."))
+        return super().get(request, *args, **kwargs)
+
+    def page_size(self):
+        try:
+            size = int(self.request.GET.get("per_page", DEFAULT_PAGE_SIZE))
+        except ValueError:
+            return DEFAULT_PAGE_SIZE
+        return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+
+    def get_table_kwargs(self):
+        return {"per_page_field": "_per_page", "today": timezone.localdate()}
+
+    def get_table_pagination(self, table):
+        return {"per_page": self.page_size()}
+
+    def get_table(self, **kwargs):
+        table = super().get_table(**kwargs)
+        today = timezone.localdate()
+        table.totals = self.object_list.order_by().aggregate(
+            count=Count("pk"),
+            overdue=Count("pk", filter=Problem.objects.overdue_condition(today)),
+        )
+        return table
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        query = self.request.GET.copy()
+        for key in ("page", "export"):
+            query.pop(key, None)
+        overdue_query = self.request.GET.copy()
+        for key in ("page", "export", "overdue"):
+            overdue_query.pop(key, None)
+        overdue_query["overdue"] = "true"
+        context.update(
+            page_sizes=PAGE_SIZES,
+            page_size=self.page_size(),
+            export_query=query.urlencode(),
+            overdue_query=overdue_query.urlencode(),
+            filters_invalid=self.filterset.is_bound and not self.filterset.is_valid(),
+            totals=context["table"].totals,
+            may_raise=ledger.may_raise(self.request.user),
+        )
+        return context
+
+
+# --- forms -------------------------------------------------------------------------------------
+class ProjectChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.code} {obj.name}"
+
+
+class RaiseForm(forms.Form):
+    project = ProjectChoice(
+        label=_("Project"),
+        queryset=None,
+        required=False,
+        empty_label=_("(none: a chain-wide problem)"),
+    )
+    chain = forms.ModelChoiceField(
+        label=_("Industry chain (for a chain-wide problem)"),
+        queryset=None,
+        required=False,
+        help_text=_("Leave empty for a project's problem: it takes the project's chain."),
+    )
+    title = forms.CharField(label=_("Problem"), max_length=ledger.TITLE_MAX)
+    description = forms.CharField(
+        label=_("Description"),
+        required=False,
+        max_length=ledger.TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = ledger.raisable_projects(user).order_by("code")
+        chains = ledger.raisable_chains(user)
+        self.fields["chain"].queryset = chains
+        if not chains.exists():
+            del self.fields["chain"]
+
+
+class StepForm(forms.Form):
+    """A step on one problem; ``version`` is the problem's version when the page was opened."""
+
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+
+
+def _note_field(label, required=False):
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=ledger.NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class AssignForm(StepForm):
+    assigned_unit = forms.CharField(label=_("Responsible unit"), max_length=ledger.UNIT_MAX)
+    deadline = forms.DateField(label=_("Deadline"), widget=DATE_WIDGET)
+    note = _note_field(_("Note"))
+    submit_label = _("Assign")
+
+
+class ExtendForm(StepForm):
+    deadline = forms.DateField(label=_("New deadline"), widget=DATE_WIDGET)
+    note = _note_field(_("Reason for the extension"), required=True)
+    submit_label = _("Extend the deadline")
+
+
+class ResolveForm(StepForm):
+    resolution = forms.CharField(
+        label=_("Resolution"),
+        max_length=ledger.TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    submit_label = _("Mark resolved")
+
+
+class CloseForm(StepForm):
+    note = _note_field(_("Note"))
+    submit_label = _("Close (销号)")
+
+
+class ReopenForm(StepForm):
+    note = _note_field(_("Reason for reopening"), required=True)
+    deadline = forms.DateField(
+        label=_("New deadline (optional)"), required=False, widget=DATE_WIDGET
+    )
+    submit_label = _("Reopen")
+
+
+class EscalateForm(StepForm):
+    note = _note_field(_("Reason for escalation"), required=True)
+    submit_label = _("Escalate (督办)")
+
+
+STEP_FORMS = {
+    ledger.ASSIGN: AssignForm,
+    ledger.EXTEND: ExtendForm,
+    ledger.RESOLVE: ResolveForm,
+    ledger.CLOSE: CloseForm,
+    ledger.REOPEN: ReopenForm,
+    ledger.ESCALATE: EscalateForm,
+}
+
+
+def _service_kwargs(action, data):
+    """Form data → the keyword arguments of the step's service."""
+    if action == ledger.ASSIGN:
+        return {"unit": data["assigned_unit"], "deadline": data["deadline"], "note": data["note"]}
+    if action == ledger.EXTEND:
+        return {"deadline": data["deadline"], "reason": data["note"]}
+    if action == ledger.RESOLVE:
+        return {"resolution": data["resolution"]}
+    if action == ledger.CLOSE:
+        return {"note": data["note"]}
+    if action == ledger.REOPEN:
+        return {"reason": data["note"], "deadline": data["deadline"]}
+    return {"reason": data["note"]}
+
+
+def _add_errors(form, error):
+    """Put a service's ValidationError beside the fields it names (others on top)."""
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.messages)
+
+
+# --- pages -------------------------------------------------------------------------------------
+def problem_create(request):
+    if not ledger.may_raise(request.user):
+        raise PermissionDenied(_("Your account cannot raise problems."))
+    form = RaiseForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            problem = ledger.raise_problem(
+                by=request.user,
+                title=data["title"],
+                description=data["description"],
+                project=data["project"],
+                chain=data.get("chain"),
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("The problem was recorded."))
+            return redirect("tracker:problem_detail", pk=problem.pk)
+    return render(request, "tracker/problem_form.html", {"form": form})
+
+
+def _visible_problem(request, pk):
+    return get_object_or_404(
+        Problem.objects.visible_to(request.user).select_related(
+            "chain", "region", "project", "raised_by"
+        ),
+        pk=pk,
+    )
+
+
+def _detail(request, problem, *, bound=None, status=200):
+    """The problem's page; ``bound`` = (action, form) re-shown with its errors."""
+    today = timezone.localdate()
+    events = list(
+        ProblemEvent.objects.filter(problem=problem).select_related("by").order_by("at", "id")
+    )
+    history = list(history_for(problem)[: HISTORY_LIMIT + 1])
+    labels = {f.name: f.verbose_name for f in Problem._meta.concrete_fields}
+    for entry in history:
+        entry.field_label = labels.get(entry.field, entry.field)
+    step_forms = []
+    for action in ledger.allowed_steps(request.user, problem):
+        if bound and bound[0] == action:
+            form = bound[1]
+        else:
+            form = STEP_FORMS[action](prefix=action, initial={"version": problem.version})
+        step_forms.append(
+            {
+                "action": action,
+                "label": ledger.ProblemAction(action).label,
+                "form": form,
+                "url": reverse("tracker:problem_action", args=[problem.pk, action]),
+            }
+        )
+    context = {
+        "problem": problem,
+        "status_html": status_badges(problem, today),
+        "events": events,
+        "history": history[:HISTORY_LIMIT],
+        "more_history": len(history) > HISTORY_LIMIT,
+        "history_limit": HISTORY_LIMIT,
+        "step_forms": step_forms,
+    }
+    return render(request, "tracker/problem_detail.html", context, status=status)
+
+
+def problem_detail(request, pk):
+    return _detail(request, _visible_problem(request, pk))
+
+
+def problem_action(request, pk, action):
+    """POST one step. Out of scope: 404; a step this user may never take here: 403."""
+    problem = _visible_problem(request, pk)
+    if action not in ledger.STEPS:
+        raise Http404
+    if request.method != "POST":
+        return redirect("tracker:problem_detail", pk=problem.pk)
+    if not ledger.may_take(request.user, problem, action):
+        raise PermissionDenied(_("You cannot do this on this problem."))
+    form = STEP_FORMS[action](request.POST, prefix=action)
+    if form.is_valid():
+        try:
+            ledger.SERVICES[action](
+                problem_id=problem.pk,
+                expected_version=form.cleaned_data["version"],
+                by=request.user,
+                **_service_kwargs(action, form.cleaned_data),
+            )
+        except ledger.ProblemConflict as conflict:
+            messages.error(request, ledger.CONFLICT_MESSAGE)
+            # Keep what was typed; the next submit (made knowingly) applies it.
+            rebound = request.POST.copy()
+            rebound[f"{action}-version"] = str(conflict.problem.version)
+            form = STEP_FORMS[action](rebound, prefix=action)
+            form.is_valid()
+            return _detail(request, _visible_problem(request, pk), bound=(action, form))
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("Saved."))
+            return redirect("tracker:problem_detail", pk=problem.pk)
+    if NON_FIELD_ERRORS in form.errors and action not in ledger.allowed_steps(
+        request.user, problem
+    ):
+        # A step not possible in this status: say so at the top of the page.
+        for message in form.non_field_errors():
+            messages.error(request, message)
+    return _detail(request, problem, bound=(action, form))
+
+
+urlpatterns = [
+    path("problems/", ProblemListView.as_view(), name="problem_list"),
+    path("problems/new/", problem_create, name="problem_create"),
+    path("problems/<int:pk>/", problem_detail, name="problem_detail"),
+    path("problems/<int:pk>/<slug:action>/", problem_action, name="problem_action"),
+]
