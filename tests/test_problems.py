@@ -786,3 +786,26 @@ def test_detail_query_count_does_not_grow_with_events(client, world):
             problem, world["users"]["manager"], deadline=today() + (20 + n) * DAY, reason="延期"
         )
     assert _queries(client, url) == small
+
+
+# --- builders for the generic walk in tests/test_scope.py (the target is "their" project) -----
+def scope_problem(project):
+    """URL kwargs of a problem raised against ``project`` (made on the fly)."""
+    problem = make_problem(project)
+    return {"pk": problem.pk}
+
+
+def scope_problem_step(project):
+    return {**scope_problem(project), "action": "assign"}
+
+
+def scope_raise_post(project):
+    return {"project": project.pk, "title": "越权提出的问题"}
+
+
+def scope_assign_post(project):
+    return {
+        "assign-version": 1,
+        "assign-assigned_unit": "越权单位",
+        "assign-deadline": (today() + 5 * DAY).isoformat(),
+    }

@@ -11,6 +11,7 @@ import pytest
 from django.urls import get_resolver, reverse
 
 from tests import factories
+from tests import test_problems as tp
 from tracker.choices import Role, Stage
 from tracker.models import ChangeLog, Project, StageChange, WeeklyDispatch
 
@@ -101,6 +102,10 @@ CASES = {
     "dashboard": (lambda p: {}, None),
     "chain_list": (lambda p: {}, None),
     "chain_detail": (lambda p: {"pk": p.chain_id}, None),
+    "problem_list": (lambda p: {}, None),
+    "problem_create": (lambda p: {}, tp.scope_raise_post),
+    "problem_detail": (tp.scope_problem, None),
+    "problem_action": (tp.scope_problem_step, tp.scope_assign_post),
 }
 
 # Pages with an object in the URL that a user may not see at all answer 404.
@@ -109,6 +114,12 @@ READ_404 = {
     ("project_detail", "commissioner"),
     ("project_detail", "chain"),
     ("chain_detail", "chain"),  # a chain office opens only its own chain
+    # A problem of another region and chain (tests/test_problems.py has the detail).
+    *{
+        (r, w)
+        for r in ("problem_detail", "problem_action")
+        for w in ("county", "commissioner", "chain")
+    },
 }
 
 
