@@ -1,0 +1,435 @@
+"""年考核: scores against hand-computed cases, "no data", weights validation, adjustments,
+ranking and ties, awards, scope of every assessment route, invalid years, query counts,
+XLSX export."""
+
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tests import factories
+from tracker import assessments
+from tracker.assessments import INDICATORS, compute_assessment, ensure_default_weights
+from tracker.choices import ProblemStatus, Role, Stage
+from tracker.models import (
+    AssessmentAdjustment,
+    AssessmentWeight,
+    ChangeLog,
+    MissingDispatch,
+    Problem,
+    WeeklyDispatch,
+)
+
+pytestmark = pytest.mark.django_db
+
+# Routes whose scope is tested here rather than by test_scope's generic walk: the index
+# redirects, and the weights and adjustment pages are for managers only (403).
+OWN_SCOPE_TESTS = {"assessment_index", "assessment_weights", "assessment_adjust"}
+
+TODAY = datetime.date(2023, 6, 1)
+D = Decimal
+
+
+@pytest.fixture
+def case():
+    """Two ranked regions and an unranked one; hand-computed in the test below.
+
+    A: 30 亿 (5020, leading chain, started 2022) + 10 亿 (not started); invested 5 亿 in 2022;
+       one report, on time.
+    B: 20 亿 (5020, started and in production in 2022); invested 2 亿; one report, late.
+    C (not ranked): 100 亿, ignored.
+    """
+    lithium = factories.chain(name="锂电", is_leading=True)
+    other = factories.chain(name="医药")
+    a = factories.region(name="甲县", code="a", sort_order=1)
+    b = factories.region(name="乙县", code="b", sort_order=2)
+    c = factories.region(name="特色区", code="c", sort_order=3, ranked_in_assessment=False)
+    signed = datetime.date(2022, 3, 1)
+    a1 = factories.project(
+        region=a,
+        chain=lithium,
+        signed_on=signed,
+        signed_amount=D("300000"),
+        history=[(Stage.STARTED, datetime.date(2022, 6, 1))],
+    )
+    factories.project(region=a, chain=other, signed_on=signed, signed_amount=D("100000"))
+    b1 = factories.project(
+        region=b,
+        chain=other,
+        signed_on=signed,
+        signed_amount=D("200000"),
+        history=[
+            (Stage.STARTED, datetime.date(2022, 4, 1)),
+            (Stage.PRODUCTION, datetime.date(2022, 11, 1)),
+        ],
+    )
+    factories.project(region=c, chain=lithium, signed_on=signed, signed_amount=D("1000000"))
+    factories.dispatch(a1, iso_year=2022, iso_week=50, completed_investment=D("50000"))
+    factories.dispatch(
+        b1, iso_year=2022, iso_week=50, completed_investment=D("20000"), is_late=True
+    )
+    return {"a": a, "b": b, "c": c, "a1": a1, "b1": b1, "lithium": lithium}
+
+
+def row_of(result, region):
+    return next(r for r in result.rows if r.region == region)
+
+
+def cells(row):
+    return {c.indicator.key: (c.value, c.points) for c in row.cells}
+
+
+def test_default_weights_sum_to_100_and_are_created_once():
+    assert sum(i.default_weight for i in INDICATORS) == 100
+    rows = ensure_default_weights(2022)
+    assert sum(w.weight for w in rows) == 100
+    assert ensure_default_weights(2022) and AssessmentWeight.objects.filter(year=2022).count() == 7
+
+
+def test_scores_match_the_hand_computed_case(case):
+    result = compute_assessment(2022, today=TODAY)
+    assert [r.region for r in result.rows] == [case["a"], case["b"]]  # C is not ranked
+    a, b = row_of(result, case["a"]), row_of(result, case["b"])
+    assert cells(a)["signed_amount"] == (D(40), D(25))
+    assert cells(b)["signed_amount"] == (D(20), D("12.5"))
+    assert cells(a)["count_5020"] == (D(1), D(15))
+    assert cells(a)["start_rate"] == (D(50), D("7.5"))
+    assert cells(b)["start_rate"] == (D(100), D(15))
+    assert cells(a)["production_rate"] == (D(0), D(0))
+    assert cells(b)["production_rate"] == (D(100), D(10))
+    assert cells(a)["completed_investment"] == (D(5), D(15))
+    assert cells(b)["completed_investment"] == (D(2), D(6))
+    assert cells(a)["dispatch_timeliness"] == (D(100), D(10))
+    assert cells(b)["dispatch_timeliness"] == (D(0), D(0))
+    # No problems anywhere: the indicator is left out, the other 90 points scaled to 100.
+    assert cells(a)["problem_resolution"] == (None, None)
+    assert a.computed == D("80.56")  # 72.5 × 100 / 90
+    assert b.computed == D("65.00")  # 58.5 × 100 / 90
+    assert (a.rank, b.rank) == (1, 2)
+
+
+def test_a_region_without_problems_is_neither_rewarded_nor_punished(case):
+    user = factories.user(Role.MANAGER)
+
+    def problem(status, **kw):
+        return Problem.objects.create(
+            chain=case["lithium"],
+            region=case["a"],
+            title="用地",
+            raised_by=user,
+            raised_on=datetime.date(2022, 5, 1),
+            status=status,
+            assigned_unit="自然资源局" if status != ProblemStatus.RAISED else "",
+            deadline=datetime.date(2022, 6, 1) if status != ProblemStatus.RAISED else None,
+            **kw,
+        )
+
+    problem(ProblemStatus.RESOLVED, resolved_on=datetime.date(2022, 5, 20))
+    problem(ProblemStatus.ASSIGNED)
+    # Resolved only after the year's end: not resolved in 2022.
+    problem(ProblemStatus.CLOSED, resolved_on=datetime.date(2023, 1, 5), closed_on=TODAY)
+    result = compute_assessment(2022, today=TODAY)
+    a, b = row_of(result, case["a"]), row_of(result, case["b"])
+    value, points = cells(a)["problem_resolution"]
+    assert value.quantize(D("0.01")) == D("33.33") and points == D(10)  # the best region
+    assert a.computed == D("82.50")  # 72.5 + 10, out of the full 100
+    assert cells(b)["problem_resolution"] == (None, None)
+    assert b.computed == D("65.00")  # unchanged: scaled over its 90 points of data
+
+
+def test_missing_weeks_count_against_dispatch_timeliness(case):
+    MissingDispatch.objects.create(project=case["a1"], iso_year=2022, iso_week=51)
+    a = row_of(compute_assessment(2022, today=TODAY), case["a"])
+    assert cells(a)["dispatch_timeliness"][0] == D(50)
+
+
+def test_only_the_stages_and_dispatches_of_the_year_count(case):
+    # Started in 2023: still not started in 2022's assessment.
+    a2 = case["a"].projects.exclude(pk=case["a1"].pk).get()
+    a2.stage_changes.create(from_stage=Stage.SIGNED, to_stage=Stage.STARTED, effective_on=TODAY)
+    # 2023's investment and a 2021 baseline for B.
+    factories.dispatch(case["a1"], iso_year=2023, iso_week=10, completed_investment=D("90000"))
+    WeeklyDispatch.objects.create(
+        project=case["b1"],
+        iso_year=2021,
+        iso_week=52,
+        stage=Stage.SIGNED,
+        completed_investment=D("5000"),
+    )
+    result = compute_assessment(2022, today=TODAY)
+    a, b = row_of(result, case["a"]), row_of(result, case["b"])
+    assert cells(a)["start_rate"][0] == D(50)
+    assert cells(a)["completed_investment"][0] == D(5)
+    assert cells(b)["completed_investment"][0] == D("1.5")  # 2.0 − 0.5 baseline
+    result_2023 = compute_assessment(2023, today=TODAY)
+    assert cells(row_of(result_2023, case["a"]))["completed_investment"][0] == D(4)
+
+
+def test_weights_come_from_the_year(case):
+    manager = factories.user(Role.MANAGER)
+    values = {i.key: D(0) for i in INDICATORS}
+    values["production_rate"] = D(100)
+    assessments.set_weights(year=2022, values=values, by=manager)
+    result = compute_assessment(2022, today=TODAY)
+    assert row_of(result, case["b"]).computed == D(100)
+    assert row_of(result, case["a"]).computed == D(0)
+    assert (row_of(result, case["b"]).rank, row_of(result, case["a"]).rank) == (1, 2)
+    # 2021 keeps the defaults.
+    assert all(w.pk is None for w in assessments.weights_for(2021))
+
+
+# --- adjustments, ranking, awards ------------------------------------------------------------
+
+
+def test_adjustments_add_to_the_computed_score_and_can_change_the_ranking(case):
+    manager = factories.user(Role.MANAGER)
+    assessments.add_adjustment(
+        year=2022, region=case["b"], points=D("10"), reason="超额完成", by=manager
+    )
+    assessments.add_adjustment(
+        year=2022, region=case["b"], points=D("6"), reason="专项奖励", by=manager
+    )
+    result = compute_assessment(2022, today=TODAY)
+    b = row_of(result, case["b"])
+    assert (b.computed, b.adjustment_total, b.final) == (D("65.00"), D(16), D("81.00"))
+    assert [r.region for r in result.rows] == [case["b"], case["a"]]
+    assert [len(r.adjustments) for r in result.rows] == [2, 0]
+    assert ChangeLog.objects.filter(content_type__model="assessmentadjustment").count() == 2
+
+
+def test_equal_final_scores_share_a_rank_listed_by_computed_score(case):
+    manager = factories.user(Role.MANAGER)
+    assessments.add_adjustment(
+        year=2022, region=case["b"], points=D("15.56"), reason="并列", by=manager
+    )
+    result = compute_assessment(2022, today=TODAY)
+    assert [(r.region, r.rank, r.final) for r in result.rows] == [
+        (case["a"], 1, D("80.56")),
+        (case["b"], 1, D("80.56")),
+    ]
+
+
+def test_an_adjustment_needs_a_reason(case):
+    manager = factories.user(Role.MANAGER)
+    with pytest.raises(assessments.ValidationError):
+        assessments.add_adjustment(
+            year=2022, region=case["a"], points=D(3), reason="  ", by=manager
+        )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        AssessmentAdjustment.objects.create(
+            year=2022, region=case["a"], points=D(3), reason="", adjusted_by=manager
+        )
+    assert not AssessmentAdjustment.objects.exists()
+
+
+def test_an_unranked_region_cannot_be_adjusted(case):
+    with pytest.raises(assessments.ValidationError):
+        assessments.add_adjustment(
+            year=2022, region=case["c"], points=D(3), reason="x", by=factories.user(Role.MANAGER)
+        )
+
+
+def test_awards_top_n_and_leading_chain(case, settings):
+    result = compute_assessment(2022, today=TODAY)
+    awards = {award["key"]: regions for award, regions in result.awards}
+    assert awards["overall"] == [case["a"], case["b"]]  # top 3 of two regions
+    assert awards["leading"] == [case["a"]]  # the only ranked region with lithium
+    assert row_of(result, case["a"]).awards == [
+        "工业发展综合先进县(市、区)",
+        "首位产业发展先进县(市、区)",
+    ]
+
+    settings.TRACKER = {**settings.TRACKER, "ASSESSMENT_TOP_N": 1}
+    result = compute_assessment(2022, today=TODAY)
+    awards = {award["key"]: regions for award, regions in result.awards}
+    assert awards["overall"] == [case["a"]]
+
+    settings.TRACKER = {
+        **settings.TRACKER,
+        "ASSESSMENT_AWARDS": [{"key": "x", "name": "最佳", "rule": "overall", "top": 2}],
+    }
+    result = compute_assessment(2022, today=TODAY)
+    assert [(a["name"], regions) for a, regions in result.awards] == [
+        ("最佳", [case["a"], case["b"]])
+    ]
+
+
+def test_ties_at_the_award_boundary_all_win(case, settings):
+    settings.TRACKER = {**settings.TRACKER, "ASSESSMENT_TOP_N": 1}
+    assessments.add_adjustment(
+        year=2022,
+        region=case["b"],
+        points=D("15.56"),
+        reason="并列",
+        by=factories.user(Role.MANAGER),
+    )
+    result = compute_assessment(2022, today=TODAY)
+    awards = {award["key"]: regions for award, regions in result.awards}
+    assert awards["overall"] == [case["a"], case["b"]]
+
+
+# --- weights validation ----------------------------------------------------------------------
+
+
+def weights_post(**changes):
+    data = {i.key: str(i.default_weight) for i in INDICATORS}
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"signed_amount": "30"}, "they must add up to 100"),
+        ({"signed_amount": "101", "count_5020": "-61"}, "100"),
+        ({"signed_amount": "abc"}, "number"),
+    ],
+)
+def test_weights_page_refuses_invalid_weights_and_saves_nothing(client, case, changes, message):
+    client.force_login(factories.user(Role.MANAGER))
+    ensure_default_weights(2022)
+    before = list(AssessmentWeight.objects.values_list("key", "weight"))
+    response = client.post(
+        reverse("tracker:assessment_weights", args=[2022]), weights_post(**changes)
+    )
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert list(AssessmentWeight.objects.values_list("key", "weight")) == before
+
+
+def test_set_weights_refuses_a_total_other_than_100(case):
+    manager = factories.user(Role.MANAGER)
+    with pytest.raises(assessments.ValidationError):
+        assessments.set_weights(year=2022, values={"signed_amount": D(30)}, by=manager)
+    assert sum(w.weight for w in assessments.weights_for(2022)) == 100
+    assert not AssessmentWeight.objects.filter(year=2022, weight=30).exists()
+
+
+def test_weights_page_saves_valid_weights_with_history(client, case):
+    client.force_login(factories.user(Role.MANAGER))
+    response = client.post(
+        reverse("tracker:assessment_weights", args=[2022]),
+        weights_post(signed_amount="30", count_5020="10"),
+    )
+    assert response.status_code == 302
+    saved = dict(AssessmentWeight.objects.filter(year=2022).values_list("key", "weight"))
+    assert (saved["signed_amount"], saved["count_5020"]) == (D(30), D(10))
+    assert sum(saved.values()) == 100
+    assert ChangeLog.objects.filter(content_type__model="assessmentweight").count() == 2
+
+
+def test_adjust_page_requires_a_reason(client, case):
+    client.force_login(factories.user(Role.MANAGER))
+    url = reverse("tracker:assessment_adjust", args=[2022])
+    response = client.post(url, {"region": case["a"].pk, "points": "3", "reason": ""})
+    assert response.status_code == 200
+    assert "reason" in response.context["form"].errors
+    assert not AssessmentAdjustment.objects.exists()
+    response = client.post(url, {"region": case["a"].pk, "points": "-2.5", "reason": "数据差错"})
+    assert response.status_code == 302
+    body = client.get(reverse("tracker:assessment_year", args=[2022])).content.decode()
+    assert "数据差错" in body and "-2.50" in body
+
+
+# --- scope, years ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", [Role.COUNTY, Role.COMMISSIONER, Role.CHAIN_OFFICE])
+def test_other_roles_read_the_assessment_but_cannot_edit(client, case, role):
+    client.force_login(factories.user(role))
+    assert client.get(reverse("tracker:assessment_year", args=[2022])).status_code == 200
+    ensure_default_weights(2022)
+    before = (
+        list(AssessmentWeight.objects.values_list("key", "weight")),
+        AssessmentAdjustment.objects.count(),
+        ChangeLog.objects.count(),
+    )
+    weights = reverse("tracker:assessment_weights", args=[2022])
+    adjust = reverse("tracker:assessment_adjust", args=[2022])
+    assert client.get(weights).status_code == 403
+    assert client.post(weights, weights_post(signed_amount="35", count_5020="5")).status_code == 403
+    assert client.get(adjust).status_code == 403
+    response = client.post(adjust, {"region": case["a"].pk, "points": "9", "reason": "x"})
+    assert response.status_code == 403
+    assert (
+        list(AssessmentWeight.objects.values_list("key", "weight")),
+        AssessmentAdjustment.objects.count(),
+        ChangeLog.objects.count(),
+    ) == before
+    body = client.get(reverse("tracker:assessment_year", args=[2022])).content.decode()
+    assert "edit-weights" not in body
+
+
+@pytest.mark.parametrize("year", [1999, 2021, 2999])
+def test_years_without_an_assessment_are_404_with_the_reason(client, case, year):
+    client.force_login(factories.user(Role.MANAGER))
+    for name in ("assessment_year", "assessment_weights", "assessment_adjust"):
+        response = client.get(reverse(f"tracker:{name}", args=[year]))
+        assert response.status_code == 404
+        assert "missing-message" in response.content.decode()
+
+
+def test_index_redirects_to_the_latest_year_with_data(client, case):
+    client.force_login(factories.user(Role.COUNTY))
+    response = client.get(reverse("tracker:assessment_index"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("tracker:assessment_year", args=[2022])
+
+
+def test_index_without_any_project_says_so(client):
+    client.force_login(factories.user(Role.MANAGER))
+    response = client.get(reverse("tracker:assessment_index"))
+    assert response.status_code == 200
+    assert "missing-message" in response.content.decode()
+
+
+# --- query counts, export --------------------------------------------------------------------
+
+
+def grow(n_regions, n_projects):
+    chain = factories.chain()
+    for _ in range(n_regions):
+        region = factories.region()
+        for k in range(n_projects):
+            p = factories.project(
+                region=region,
+                chain=chain,
+                signed_amount=D(10000 * (k + 1)),
+                history=[(Stage.STARTED, datetime.date(2022, 5, 1))],
+            )
+            factories.dispatch(p, iso_year=2022, iso_week=30, completed_investment=D(100))
+
+
+def test_query_count_does_not_grow_with_projects_or_regions(client, case):
+    client.force_login(factories.user(Role.MANAGER))
+    url = reverse("tracker:assessment_year", args=[2022])
+    client.get(url)
+
+    def count():
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+            compute_assessment(2022, today=TODAY)
+        return len(ctx.captured_queries)
+
+    small = count()
+    grow(4, 6)
+    assert count() == small
+
+
+def test_xlsx_export_has_numbers_as_numbers(client, case):
+    from openpyxl import load_workbook
+
+    client.force_login(factories.user(Role.COUNTY, region=case["a"]))
+    response = client.get(reverse("tracker:assessment_year", args=[2022]), {"export": "xlsx"})
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert len(rows) == 3
+    first = rows[1]
+    assert first[0] == 1 and first[1] == "甲县"
+    assert first[2] == 40  # signed amount, 亿元, stored as a number
+    assert isinstance(first[-2], float) and abs(first[-2] - 80.56) < 1e-9
