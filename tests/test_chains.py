@@ -16,6 +16,7 @@ from django.utils import timezone
 from tests import factories as f
 from tracker.choices import ChainLeaderPosition, ProblemStatus, Role
 from tracker.models import ChainLeader, IndustryChain, Problem, Project
+from tracker.views.dashboard import CHAIN_PROJECT_LIMIT
 
 pytestmark = pytest.mark.django_db
 
@@ -94,7 +95,8 @@ class TestSeededChains:
         book = Project.objects.filter(chain=lithium)
         assert totals == {**book.totals(), "amount_yi": totals["amount_yi"]}
         assert totals["amount_yi"] == (totals["amount"] / 10000).quantize(Decimal("0.01"))
-        assert len(response.context["projects"]) == min(50, totals["count"])
+        assert len(response.context["projects"]) == min(CHAIN_PROJECT_LIMIT, totals["count"])
+        assert response.context["more_projects"] == totals["count"] - CHAIN_PROJECT_LIMIT
         amounts = [p.signed_amount for p in response.context["projects"]]
         assert amounts == sorted(amounts, reverse=True)
         leaders = response.context["leaders"]

@@ -23,6 +23,8 @@ from decimal import Decimal
 
 from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, ExtractMonth
+from django.utils.dates import MONTHS_3
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Stage
@@ -223,7 +225,14 @@ def by_chain(cohort):
 
 
 def indicators(year):
-    return list(AnnualIndicator.objects.filter(year=year).order_by("sort_order", "key"))
+    """The city's indicators of ``year`` with display strings (1800, 5094.6, +9.0 …)."""
+    rows = list(AnnualIndicator.objects.filter(year=year).order_by("sort_order", "key"))
+    for row in rows:
+        row.value_display = None if row.value is None else f"{row.value.normalize():f}"
+        row.growth_display = (
+            None if row.growth is None else f"{row.growth.quantize(Decimal('0.1')):+f}"
+        )
+    return rows
 
 
 def dashboard_data(scope, *, year, today):
@@ -246,8 +255,10 @@ def chart_payload(data):
     """The JSON handed to static/js/dashboard.js through ``json_script`` (labels included)."""
     h = data["headline"]
     return {
-        "months": [str(_("Month %(month)s") % {"month": m}) for m in MONTHS],
+        "months": [str(capfirst(MONTHS_3[m])) for m in MONTHS],
         "labels": {
+            "unit_count": str(_("projects")),
+            "unit_yi": "亿元",
             "count": str(_("projects")),
             "amount": str(_("amount (亿元)")),
             "cumulative": str(_("cumulative completed (亿元)")),

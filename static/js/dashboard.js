@@ -33,11 +33,12 @@
     draw(id, {
       tooltip: { trigger: "axis" },
       legend: { top: 0 },
-      grid: { left: 48, right: 56, top: 36, bottom: rotate ? 72 : 32 },
-      xAxis: { type: "category", data: categories, axisLabel: { rotate: rotate || 0, interval: 0 } },
+      grid: { left: 48, right: 56, top: 48, bottom: rotate ? 96 : 32 },
+      xAxis: { type: "category", data: categories,
+        axisLabel: { rotate: rotate || 0, interval: rotate ? 0 : "auto" } },
       yAxis: [
-        { type: "value", name: bar.name, minInterval: bar.integer ? 1 : 0 },
-        { type: "value", name: line.name, splitLine: { show: false } }
+        { type: "value", name: bar.unit, minInterval: bar.integer ? 1 : 0 },
+        { type: "value", name: line.unit, splitLine: { show: false } }
       ],
       series: [
         { name: bar.name, type: "bar", data: bar.values, itemStyle: { color: COLORS.bar } },
@@ -48,16 +49,16 @@
   }
 
   barAndLine("chart-signing", data.months,
-    { name: L.count, values: data.signing.count, integer: true },
-    { name: L.amount, values: num(data.signing.amount) });
+    { name: L.count, unit: L.unit_count, values: data.signing.count, integer: true },
+    { name: L.amount, unit: L.unit_yi, values: num(data.signing.amount) });
 
   barAndLine("chart-investment", data.months,
-    { name: L.increment, values: num(data.investment.increment) },
-    { name: L.cumulative, values: num(data.investment.cumulative) });
+    { name: L.increment, unit: L.unit_yi, values: num(data.investment.increment) },
+    { name: L.cumulative, unit: L.unit_yi, values: num(data.investment.cumulative) });
 
   barAndLine("chart-region", data.regions.names,
-    { name: L.count, values: data.regions.count, integer: true },
-    { name: L.amount, values: num(data.regions.amount) }, 40);
+    { name: L.count, unit: L.unit_count, values: data.regions.count, integer: true },
+    { name: L.amount, unit: L.unit_yi, values: num(data.regions.amount) }, 40);
 
   draw("chart-chain", {
     tooltip: { trigger: "item", formatter: "{b}<br>{c} 亿元 ({d}%)" },
@@ -80,7 +81,7 @@
   draw("chart-lights", {
     tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
     legend: { top: 0 },
-    grid: { left: 40, right: 16, top: 36, bottom: 72 },
+    grid: { left: 40, right: 16, top: 36, bottom: 96 },
     xAxis: { type: "category", data: data.regions.names, axisLabel: { rotate: 40, interval: 0 } },
     yAxis: { type: "value", minInterval: 1 },
     series: ["red", "yellow", "green"].map(function (key) {

@@ -25,7 +25,7 @@ from ..choices import Role
 from ..dashboard import chart_payload, dashboard_data, signed_years, to_yi
 from ..models import Project
 
-CHAIN_PROJECT_LIMIT = 50
+CHAIN_PROJECT_LIMIT = 20
 CHAIN_PROBLEM_LIMIT = 50
 
 
