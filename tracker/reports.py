@@ -96,6 +96,7 @@ CENT = Decimal("0.01")
 TEN_THOUSAND = Decimal(10000)
 PUBLISH_RETRIES = 3
 OFFICIAL_LANGUAGE = "zh-hans"
+REASON_REQUIRED = _("This month is already published: republishing needs a reason.")
 
 
 class ReportMonthError(ValueError):
@@ -585,6 +586,12 @@ def compute_report(*, year, month):
 
 
 # --- publishing -------------------------------------------------------------------------------
+def latest_version(year, month):
+    """The highest published version of the month (0 when none)."""
+    latest = MonthlyReport.objects.filter(year=year, month=month).aggregate(v=Max("version"))
+    return latest["v"] or 0
+
+
 def publish_monthly_report(*, year, month, by, reason=""):
     """Freeze the month's report as the next version; managers only (see the module doc)."""
     if not (by and by.is_authenticated and by.is_active and by.is_manager):
@@ -594,12 +601,9 @@ def publish_monthly_report(*, year, month, by, reason=""):
     with translation.override(OFFICIAL_LANGUAGE):
         data = compute_report(year=year, month=month)
     for _attempt in range(PUBLISH_RETRIES):
-        latest = MonthlyReport.objects.filter(year=year, month=month).aggregate(v=Max("version"))
-        version = (latest["v"] or 0) + 1
+        version = latest_version(year, month) + 1
         if version > 1 and not reason:
-            raise ValidationError(
-                {"reason": _("This month is already published: republishing needs a reason.")}
-            )
+            raise ValidationError({"reason": REASON_REQUIRED})
         try:
             with transaction.atomic():
                 return MonthlyReport.objects.create(

@@ -155,9 +155,11 @@ def monthly_report_version(request, month, version):
     match = MONTH_PATTERN.match(month or "")
     report = None
     if match:
-        report = MonthlyReport.objects.filter(
-            year=int(match[1]), month=int(match[2]), version=version
-        ).first()
+        report = (
+            MonthlyReport.objects.select_related("published_by")
+            .filter(year=int(match[1]), month=int(match[2]), version=version)
+            .first()
+        )
     if report is None:
         return _not_found(
             request,
