@@ -809,3 +809,33 @@ def scope_assign_post(project):
         "assign-assigned_unit": "越权单位",
         "assign-deadline": (today() + 5 * DAY).isoformat(),
     }
+
+
+# --- demo data ---------------------------------------------------------------------------------
+def test_seed_adds_the_demo_problems_once_in_every_state(settings):
+    from django.core.management import call_command
+
+    settings.DEBUG = True  # the demo accounts (and so the demo problems) are for DEBUG only
+    call_command("seed", "--today", "2026-11-30", "--skip-history", stdout=io.StringIO())
+    problems = list(Problem.objects.all())
+    assert len(problems) == 6
+    assert all(p.title.endswith("（示例）") for p in problems)
+    assert {p.status for p in problems} == set(ProblemStatus.values)
+    assert any(p.escalated for p in problems)
+    assert any(p.project is None and p.region is None for p in problems)
+    assert ProblemEvent.objects.filter(action=ProblemAction.EXTEND).count() == 1
+    # Dated relative to the load date, not the clock.
+    assert max(p.raised_on for p in problems) == datetime.date(2026, 11, 18)
+    state = sorted(Problem.objects.values_list("title", "status", "deadline", "version"))
+    call_command("seed", "--today", "2026-11-30", "--skip-history", stdout=io.StringIO())
+    assert sorted(Problem.objects.values_list("title", "status", "deadline", "version")) == state
+    assert ProblemEvent.objects.count() == 2 + 3 + 3 + 4 + 3 + 1
+
+
+def test_seed_without_demo_accounts_adds_no_problems():
+    from django.core.management import call_command
+
+    call_command(
+        "seed", "--today", "2026-11-30", "--skip-history", "--no-demo-users", stdout=io.StringIO()
+    )
+    assert not Problem.objects.exists()
