@@ -12,6 +12,7 @@ from django.urls import get_resolver, reverse
 
 from tests import factories
 from tests import test_problems as tp
+from tests import test_reports as tr
 from tests.test_assessments import OWN_SCOPE_TESTS as ASSESSMENT_OWN_TESTS
 from tests.test_inspections import OWN_SCOPE_TESTS as INSPECTION_OWN_TESTS
 from tracker.choices import Role, Stage
@@ -120,6 +121,10 @@ CASES = {
     "problem_create": (lambda p: {}, tp.scope_raise_post),
     "problem_detail": (tp.scope_problem, None),
     "problem_action": (tp.scope_problem_step, tp.scope_assign_post),
+    # 月通报: city-wide, read by every role (tests/test_reports.py: CITY_WIDE_ROUTES).
+    "report_index": (lambda p: {}, None),
+    "monthly_report": (tr.report_month_kwargs, tr.publish_post),
+    "monthly_report_version": (tr.published_version_kwargs, None),
 }
 
 # Pages with an object in the URL that a user may not see at all answer 404.
@@ -165,7 +170,7 @@ def test_out_of_scope_get_shows_nothing_of_the_other_project(client, world, rout
     else:
         assert response.status_code == 200
         body = response.content.decode()
-        if who != "county" or route.startswith("dispatch"):
+        if (who != "county" or route.startswith("dispatch")) and route not in tr.CITY_WIDE_ROUTES:
             assert theirs.name not in body, f"{route} shows another scope's project to {who}"
     assert fingerprint(theirs) == before
 
