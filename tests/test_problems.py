@@ -681,6 +681,9 @@ def test_overdue_badge_and_header_count(client, world, ledger_rows):
     assert "badge-escalated" in body
     client.force_login(world["users"]["office"])  # its chain: one overdue
     assert client.get(LIST).context["totals"]["overdue"] == 1
+    # The header count links to the overdue filter, which shows itself chosen.
+    body = client.get(LIST, {"overdue": "true"}).content.decode()
+    assert '<option value="true" selected>' in body
 
 
 def test_a_bad_filter_value_shows_beside_the_filter_and_lists_nothing(client, world, ledger_rows):

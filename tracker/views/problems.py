@@ -32,6 +32,11 @@ HISTORY_LIMIT = 200
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
+# The values are the ones the links on the page use (``?overdue=true``), so a bound filter
+# form shows the chosen option again.
+YES_NO_ALL = forms.Select(choices=[("", _("all")), ("true", _("yes")), ("false", _("no"))])
+
+
 # --- filters -----------------------------------------------------------------------------------
 class ProblemFilterForm(forms.Form):
     def clean(self):
@@ -56,8 +61,10 @@ class ProblemFilterSet(django_filters.FilterSet):
         label=_("County (city, district)"), queryset=Region.objects.all()
     )
     status = django_filters.ChoiceFilter(label=_("Status"), choices=ProblemStatus.choices)
-    overdue = django_filters.BooleanFilter(label=_("Overdue"), method="filter_overdue")
-    escalated = django_filters.BooleanFilter(label=_("Escalated (督办)"))
+    overdue = django_filters.BooleanFilter(
+        label=_("Overdue"), method="filter_overdue", widget=YES_NO_ALL
+    )
+    escalated = django_filters.BooleanFilter(label=_("Escalated (督办)"), widget=YES_NO_ALL)
     deadline_after = django_filters.DateFilter(
         label=_("Deadline on or after"),
         field_name="deadline",
@@ -388,6 +395,7 @@ def _note_field(label, required=False):
 
 
 class AssignForm(StepForm):
+    title = _("Assign to a unit")
     assigned_unit = forms.CharField(label=_("Responsible unit"), max_length=ledger.UNIT_MAX)
     deadline = forms.DateField(label=_("Deadline"), widget=DATE_WIDGET)
     note = _note_field(_("Note"))
@@ -395,12 +403,14 @@ class AssignForm(StepForm):
 
 
 class ExtendForm(StepForm):
+    title = _("Extend the deadline")
     deadline = forms.DateField(label=_("New deadline"), widget=DATE_WIDGET)
     note = _note_field(_("Reason for the extension"), required=True)
     submit_label = _("Extend the deadline")
 
 
 class ResolveForm(StepForm):
+    title = _("Resolve")
     resolution = forms.CharField(
         label=_("Resolution"),
         max_length=ledger.TEXT_MAX,
@@ -410,11 +420,13 @@ class ResolveForm(StepForm):
 
 
 class CloseForm(StepForm):
+    title = _("Close (销号)")
     note = _note_field(_("Note"))
     submit_label = _("Close (销号)")
 
 
 class ReopenForm(StepForm):
+    title = _("Reopen")
     note = _note_field(_("Reason for reopening"), required=True)
     deadline = forms.DateField(
         label=_("New deadline (optional)"), required=False, widget=DATE_WIDGET
@@ -423,6 +435,7 @@ class ReopenForm(StepForm):
 
 
 class EscalateForm(StepForm):
+    title = _("Escalate (督办)")
     note = _note_field(_("Reason for escalation"), required=True)
     submit_label = _("Escalate (督办)")
 
@@ -512,7 +525,6 @@ def _detail(request, problem, *, bound=None, status=200):
         step_forms.append(
             {
                 "action": action,
-                "label": ledger.ProblemAction(action).label,
                 "form": form,
                 "url": reverse("tracker:problem_action", args=[problem.pk, action]),
             }
