@@ -562,6 +562,20 @@ def test_scope_of_the_list_and_the_detail_page(client, world, who):
         assert response.status_code == (200 if problem in expected else 404)
 
 
+@pytest.mark.parametrize("who", sorted(ROLE_MAY))
+def test_actionable_by_is_the_set_of_problems_with_some_step_for_the_user(world, who):
+    problems = [
+        make_problem(world["mine"]),
+        make_problem(world["theirs"]),
+        make_problem(chain=world["chain_x"]),
+        make_problem(chain=world["chain_y"]),
+    ]
+    user = world["users"][who]
+    expected = {p for p in problems if any(ledger.may_take(user, p, a) for a in ledger.STEPS)}
+    assert set(Problem.objects.actionable_by(user)) == expected
+    assert expected <= set(Problem.objects.visible_to(user))
+
+
 @pytest.mark.parametrize("action", sorted(STATUS_MAY))
 @pytest.mark.parametrize("who", ["office", "county", "commissioner"])
 def test_out_of_scope_steps_are_404_for_get_and_post_and_change_nothing(client, world, action, who):
