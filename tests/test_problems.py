@@ -394,7 +394,7 @@ def test_assign_refuses_a_deadline_before_the_raising_date_beside_the_field(clie
         assert response.status_code == 200
         form = _bound_form(response, "assign")
         assert word in str(form.errors["deadline"])
-        assert 'id="error-deadline"' in response.content.decode()
+        assert 'id="error-assign-deadline"' in response.content.decode()
     assert fingerprint(problem) == before
 
 
