@@ -1,27 +1,42 @@
 """manage.py flag_overdue: the daily overdue check (see tracker/overdue.py for the rules)."""
 
+import argparse
 import datetime
+import textwrap
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
 from tracker.dispatching import week_label
 from tracker.overdue import flag_overdue, lookback_weeks
 
+# /etc/yichun/env exports what the app processes get (DATABASE_URL, DJANGO_SECRET_KEY, …).
 CRONTAB = (
     "CRON_TZ=Asia/Shanghai\n"
-    "30 0 * * * cd /srv/yichun && .venv/bin/python manage.py flag_overdue "
-    ">> /var/log/yichun/flag_overdue.log 2>&1"
+    "30 0 * * * cd /srv/yichun && . /etc/yichun/env && .venv/bin/python manage.py "
+    "flag_overdue >> /var/log/yichun/flag_overdue.log 2>&1"
 )
 
 
+class _HelpFormatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
 class Command(BaseCommand):
-    help = (
+    help = textwrap.fill(
         "Flag overdue problems (链长制问题) and rectification items (overdue_since = the day "
         "after the deadline) and weekly dispatches missing after their deadline "
         "(MissingDispatch), as of today in Asia/Shanghai. Running it again changes nothing "
-        "more. Run it daily from cron, shortly after midnight, with the same environment as "
-        "the app (DATABASE_URL, DJANGO_SECRET_KEY), e.g.:  " + CRONTAB.replace("\n", "  ")
-    )
+        "more, and a missed day is caught up by the next run. Run it daily from cron, shortly "
+        "after midnight Asia/Shanghai, with the environment of the app processes "
+        "(DATABASE_URL, DJANGO_SECRET_KEY, TRACKER_* settings), e.g. this crontab "
+        "(CRON_TZ is read by cronie; with Debian's cron, the host's time zone applies):",
+        width=79,
+    ) + ("\n\n" + CRONTAB)
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # Keep the crontab lines of the help as they are written.
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser):
         parser.add_argument(
