@@ -1,0 +1,65 @@
+"""The monthly report in headless Chromium: a manager opens December 2022 on the seeded
+book, publishes it, lands on version 1 and exports its XLSX. No console errors."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from openpyxl import load_workbook
+
+from tests import factories
+from tests.conftest import login
+from tracker.choices import Role
+from tracker.models import MonthlyReport
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def seeded_manager():
+    call_command("seed", "--today", "2023-01-02", "--no-demo-users", stdout=StringIO())
+    return factories.user(Role.MANAGER, username="boss")
+
+
+def test_manager_opens_publishes_and_exports_december_2022(browser_page, seeded_manager):
+    page = browser_page
+    login(page, "boss", factories.PASSWORD)
+    page.goto(page.base_url + "/reports/monthly/")
+    page.click("tr[data-month='2022-12'] a")
+    page.wait_for_load_state()
+    assert page.url.endswith("/reports/monthly/2022-12/")
+    assert page.inner_text("#city-count") == "338"
+    assert page.inner_text("#city-amount") == "1,796.16"
+    assert page.inner_text("#city-5020") == "41"
+    assert page.inner_text("#city-billion") == "298"
+    assert page.locator("#report-definitions dt").count() == 6
+    assert page.locator("#versions-none").is_visible()
+
+    page.click("#publish")
+    page.wait_for_load_state()
+    assert page.url.endswith("/reports/monthly/2022-12/v1/")
+    assert page.locator("#version-label").is_visible()
+    assert "1" in page.inner_text("#version-label")
+    assert page.inner_text("#city-count") == "338"
+    report = MonthlyReport.objects.get()
+    assert (report.year, report.month, report.version) == (2022, 12, 1)
+
+    with page.expect_download() as info:
+        page.click("#export-xlsx")
+    download = info.value
+    assert download.suggested_filename.endswith(".xlsx")
+    with open(download.path(), "rb") as file:  # the download's path has no extension
+        workbook = load_workbook(file)
+    assert workbook.sheetnames == ["县市区", "产业链", "红黄灯项目", "指标说明"]
+    sheet = workbook["县市区"]
+    header = [c.value for c in sheet[1]]
+    total = dict(zip(header, [c.value for c in sheet[sheet.max_row]], strict=True))
+    assert total["年累计签约项目数"] == 338
+    assert total["年累计签约金额(亿元)"] == 1796.16
+
+    # Printing uses the A4 stylesheet: navigation and controls are hidden.
+    page.emulate_media(media="print")
+    assert not page.locator(".topbar").is_visible()
+    assert not page.locator("#report-status").is_visible()
+    assert page.locator(".report-title").is_visible()
+    assert page.console_errors == []
