@@ -266,6 +266,34 @@ def test_lights_by_region_use_the_as_of_date():
     assert (rows[0]["red"], rows[0]["yellow"], rows[0]["green"]) == (0, 0, 2)
 
 
+def test_a_past_years_investment_light_uses_that_years_reports_not_later_ones():
+    region = f.region(name="甲县")
+    p = f.project(
+        region=region,
+        signed_on=D(2022, 1, 10),
+        history=[(Stage.STARTED, D(2022, 2, 1))],
+        annual_planned_investment=Decimal("1000"),
+        completed_investment=Decimal("1000"),  # today's figure: the whole plan done
+    )
+    f.dispatch(p, iso_week=20, completed_investment=Decimal("100"))  # 10 % by May 2022
+    f.dispatch(p, iso_year=2023, iso_week=10, completed_investment=Decimal("1000"))
+    rows = dashboard_data(Project.objects.all(), year=2022, today=D(2024, 1, 1))["regions"]
+    assert (rows[0]["red"], rows[0]["green"]) == (1, 0)  # 90 points behind at 31 Dec 2022
+
+
+def test_county_staff_see_their_region_marked(client):
+    mine, other = f.region(name="甲县", sort_order=1), f.region(name="乙县", sort_order=2)
+    f.project(region=mine)
+    f.project(region=other)
+    client.force_login(f.user(Role.COUNTY, region=other))
+    body = client.get(URL).content.decode()
+    assert chart_data(body)["highlight"] == 1
+    assert re.search(rf'<tr data-region="{other.pk}" class="mine">', body)
+    assert not re.search(rf'<tr data-region="{mine.pk}" class="mine">', body)
+    client.force_login(f.user(Role.MANAGER))
+    assert chart_data(client.get(URL).content.decode())["highlight"] is None
+
+
 # --- performance and page plumbing ---------------------------------------------------------
 
 

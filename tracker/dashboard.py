@@ -21,15 +21,15 @@ import calendar
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, ExtractMonth
 from django.utils.dates import MONTHS_3
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Stage
-from .lights import Light, annotate_lights
-from .models import AnnualIndicator, Project, WeeklyDispatch
+from .lights import Light, annotate_lights, dispatch_investment_as_of
+from .models import AnnualIndicator, Project
 
 TEN_THOUSAND = Decimal(10000)
 ZERO = Decimal(0)
@@ -57,14 +57,10 @@ def signed_years(scope):
 
 
 def investment_as_of(day):
-    """Subquery: the project's cumulative completed investment at ``day`` (latest dispatch)."""
-    latest = (
-        WeeklyDispatch.objects.on_or_before(day)
-        .filter(project=OuterRef("pk"))
-        .order_by("-iso_year", "-iso_week")
-        .values("completed_investment")[:1]
-    )
-    return Coalesce(Subquery(latest, output_field=MONEY), Value(ZERO), output_field=MONEY)
+    """The project's cumulative completed investment at ``day``: its latest dispatch of a
+    week that began on or before ``day`` (the same rule as the monthly report), else 0."""
+    latest = Subquery(dispatch_investment_as_of(day), output_field=MONEY)
+    return Coalesce(latest, Value(ZERO), output_field=MONEY)
 
 
 def _reached(stage, day):
@@ -168,12 +164,14 @@ def investment_by_month(cohort, *, year, today):
 def by_region(cohort, *, as_of):
     """Per region: count, amount and the warning lights as of ``as_of`` (one query).
 
-    Lights come from ``tracker.lights.annotate_lights``; projects terminated by ``as_of``
-    are counted apart (they carry no light).
+    Lights come from ``tracker.lights.annotate_lights`` with the investment read from the
+    dispatches as of ``as_of`` (as the monthly report does), so a past year's lights do not
+    change with later reports; projects terminated by ``as_of`` are counted apart (they
+    carry no light).
     """
     live = ~Q(lights_stage=Stage.TERMINATED)
     rows = (
-        annotate_lights(cohort, today=as_of)
+        annotate_lights(cohort, today=as_of, investment_from_dispatch=True)
         .values("region_id", "region__name", "region__sort_order")
         .annotate(
             count=Count("pk"),
@@ -251,10 +249,17 @@ def dashboard_data(scope, *, year, today):
     }
 
 
-def chart_payload(data):
-    """The JSON handed to static/js/dashboard.js through ``json_script`` (labels included)."""
+def chart_payload(data, *, highlight_region_id=None):
+    """The JSON handed to static/js/dashboard.js through ``json_script`` (labels included).
+
+    ``highlight_region_id``: county staff see their own region's bars marked.
+    """
     h = data["headline"]
+    region_ids = [r["region_id"] for r in data["regions"]]
     return {
+        "highlight": region_ids.index(highlight_region_id)
+        if highlight_region_id in region_ids
+        else None,
         "months": [str(capfirst(MONTHS_3[m])) for m in MONTHS],
         "labels": {
             "unit_count": str(_("projects")),

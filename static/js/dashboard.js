@@ -56,8 +56,18 @@
     { name: L.increment, unit: L.unit_yi, values: num(data.investment.increment) },
     { name: L.cumulative, unit: L.unit_yi, values: num(data.investment.cumulative) });
 
+  // County staff: their own region's bar is outlined (the table row is marked too).
+  function marked(values) {
+    if (data.highlight === null) { return values; }
+    return values.map(function (v, i) {
+      return i === data.highlight
+        ? { value: v, itemStyle: { borderColor: "#1d2733", borderWidth: 2, color: "#c0392b" } }
+        : v;
+    });
+  }
+
   barAndLine("chart-region", data.regions.names,
-    { name: L.count, unit: L.unit_count, values: data.regions.count, integer: true },
+    { name: L.count, unit: L.unit_count, values: marked(data.regions.count), integer: true },
     { name: L.amount, unit: L.unit_yi, values: num(data.regions.amount) }, 40);
 
   draw("chart-chain", {

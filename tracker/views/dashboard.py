@@ -59,6 +59,11 @@ def _scope_note(user):
     return _("No projects are visible to your account.")
 
 
+def _own_region_id(user):
+    """County staff see the whole city with their own region marked."""
+    return user.region_id if user.role == Role.COUNTY else None
+
+
 def dashboard(request):
     today = timezone.localdate()
     scope = Project.objects.visible_to(request.user)
@@ -72,7 +77,8 @@ def dashboard(request):
         "no_data": not years,
         "scope_note": _scope_note(request.user),
         "is_current_year": data["as_of"] == today,
-        "chart_data": chart_payload(data),
+        "chart_data": chart_payload(data, highlight_region_id=_own_region_id(request.user)),
+        "own_region_id": _own_region_id(request.user),
     }
     return render(request, "tracker/dashboard.html", context)
 
