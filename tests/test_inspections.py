@@ -465,6 +465,16 @@ def test_list_filters_by_overdue_year_quarter_region_and_text(client, world):
     assert 'class="badge overdue"' in body
 
 
+@pytest.mark.parametrize("params", [{"year": "2022.5"}, {"year": "abc"}, {"quarter": "5"}])
+def test_invalid_filters_show_their_message_and_no_rows(client, world, params):
+    client.force_login(world["users"]["manager"])
+    response = client.get(reverse("tracker:inspection_list"), params)
+    assert response.status_code == 200
+    assert response.context["filters_invalid"]
+    assert len(response.context["table"].page.object_list) == 0
+    assert f"error-{next(iter(params))}" in response.content.decode()
+
+
 def test_detail_shows_the_overdue_badge(client, world):
     item = world["theirs"].items.get()
     item.deadline = timezone.localdate() - datetime.timedelta(days=2)

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .filters import YearFilter
 from .models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -78,7 +79,7 @@ class InspectionFilterSet(django_filters.FilterSet):
         max_length=100,
         widget=forms.TextInput(attrs={"placeholder": _("title, findings, project or unit")}),
     )
-    year = django_filters.NumberFilter(label=_("Year"), min_value=2000, max_value=2100)
+    year = YearFilter(label=_("Year"), min_value=2000, max_value=2100)
     quarter = django_filters.ChoiceFilter(
         label=_("Quarter"), choices=[(q, f"Q{q}") for q in range(1, 5)]
     )
@@ -96,7 +97,6 @@ class InspectionFilterSet(django_filters.FilterSet):
     def __init__(self, *args, today, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
-        self.filters["year"].field.widget.attrs["step"] = "1"
 
     def search(self, queryset, name, value):
         value = value.strip()
