@@ -398,6 +398,29 @@ def test_assign_refuses_a_deadline_before_the_raising_date_beside_the_field(clie
     assert fingerprint(problem) == before
 
 
+def test_every_message_about_a_step_comes_at_once(client, world):
+    current = today() + 3 * DAY
+    problem = make_problem(world["mine"], status=ProblemStatus.ASSIGNED, deadline=current)
+    client.force_login(world["users"]["office"])
+    before = fingerprint(problem)
+    response = client.post(
+        reverse("tracker:problem_action", args=[problem.pk, "extend"]),
+        {"extend-version": 1, "extend-deadline": (current - DAY).isoformat(), "extend-note": ""},
+    )
+    form = _bound_form(response, "extend")
+    assert set(form.errors) == {"deadline", "note"}
+    assert 'id="error-extend-deadline"' in response.content.decode()
+    assert 'id="error-extend-note"' in response.content.decode()
+    assert fingerprint(problem) == before
+
+
+def test_raising_without_a_title_or_target_names_both(client, world):
+    client.force_login(world["users"]["office"])
+    form = client.post(CREATE, {"title": ""}).context["form"]
+    assert set(form.errors) == {"title", "project"}
+    assert not Problem.objects.exists()
+
+
 def _bound_form(response, action):
     return next(s["form"] for s in response.context["step_forms"] if s["action"] == action)
 

@@ -362,7 +362,7 @@ class RaiseForm(forms.Form):
         required=False,
         help_text=_("Leave empty for a project's problem: it takes the project's chain."),
     )
-    title = forms.CharField(label=_("Problem"), max_length=ledger.TITLE_MAX)
+    title = forms.CharField(label=_("Problem"), max_length=ledger.TITLE_MAX, required=False)
     description = forms.CharField(
         label=_("Description"),
         required=False,
@@ -380,15 +380,19 @@ class RaiseForm(forms.Form):
 
 
 class StepForm(forms.Form):
-    """A step on one problem; ``version`` is the problem's version when the page was opened."""
+    """A step on one problem; ``version`` is the problem's version when the page was opened.
+
+    Which fields a step needs is checked by its service (tracker/problems.py), so that every
+    message about the input (a missing reason and a deadline too early) comes at once.
+    """
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
 
 
-def _note_field(label, required=False):
+def _note_field(label):
     return forms.CharField(
         label=label,
-        required=required,
+        required=False,
         max_length=ledger.NOTE_MAX,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
@@ -396,16 +400,18 @@ def _note_field(label, required=False):
 
 class AssignForm(StepForm):
     title = _("Assign to a unit")
-    assigned_unit = forms.CharField(label=_("Responsible unit"), max_length=ledger.UNIT_MAX)
-    deadline = forms.DateField(label=_("Deadline"), widget=DATE_WIDGET)
+    assigned_unit = forms.CharField(
+        label=_("Responsible unit"), max_length=ledger.UNIT_MAX, required=False
+    )
+    deadline = forms.DateField(label=_("Deadline"), widget=DATE_WIDGET, required=False)
     note = _note_field(_("Note"))
     submit_label = _("Assign")
 
 
 class ExtendForm(StepForm):
     title = _("Extend the deadline")
-    deadline = forms.DateField(label=_("New deadline"), widget=DATE_WIDGET)
-    note = _note_field(_("Reason for the extension"), required=True)
+    deadline = forms.DateField(label=_("New deadline"), widget=DATE_WIDGET, required=False)
+    note = _note_field(_("Reason for the extension"))
     submit_label = _("Extend the deadline")
 
 
@@ -414,6 +420,7 @@ class ResolveForm(StepForm):
     resolution = forms.CharField(
         label=_("Resolution"),
         max_length=ledger.TEXT_MAX,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     submit_label = _("Mark resolved")
@@ -427,7 +434,7 @@ class CloseForm(StepForm):
 
 class ReopenForm(StepForm):
     title = _("Reopen")
-    note = _note_field(_("Reason for reopening"), required=True)
+    note = _note_field(_("Reason for reopening"))
     deadline = forms.DateField(
         label=_("New deadline (optional)"), required=False, widget=DATE_WIDGET
     )
@@ -436,7 +443,7 @@ class ReopenForm(StepForm):
 
 class EscalateForm(StepForm):
     title = _("Escalate (督办)")
-    note = _note_field(_("Reason for escalation"), required=True)
+    note = _note_field(_("Reason for escalation"))
     submit_label = _("Escalate (督办)")
 
 
