@@ -285,6 +285,9 @@ def test_manager_creates_an_inspection_adds_an_item_county_does_it_manager_verif
     )
     assert ("done_note", "已办理") in changes
     assert ("verified_by", str(manager)) in changes
+    page = client.get(reverse("tracker:inspection_detail", args=[inspection.pk]))
+    history = page.content.decode().split('id="history"')[1]
+    assert county.username in history and "已办理" in history
 
 
 @pytest.mark.parametrize(

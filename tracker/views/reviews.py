@@ -15,7 +15,9 @@ import io
 
 import django_tables2 as tables
 from django.contrib import messages
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -27,7 +29,7 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from .. import assessments, inspections
-from ..models import Inspection, Region
+from ..models import ChangeLog, Inspection, RectificationItem, Region
 from ..review_forms import (
     AdjustmentForm,
     DoneForm,
@@ -36,7 +38,6 @@ from ..review_forms import (
     ItemForm,
     WeightsForm,
 )
-from ..services import history_for
 
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}}
 
@@ -158,9 +159,30 @@ def _detail(request, inspection, *, item_form=None, status=200):
         "can_manage": can_manage,
         "item_form": item_form or (ItemForm() if can_manage else None),
         "done_form": DoneForm(),
-        "history": list(history_for(inspection)[:50]),
+        "history": _history(inspection, items),
     }
     return render(request, "tracker/inspection_detail.html", context, status=status)
+
+
+HISTORY_LIMIT = 100
+
+
+def _history(inspection, items):
+    """The ChangeLog of the inspection and its items, newest first, in one query."""
+    types = ContentType.objects.get_for_models(Inspection, RectificationItem)
+    numbers = {item.pk: n for n, item in enumerate(items, start=1)}
+    entries = list(
+        ChangeLog.objects.filter(
+            Q(content_type=types[Inspection], object_id=inspection.pk)
+            | Q(content_type=types[RectificationItem], object_id__in=list(numbers))
+        ).select_related("changed_by")[:HISTORY_LIMIT]
+    )
+    labels = {f.name: f.verbose_name for f in RectificationItem._meta.concrete_fields}
+    for entry in entries:
+        is_item = entry.content_type_id == types[RectificationItem].pk
+        entry.item_number = numbers.get(entry.object_id) if is_item else None
+        entry.field_label = labels.get(entry.field, entry.field) if is_item else entry.field
+    return entries
 
 
 def inspection_detail(request, pk):
