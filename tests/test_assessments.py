@@ -26,6 +26,13 @@ from tracker.models import (
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english(client, settings):
+    """Pages in the English source text, whatever the translation catalogue holds."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
 # Routes whose scope is tested here rather than by test_scope's generic walk: the index
 # redirects, and the weights and adjustment pages are for managers only (403).
 OWN_SCOPE_TESTS = {"assessment_index", "assessment_weights", "assessment_adjust"}

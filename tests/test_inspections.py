@@ -19,6 +19,13 @@ from tracker.models import ChangeLog, Inspection, RectificationItem
 
 pytestmark = pytest.mark.django_db
 
+
+@pytest.fixture(autouse=True)
+def _english(client, settings):
+    """Pages in the English source text, whatever the translation catalogue holds."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+
 # Routes whose scope is tested here rather than by test_scope's generic walk (their answers
 # differ by role: 403 for what a role may never do, 404 for what it may not see).
 OWN_SCOPE_TESTS = {
@@ -552,3 +559,38 @@ def test_seed_makes_illustrative_2022_inspections_once():
     before = fingerprint()
     seed()
     assert fingerprint() == before
+
+
+# --- browser -------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_browser_county_marks_an_item_done_and_manager_verifies_it(browser_page):
+    from tests.conftest import login
+
+    page = browser_page
+    region = factories.region(name="丙县")
+    inspection = make_inspection(region, title="丙县督查")
+    item = make_item(inspection, description="补办施工许可")
+    factories.user(Role.COUNTY, region=region, username="bing")
+    factories.user(Role.MANAGER, username="boss")
+
+    login(page, "bing", factories.PASSWORD)
+    page.goto(page.base_url + reverse("tracker:inspection_list"))
+    page.click("text=丙县督查")
+    row = page.locator(f"#item-{item.pk}")
+    row.locator("textarea[name=note]").fill("已取得施工许可证")
+    row.locator("input[name=done_on]").fill("2022-06-01")
+    row.locator("button.act-done").click()
+    page.wait_for_load_state()
+    assert "已取得施工许可证" in page.locator(f"#item-{item.pk}").inner_text()
+    assert page.locator(f"#item-{item.pk} button").count() == 0  # nothing more for county
+
+    page.click("[type=submit].link")  # log out
+    login(page, "boss", factories.PASSWORD)
+    page.goto(page.base_url + reverse("tracker:inspection_detail", args=[inspection.pk]))
+    page.locator(f"#item-{item.pk} button.act-verify").click()
+    page.wait_for_load_state()
+    item.refresh_from_db()
+    assert item.status == RectificationStatus.VERIFIED
+    assert page.console_errors == []
