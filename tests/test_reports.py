@@ -415,6 +415,25 @@ def test_a_concurrent_first_publish_without_reason_is_refused_clearly(june, monk
     assert MonthlyReport.objects.count() == 1
 
 
+def test_a_publish_that_keeps_colliding_is_refused_clearly(june, monkeypatch):
+    manager = factories.user(Role.MANAGER)
+    publish_monthly_report(year=2022, month=6, by=manager)
+    monkeypatch.setattr(reports, "latest_version", lambda y, m: 0)  # always stale
+    with pytest.raises(ValidationError) as error:
+        publish_monthly_report(year=2022, month=6, by=manager, reason="重发")
+    assert "try again" in str(error.value)
+    assert MonthlyReport.objects.count() == 1
+
+
+def test_a_reason_longer_than_the_field_is_refused(june):
+    manager = factories.user(Role.MANAGER)
+    publish_monthly_report(year=2022, month=6, by=manager)
+    with pytest.raises(ValidationError) as error:
+        publish_monthly_report(year=2022, month=6, by=manager, reason="长" * 501)
+    assert "reason" in error.value.message_dict
+    assert MonthlyReport.objects.count() == 1
+
+
 def test_publish_view_redirects_to_the_new_version(june, client):
     client.force_login(factories.user(Role.MANAGER))
     url = reverse("tracker:monthly_report", kwargs={"month": "2022-06"})

@@ -96,6 +96,7 @@ CENT = Decimal("0.01")
 TEN_THOUSAND = Decimal(10000)
 PUBLISH_RETRIES = 3
 OFFICIAL_LANGUAGE = "zh-hans"
+REASON_MAX_LENGTH = 500
 REASON_REQUIRED = _("This month is already published: republishing needs a reason.")
 
 
@@ -598,24 +599,29 @@ def publish_monthly_report(*, year, month, by, reason=""):
         raise PermissionDenied(_("Only city bureau managers publish the monthly report."))
     check_month(year, month)
     reason = (reason or "").strip()
-    with translation.override(OFFICIAL_LANGUAGE):
-        data = compute_report(year=year, month=month)
-    for _attempt in range(PUBLISH_RETRIES):
-        version = latest_version(year, month) + 1
-        if version > 1 and not reason:
-            raise ValidationError({"reason": REASON_REQUIRED})
-        try:
-            with transaction.atomic():
-                return MonthlyReport.objects.create(
-                    year=year,
-                    month=month,
-                    version=version,
-                    data=data,
-                    reason=reason,
-                    published_by=by,
-                )
-        except IntegrityError:
-            continue  # another publish took this number meanwhile: take the next one
+    if len(reason) > REASON_MAX_LENGTH:
+        raise ValidationError(
+            {"reason": _("Keep the reason under %(n)s characters.") % {"n": REASON_MAX_LENGTH}}
+        )
+    with transaction.atomic():  # the figures and the new row in one transaction
+        with translation.override(OFFICIAL_LANGUAGE):
+            data = compute_report(year=year, month=month)
+        for _attempt in range(PUBLISH_RETRIES):
+            version = latest_version(year, month) + 1
+            if version > 1 and not reason:
+                raise ValidationError({"reason": REASON_REQUIRED})
+            try:
+                with transaction.atomic():  # a savepoint: a collision leaves the rest usable
+                    return MonthlyReport.objects.create(
+                        year=year,
+                        month=month,
+                        version=version,
+                        data=data,
+                        reason=reason,
+                        published_by=by,
+                    )
+            except IntegrityError:
+                continue  # another publish took this number meanwhile: take the next one
     raise ValidationError(_("Another publication of this month is in progress; please try again."))
 
 
