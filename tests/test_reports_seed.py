@@ -53,6 +53,7 @@ def test_december_2022_page_shows_them_in_a_fixed_number_of_queries(seeded, clie
     body = response.content.decode()
     assert 'id="city-count">338<' in body
     assert 'id="city-amount">1,796.16<' in body
+    assert 'id="city-amount-wan">17,961,600.00 万元<' in body
     assert 'id="city-5020">41<' in body
     assert 'id="city-billion">298<' in body
     assert len(ctx) <= 20
