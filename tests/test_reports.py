@@ -371,6 +371,17 @@ def test_a_manager_publishes_frozen_json_as_version_1(june):
     assert rate(report.data["city"], "funds")["value"] == "5.63"
 
 
+def test_published_texts_are_in_the_official_language_whatever_the_ui_language(june):
+    from django.utils import translation
+
+    with translation.override("en"):
+        live = compute_report(year=2022, month=6)
+        report = publish_monthly_report(year=2022, month=6, by=factories.user(Role.MANAGER))
+    assert live["warnings"][0]["light_label"] == "red"
+    assert report.data["warnings"][0]["light_label"] == "红灯"
+    assert {w["stage"] for w in report.data["warnings"]} <= {"签约", "开工"}
+
+
 def test_republishing_needs_a_reason_and_keeps_the_old_version(june):
     manager = factories.user(Role.MANAGER)
     publish_monthly_report(year=2022, month=6, by=manager)
