@@ -212,6 +212,10 @@ TRACKER = {
     "WARN_START_RED_DAYS": int(os.environ.get("TRACKER_WARN_START_RED_DAYS", "90")),
     "WARN_INVEST_YELLOW_POINTS": env_decimal("TRACKER_WARN_INVEST_YELLOW_POINTS", "10"),
     "WARN_INVEST_RED_POINTS": env_decimal("TRACKER_WARN_INVEST_RED_POINTS", "30"),
+    # Daily overdue check: how many past weeks to look at for missing dispatches.
+    "OVERDUE_LOOKBACK_WEEKS": int(os.environ.get("TRACKER_OVERDUE_LOOKBACK_WEEKS", "8")),
+    # Annual assessment: how many top-ranked regions win the overall award.
+    "ASSESSMENT_TOP_N": int(os.environ.get("TRACKER_ASSESSMENT_TOP_N", "3")),
 }
 
 DEMO_PASSWORD = "Yichun-demo-2022"
