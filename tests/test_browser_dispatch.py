@@ -22,8 +22,6 @@ def test_county_staff_file_the_dispatch_for_two_projects(browser_page):
         for _ in range(3)
     ]
     p1, p2, p3 = projects
-    # The site has no favicon yet; its 404 would count as a console error.
-    page.route("**/favicon.ico", lambda route: route.fulfill(status=204, body=""))
     login(page, user.username, f.PASSWORD)
     page.goto(page.base_url + "/")
     page.click("#go-dispatch")
@@ -67,4 +65,25 @@ def test_county_staff_file_the_dispatch_for_two_projects(browser_page):
     assert row3.locator(".errorlist").count() == 1
     assert row3.locator("input[name^='row-'][name$='-completed_investment']").input_value() == "-3"
     assert WeeklyDispatch.objects.count() == 2
+    assert page.console_errors == []
+
+
+def test_one_box_files_every_unchanged_row(browser_page):
+    page = browser_page
+    region = f.region(name="樟树市")
+    user = f.user(Role.COUNTY, region=region, username="zhangshu-test")
+    projects = [
+        f.project(region=region, signed_on=datetime.date(2022, 1, 1), signed_amount=Decimal(20000))
+        for _ in range(4)
+    ]
+    login(page, user.username, f.PASSWORD)
+    page.goto(page.base_url + "/dispatch/")
+    assert page.locator("#missing li").count() == 4
+    page.check("#confirm-all")
+    page.click("#submit-dispatch")
+    page.wait_for_load_state()
+    assert page.locator(".messages .msg-success").count() == 1
+    assert page.locator("#missing li").count() == 0
+    filed = set(WeeklyDispatch.objects.values_list("project_id", flat=True))
+    assert filed == {p.pk for p in projects}
     assert page.console_errors == []
