@@ -1,0 +1,121 @@
+"""Settings read from the environment, and the SQLite set-up that lets two processes share it."""
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.db.backends.sqlite3.base import DatabaseWrapper
+
+from yichun.settings import BASE_DIR, parse_database_url
+
+
+def test_postgres_url_is_parsed():
+    db = parse_database_url("postgres://yc:p%40ss@db.internal:6543/yichun?sslmode=require")
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "yc",
+        "p@ss",
+        "db.internal",
+        "6543",
+        "yichun",
+    )
+    assert db["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_sqlite_url_relative_and_absolute():
+    assert parse_database_url("sqlite:///local.db")["NAME"] == str(BASE_DIR / "local.db")
+    assert parse_database_url("sqlite:////var/lib/yc.db")["NAME"] == "/var/lib/yc.db"
+
+
+def test_unknown_scheme_is_refused():
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured):
+        parse_database_url("mysql://root@localhost/yichun")
+
+
+def _sqlite_connection(path):
+    settings_dict = {
+        **parse_database_url(f"sqlite:///{path}"),
+        "TIME_ZONE": None,
+        "CONN_MAX_AGE": 0,
+        "CONN_HEALTH_CHECKS": False,
+        "AUTOCOMMIT": True,
+        "ATOMIC_REQUESTS": False,
+    }
+    return DatabaseWrapper(settings_dict, alias=f"probe-{path.name}")
+
+
+@pytest.fixture
+def own_connections(django_db_blocker):
+    """These tests open their own SQLite files, outside the test database."""
+    with django_db_blocker.unblock():
+        yield
+
+
+def test_sqlite_file_runs_in_wal_mode_with_a_busy_timeout(tmp_path, own_connections):
+    conn = _sqlite_connection(tmp_path / "wal.sqlite3")
+    with conn.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] >= 10000
+    conn.close()
+
+
+def test_a_second_writer_waits_instead_of_failing(tmp_path, own_connections):
+    """Two connections (as two app processes) write at once: the second waits for the lock."""
+    path = tmp_path / "two.sqlite3"
+    first = _sqlite_connection(path)
+    with first.cursor() as cursor:
+        cursor.execute("CREATE TABLE t (n integer)")
+    errors = []
+    first.set_autocommit(False)
+    with first.cursor() as cursor:
+        cursor.execute("INSERT INTO t VALUES (1)")  # holds the write lock
+
+    def write_from_second():
+        second = _sqlite_connection(path)  # a connection belongs to the thread that made it
+        try:
+            with second.cursor() as cursor:
+                cursor.execute("INSERT INTO t VALUES (2)")
+        except Exception as exc:  # "database is locked" would land here
+            errors.append(exc)
+        finally:
+            second.close()
+
+    thread = threading.Thread(target=write_from_second)
+    thread.start()
+    thread.join(timeout=0.5)
+    assert thread.is_alive(), "the second writer should be waiting for the lock"
+    first.commit()
+    first.set_autocommit(True)
+    thread.join(timeout=20)
+    assert errors == []
+    with first.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM t")
+        assert cursor.fetchone()[0] == 2
+    first.close()
+
+
+def _import_settings(env):
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={**env, "DJANGO_SETTINGS_MODULE": "yichun.settings"},
+        cwd=Path(BASE_DIR),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_secret_key_is_required_without_debug():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    result = _import_settings(env)
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set" in result.stderr
+    assert _import_settings({**env, "DJANGO_SECRET_KEY": "x" * 50}).returncode == 0
+    assert _import_settings({**env, "DJANGO_DEBUG": "1"}).returncode == 0
