@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import load_workbook
 
 from tests import factories
@@ -337,10 +338,11 @@ def test_a_month_that_cannot_be_reported_answers_404_with_the_reason(june, clien
     assert 'id="report-missing"' in response.content.decode()
 
 
-def test_the_current_month_is_not_reported_before_it_ends(june, client):
+def test_the_current_month_is_not_reported_before_it_ends(june, client, settings):
     from django.utils import timezone
 
     today = timezone.localdate()
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the English source text
     client.force_login(factories.user(Role.MANAGER))
     url = reverse("tracker:monthly_report", kwargs={"month": today.strftime("%Y-%m")})
     response = client.get(url)
@@ -430,7 +432,7 @@ def test_a_publish_that_keeps_colliding_is_refused_clearly(june, monkeypatch):
     manager = factories.user(Role.MANAGER)
     publish_monthly_report(year=2022, month=6, by=manager)
     monkeypatch.setattr(reports, "latest_version", lambda y, m: 0)  # always stale
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(ValidationError) as error, translation.override("en"):
         publish_monthly_report(year=2022, month=6, by=manager, reason="重发")
     assert "try again" in str(error.value)
     assert MonthlyReport.objects.count() == 1

@@ -60,11 +60,13 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import (
-    BooleanField,
     Count,
+    DateField,
     DecimalField,
     Exists,
-    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
     Max,
     OuterRef,
     Q,
@@ -72,7 +74,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -107,9 +109,20 @@ class ReportMonthError(ValueError):
 # --- the as-of context ------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AsOf:
-    """The day a report is computed for, and the dispatch weeks that fall in its month."""
+    """The as-of day D a rate is computed for, and its period (the weeks of the dispatch rate).
+
+    The monthly report's period is D's month (``start`` left out); the annual assessment's is
+    the year up to D (``AsOf.year_to(...)``). The year to date always runs from 1 January of
+    D's year to D.
+    """
 
     day: datetime.date
+    start: datetime.date | None = None  # the period's first day; None: the first of D's month
+
+    @classmethod
+    def year_to(cls, year, *, today):
+        """The year ``year`` as of 31 December, or as of ``today`` while the year runs."""
+        return cls(min(datetime.date(year, 12, 31), today), start=datetime.date(year, 1, 1))
 
     @property
     def year_start(self):
@@ -120,19 +133,25 @@ class AsOf:
         return self.day.replace(day=1)
 
     @property
+    def period_start(self):
+        return self.start or self.month_start
+
+    @property
     def weeks(self):
-        """ISO weeks whose dispatch deadline day falls in the month: (year, week, start, end)."""
+        """ISO weeks whose dispatch deadline day falls in the period: (year, week, start, end).
+
+        Consecutive weeks, in order."""
         weekday = int(settings.TRACKER["DISPATCH_DEADLINE_WEEKDAY"])
         result = []
-        day = self.month_start - datetime.timedelta(days=7)
-        while day <= self.day:
-            iso_year, iso_week, _wd = day.isocalendar()
+        first = self.period_start
+        iso_year, iso_week, _wd = (first - datetime.timedelta(days=7)).isocalendar()
+        start = datetime.date.fromisocalendar(iso_year, iso_week, 1)
+        while start <= self.day:
+            iso_year, iso_week, _wd = start.isocalendar()
             deadline_day = datetime.date.fromisocalendar(iso_year, iso_week, weekday)
-            start = datetime.date.fromisocalendar(iso_year, iso_week, 1)
-            entry = (iso_year, iso_week, start, start + datetime.timedelta(days=6))
-            if self.month_start <= deadline_day <= self.day and entry not in result:
-                result.append(entry)
-            day += datetime.timedelta(days=1)
+            if first <= deadline_day <= self.day:
+                result.append((iso_year, iso_week, start, start + datetime.timedelta(days=6)))
+            start += datetime.timedelta(days=7)
         return result
 
 
@@ -154,13 +173,6 @@ def _reached(stage, day):
     )
 
 
-def _stage_before(stage, day):
-    """The project had moved to ``stage`` (per the history) before ``day``."""
-    return Exists(
-        StageChange.objects.filter(project=OuterRef("pk"), to_stage=stage, effective_on__lt=day)
-    )
-
-
 def _ytd(ctx):
     return Q(signed_on__gte=ctx.year_start, signed_on__lte=ctx.day)
 
@@ -169,8 +181,81 @@ def _alive(ctx):
     return ~Q(report_stage=Stage.TERMINATED)
 
 
-def _week_expected(k):
-    return Q(**{f"week{k}_expected": True})
+class _DaysFrom(Func):
+    """Whole days from the date ``origin`` to a date expression (SQLite and PostgreSQL)."""
+
+    output_field = IntegerField()
+
+    def __init__(self, expression, origin):
+        super().__init__(expression, Value(origin, output_field=DateField()))
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST(julianday(%(expressions)s) AS INTEGER)",
+            arg_joiner=") - julianday(",
+            **extra_context,
+        )
+
+    def as_postgresql(self, compiler, connection, **extra_context):
+        return self.as_sql(
+            compiler, connection, template="(%(expressions)s)", arg_joiner=" - ", **extra_context
+        )
+
+
+def _week_index(day, ctx, *, after):
+    """How many of ``ctx.weeks`` begin on or before ``day`` (a date expression), or with
+    ``after`` (days) added to it; clipped to 0 … the number of weeks."""
+    weeks = ctx.weeks
+    days = _DaysFrom(day, weeks[0][2]) + Value(after)
+    return Least(Greatest(days, Value(0)) / Value(7), Value(len(weeks)))
+
+
+def _timeliness_aliases(qs, ctx):
+    """Per project: the reports due in ``ctx.weeks`` and those filed on time, two numbers.
+
+    Week k of the period (``ctx.weeks`` are consecutive) is due from a project signed by its
+    end (start + 6 days) and neither terminated nor in production before its start. With
+    ``stop`` the project's first change to terminated or production (per the history), the due
+    weeks are those k with ``signed_on − 6 ≤ start_k ≤ stop``: the indices ``due_first`` ≤ k <
+    ``due_end``, found by arithmetic on the days from the first week's start, so the cost does
+    not grow with the number of weeks (a month's four or five, a year's 52).
+    """
+    weeks = ctx.weeks
+    if not weeks:
+        return qs.annotate(due_reports=Value(0), timely_reports=Value(0))
+    (y0, w0, _s, _e), (y1, w1, _s1, _e1) = weeks[0], weeks[-1]
+    stop = (
+        StageChange.objects.filter(
+            project=OuterRef("pk"), to_stage__in=[Stage.TERMINATED, Stage.PRODUCTION]
+        )
+        .order_by("effective_on")
+        .values("effective_on")[:1]
+    )
+    qs = qs.alias(
+        due_stop=Coalesce(Subquery(stop), Value(ctx.day), output_field=DateField()),
+        due_first=_week_index(F("signed_on"), ctx, after=0),  # ⌈(signed_on − 6 − s₀) / 7⌉
+        due_end=_week_index(F("due_stop"), ctx, after=7),  # ⌊(stop − s₀) / 7⌋ + 1
+    )
+    weeks_in_first_year = datetime.date(y0, 12, 28).isocalendar()[1]
+    on_time = (
+        WeeklyDispatch.objects.filter(project=OuterRef("pk"), is_late=False)
+        .filter(Q(iso_year__gt=y0) | Q(iso_year=y0, iso_week__gte=w0))
+        .filter(Q(iso_year__lt=y1) | Q(iso_year=y1, iso_week__lte=w1))
+        .annotate(
+            week_index=(F("iso_year") - y0) * weeks_in_first_year + F("iso_week") - w0,
+        )
+        .filter(week_index__gte=OuterRef("due_first"), week_index__lt=OuterRef("due_end"))
+        .order_by()
+        .values("project")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return qs.annotate(
+        due_reports=Greatest(F("due_end") - F("due_first"), Value(0)),
+        timely_reports=Coalesce(Subquery(on_time), Value(0)),
+    )
 
 
 # --- the rates: defined once ------------------------------------------------------------------
@@ -186,14 +271,9 @@ class Rate:
 
 
 def _timeliness(ctx, *, on_time):
-    expression = None
-    for k in range(len(ctx.weeks)):
-        condition = _week_expected(k)
-        if on_time:
-            condition &= Q(**{f"week{k}_on_time": True})
-        term = Count("pk", filter=condition)
-        expression = term if expression is None else expression + term
-    return expression if expression is not None else Value(0)
+    return Coalesce(
+        Sum("timely_reports" if on_time else "due_reports"), Value(0), output_field=IntegerField()
+    )
 
 
 def _problems_raised(ctx):
@@ -320,23 +400,7 @@ def _project_rows(ctx):
             Subquery(dispatch_investment_as_of(ctx.day)), Value(Decimal(0)), output_field=MONEY
         ),
     )
-    for k, (iso_year, iso_week, start, end) in enumerate(ctx.weeks):
-        expected = (
-            Q(signed_on__lte=end)
-            & ~_stage_before(Stage.TERMINATED, start)
-            & ~_stage_before(Stage.PRODUCTION, start)
-        )
-        on_time = Exists(
-            WeeklyDispatch.objects.filter(
-                project=OuterRef("pk"), iso_year=iso_year, iso_week=iso_week, is_late=False
-            )
-        )
-        qs = qs.alias(
-            **{
-                f"week{k}_expected": ExpressionWrapper(expected, output_field=BooleanField()),
-                f"week{k}_on_time": on_time,
-            }
-        )
+    qs = _timeliness_aliases(qs, ctx)
     return annotate_lights(qs, today=ctx.day, investment_from_dispatch=True)
 
 
