@@ -12,6 +12,7 @@ from .filters import YearFilter
 from .models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+QUARTERS = [(1, _("Q1")), (2, _("Q2")), (3, _("Q3")), (4, _("Q4"))]
 
 
 class InspectionForm(forms.ModelForm):
@@ -32,7 +33,7 @@ class InspectionForm(forms.ModelForm):
         ]
         widgets = {
             "inspected_on": DATE_WIDGET,
-            "quarter": forms.Select(choices=[(q, f"Q{q}") for q in range(1, 5)]),
+            "quarter": forms.Select(choices=QUARTERS),
             "findings": forms.Textarea(attrs={"rows": 6}),
         }
 
@@ -80,9 +81,7 @@ class InspectionFilterSet(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": _("title, findings, project or unit")}),
     )
     year = YearFilter(label=_("Year"), min_value=2000, max_value=2100)
-    quarter = django_filters.ChoiceFilter(
-        label=_("Quarter"), choices=[(q, f"Q{q}") for q in range(1, 5)]
-    )
+    quarter = django_filters.ChoiceFilter(label=_("Quarter"), choices=QUARTERS)
     region = django_filters.ModelChoiceFilter(
         label=_("County (city, district)"), queryset=Region.objects.all()
     )

@@ -78,7 +78,7 @@ class InspectionTable(tables.Table):
         )
 
     def render_period(self, record):
-        return f"{record.year} Q{record.quarter}"
+        return _("%(year)s Q%(quarter)s") % {"year": record.year, "quarter": record.quarter}
 
     def render_project(self, value):
         return f"{value.code} {value.name}"
