@@ -8,7 +8,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/yichun
 TEST_SECRET := test-only-secret-not-for-production
 
-.PHONY: run test install messages check test-sqlite test-postgres clean
+.PHONY: run test install messages check test-sqlite test-postgres clean bench
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=python3.11)")'
@@ -49,3 +49,7 @@ test: check test-sqlite test-postgres
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+
+# Page timings at 1× and 10× the project book, side by side in one run (prints ratios).
+bench: install messages
+	$(BIN)/python scripts/bench_pages.py
