@@ -14,8 +14,13 @@ Year to date (YTD)
 
 Rates
     Each rate is defined once, in ``RATES`` (key, label, numerator and denominator as text
-    and as database expressions). The computation, the footnote on the page and the
-    definitions sheet of the XLSX all read that list. A rate whose denominator is 0 is None
+    and as database expressions), as of a day D (``AsOf``) and, for the dispatch rate, over a
+    period: the weeks whose deadline falls in it. The monthly report's D is the month's last
+    day and its period the month; the annual assessment (``tracker.assessments``) evaluates
+    the same RATES through ``rate_figures`` with D at the year's end and the year as the
+    period, so the December report's year-to-date rates are the assessment's. The
+    computation, the footnote on the page, the definitions sheet of the XLSX and the
+    assessment's page all read that list. A rate whose denominator is 0 is None
     ("—"), never 0 %. Rates are percentages rounded half-up to two decimals; the change from
     last month is in percentage points (this month's rate − last month's, both as of their
     last day; January compares with December of the year before).
@@ -46,7 +51,9 @@ Queries
     A report costs a fixed number of queries whatever the number of projects: per as-of day
     one grouped query over projects per grouping (region, chain, city) and one over problems
     per grouping, for this month and last month, one for the red/yellow list and two for the
-    region and chain names.
+    region and chain names.  The dispatch rate's reports due and on time are two
+    numbers per project computed from its week range (see ``_timeliness_aliases``), so the
+    SQL does not grow with the number of weeks either.
 """
 
 import datetime
@@ -286,10 +293,10 @@ RATES = [
         label=_("performance rate (履约率)"),
         numerator_text=_(
             "projects signed in the year to date that had reached 注册 (company registered) "
-            "or a later stage by the last day of the month, per the stage history, and were "
-            "not terminated on that day"
+            "or a later stage by the as-of day, per the stage history, and were not "
+            "terminated on that day"
         ),
-        denominator_text=_("projects signed from 1 January to the last day of the month"),
+        denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count(
             "pk", filter=_ytd(ctx) & Q(reached_registered=True) & _alive(ctx)
@@ -301,9 +308,9 @@ RATES = [
         label=_("start rate (开工率)"),
         numerator_text=_(
             "projects signed in the year to date that had started construction (开工 or a "
-            "later stage) by the last day of the month and were not terminated on that day"
+            "later stage) by the as-of day and were not terminated on that day"
         ),
-        denominator_text=_("projects signed from 1 January to the last day of the month"),
+        denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count("pk", filter=_ytd(ctx) & Q(reached_started=True) & _alive(ctx)),
         denominator=lambda ctx: Count("pk", filter=_ytd(ctx)),
@@ -312,10 +319,10 @@ RATES = [
         key="production",
         label=_("production rate (投产率)"),
         numerator_text=_(
-            "projects signed in the year to date that were in production (投产) by the last "
-            "day of the month and not terminated on that day"
+            "projects signed in the year to date that were in production (投产) by the as-of "
+            "day and not terminated on that day"
         ),
-        denominator_text=_("projects signed from 1 January to the last day of the month"),
+        denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count(
             "pk", filter=_ytd(ctx) & Q(reached_production=True) & _alive(ctx)
@@ -328,7 +335,7 @@ RATES = [
         numerator_text=_(
             "sum of the cumulative completed investment of the projects signed in the year to "
             "date, each from its latest weekly dispatch of a week that began on or before the "
-            "last day of the month (0 without one)"
+            "as-of day (0 without one)"
         ),
         denominator_text=_("sum of the signed amounts of the same projects"),
         source="projects",
@@ -344,11 +351,11 @@ RATES = [
         label=_("dispatch timeliness (报送及时率)"),
         numerator_text=_(
             "weekly reports filed by the deadline (not late) for the weeks whose deadline falls "
-            "in the month, counted only for projects that had to report that week"
+            "in the period, counted only for projects that had to report that week"
         ),
         denominator_text=_(
-            "reports due in the month: for each ISO week whose deadline falls in the month, the "
-            "projects signed by the end of that week and neither terminated nor in production "
+            "reports due in the period: for each ISO week whose deadline falls in the period, "
+            "the projects signed by the end of that week and neither terminated nor in production "
             "before the week began (per the stage history), whatever their signing year"
         ),
         source="projects",
@@ -359,12 +366,12 @@ RATES = [
         key="problems",
         label=_("problem resolution rate (问题办结率)"),
         numerator_text=_(
-            "chain-ledger problems raised from 1 January to the last day of the month that were "
-            "resolved or closed by that day"
+            "chain-ledger problems raised from 1 January to the as-of day that were resolved or "
+            "closed by that day"
         ),
         denominator_text=_(
-            "chain-ledger problems raised from 1 January to the last day of the month; with none "
-            "raised the rate is shown as —"
+            "chain-ledger problems raised from 1 January to the as-of day; with none raised the "
+            "rate is shown as —"
         ),
         source="problems",
         numerator=lambda ctx: Count(
@@ -376,6 +383,9 @@ RATES = [
     ),
 ]
 RATES_BY_KEY = {rate.key: rate for rate in RATES}
+MONTH_PERIOD_TEXT = _(
+    "The as-of day is the last day of the month; the period of the dispatch rate is the month."
+)
 RANKING_KEYS = ["start", "funds", "performance"]
 RANKING_TEXT = _(
     "Ranked regions are ordered by start rate, then funds-in-place rate, then performance "
@@ -384,8 +394,8 @@ RANKING_TEXT = _(
 
 
 # --- the computation --------------------------------------------------------------------------
-def _project_rows(ctx):
-    """Projects signed by ``ctx.day`` with every as-of annotation the aggregates use."""
+def _rate_rows(ctx):
+    """Projects signed by ``ctx.day`` with every as-of annotation the RATES read."""
     stage_then = (
         StageChange.objects.filter(project=OuterRef("pk"), effective_on__lte=ctx.day)
         .order_by("-effective_on", "-id")
@@ -400,8 +410,40 @@ def _project_rows(ctx):
             Subquery(dispatch_investment_as_of(ctx.day)), Value(Decimal(0)), output_field=MONEY
         ),
     )
-    qs = _timeliness_aliases(qs, ctx)
-    return annotate_lights(qs, today=ctx.day, investment_from_dispatch=True)
+    return _timeliness_aliases(qs, ctx)
+
+
+def _project_rows(ctx):
+    """``_rate_rows`` with the warning lights as of ``ctx.day`` (the report's tables)."""
+    return annotate_lights(_rate_rows(ctx), today=ctx.day, investment_from_dispatch=True)
+
+
+def rate_figures(ctx, keys, *, by, ids):
+    """{id: {rate key: (numerator, denominator)}}: the RATES named in ``keys`` as of ``ctx``,
+    grouped by ``by`` ("region_id" or "chain_id") for the groups in ``ids``.
+
+    The same definitions as the monthly report's tables, for another period (the annual
+    assessment's year). Two grouped queries at most, whatever the number of projects and groups.
+    """
+    rates = [RATES_BY_KEY[key] for key in keys]
+    result = {pk: {rate.key: (0, 0) for rate in rates} for pk in ids}
+    for source, rows in (
+        ("projects", _rate_rows(ctx)),
+        ("problems", Problem.objects.filter(raised_on__lte=ctx.day)),
+    ):
+        chosen = [rate for rate in rates if rate.source == source]
+        if not chosen:
+            continue
+        aggregates = {}
+        for rate in chosen:
+            aggregates[f"{rate.key}_num"] = rate.numerator(ctx)
+            aggregates[f"{rate.key}_den"] = rate.denominator(ctx)
+        grouped = rows.filter(**{f"{by}__in": ids}).order_by().values(by).annotate(**aggregates)
+        for row in grouped:
+            for rate in chosen:
+                num, den = row[f"{rate.key}_num"] or 0, row[f"{rate.key}_den"] or 0
+                result[row[by]][rate.key] = (num, den)
+    return result
 
 
 def _project_aggregates(ctx):
@@ -643,6 +685,7 @@ def compute_report(*, year, month):
             for rate in RATES
         ],
         "ranking": str(RANKING_TEXT),
+        "period": str(MONTH_PERIOD_TEXT),
         "regions": ranked + others,
         "chains": chain_rows,
         "city": _row(gettext("City total"), now["city"], before["city"]),
@@ -821,6 +864,7 @@ def report_xlsx(data, *, timestamp):
             (["指标", "分子", "分母"], None),
             *(([r["label"], r["numerator"], r["denominator"]], []) for r in data["rates"]),
             (["排名", data["ranking"], ""], []),
+            *([(["统计期间", data["period"], ""], [])] if data.get("period") else []),
             (["统计截至", data["as_of"], ""], []),
             (["标题", title, ""], []),
         ],
