@@ -10,6 +10,7 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
 from tests import factories
 from tracker import assessments
@@ -110,7 +111,10 @@ def test_scores_match_the_hand_computed_case(case):
     assert cells(b)["production_rate"] == (D(100), D(10))
     assert cells(a)["completed_investment"] == (D(5), D(15))
     assert cells(b)["completed_investment"] == (D(2), D(6))
-    assert cells(a)["dispatch_timeliness"] == (D(100), D(10))
+    # The report's dispatch rate over the year's weeks: A's two projects (signed Tuesday
+    # 1 March, ISO week 9) were due weeks 9–52, 88 reports, one on time; B's was due weeks
+    # 9–44 (in production from 1 November, in week 44), its one report late.
+    assert cells(a)["dispatch_timeliness"] == (D("1.14"), D(10))
     assert cells(b)["dispatch_timeliness"] == (D(0), D(0))
     # No problems anywhere: the indicator is left out, the other 90 points scaled to 100.
     assert cells(a)["problem_resolution"] == (None, None)
@@ -148,10 +152,38 @@ def test_a_region_without_problems_is_neither_rewarded_nor_punished(case):
     assert b.computed == D("65.00")  # unchanged: scaled over its 90 points of data
 
 
-def test_missing_weeks_count_against_dispatch_timeliness(case):
-    MissingDispatch.objects.create(project=case["a1"], iso_year=2022, iso_week=51)
-    a = row_of(compute_assessment(2022, today=TODAY), case["a"])
-    assert cells(a)["dispatch_timeliness"][0] == D(50)
+def test_yearly_dispatch_timeliness_against_a_hand_computed_case(case):
+    """The report's 报送及时率 over the weeks whose Friday deadline falls in the year."""
+    region = factories.region(name="丙县", code="d", sort_order=4)
+    chain = case["lithium"]
+    # Signed Sunday 3 July (week 26, which ends that day): due weeks 26–52 = 27.
+    july = factories.project(region=region, chain=chain, signed_on=datetime.date(2022, 7, 3))
+    # Signed in 2021, terminated Wednesday 9 March (week 10): due weeks 1–10 = 10.
+    ended = factories.project(
+        region=region,
+        chain=chain,
+        signed_on=datetime.date(2021, 6, 1),
+        history=[(Stage.TERMINATED, datetime.date(2022, 3, 9))],
+    )
+    # Signed Monday 19 December (week 51): due weeks 51–52 = 2.
+    late = factories.project(region=region, chain=chain, signed_on=datetime.date(2022, 12, 19))
+    for week in (26, 30, 52):
+        factories.dispatch(july, iso_year=2022, iso_week=week, completed_investment=D(1))
+    factories.dispatch(july, iso_year=2022, iso_week=31, completed_investment=D(1), is_late=True)
+    factories.dispatch(july, iso_year=2021, iso_week=52, completed_investment=D(0))  # not 2022
+    factories.dispatch(ended, iso_year=2022, iso_week=10, completed_investment=D(0))
+    factories.dispatch(ended, iso_year=2022, iso_week=11, completed_investment=D(0))  # not due
+    factories.dispatch(late, iso_year=2022, iso_week=51, completed_investment=D(0))
+    factories.dispatch(late, iso_year=2023, iso_week=1, completed_investment=D(0))  # 2023
+    # A missing-week flag is only a reminder: the due weeks come from the history.
+    MissingDispatch.objects.create(project=late, iso_year=2022, iso_week=52)
+    values = assessments.indicator_values(2022, [region.pk], as_of=datetime.date(2022, 12, 31))
+    # On time: 3 + 1 + 1 = 5 of 27 + 10 + 2 = 39 → 12.82 %.
+    assert values[region.pk]["dispatch_timeliness"] == D("12.82")
+    # While 2022 runs (as of Wednesday 6 July: Fridays up to 1 July, weeks 1–26): July's
+    # project is due week 26 only, the terminated one weeks 1–10: 2 of 11.
+    values = assessments.indicator_values(2022, [region.pk], as_of=datetime.date(2022, 7, 6))
+    assert values[region.pk]["dispatch_timeliness"] == D("18.18")
 
 
 def test_only_the_stages_and_dispatches_of_the_year_count(case):
@@ -440,3 +472,81 @@ def test_xlsx_export_has_numbers_as_numbers(client, case):
     assert first[0] == 1 and first[1] == "甲县"
     assert first[2] == 40  # signed amount, 亿元, stored as a number
     assert isinstance(first[-2], float) and abs(first[-2] - 80.56) < 1e-9
+
+
+# --- one definition of the rates: the monthly report's -----------------------------------------
+
+
+def test_the_december_report_and_the_assessment_give_the_same_rates(case):
+    """Start, production and problems: the December report's year-to-date rates per region
+    are the assessment's (as of 31 December). Terminated projects and problems closed without
+    a status of resolved are counted alike by both."""
+    from tracker.reports import compute_report
+
+    manager = factories.user(Role.MANAGER)
+    terminated = factories.project(
+        region=case["b"],
+        chain=case["lithium"],
+        signed_on=datetime.date(2022, 2, 1),
+        history=[
+            (Stage.STARTED, datetime.date(2022, 3, 1)),
+            (Stage.TERMINATED, datetime.date(2022, 9, 1)),
+        ],
+    )
+    for raised, resolved, status in (
+        (datetime.date(2022, 2, 1), datetime.date(2022, 4, 1), ProblemStatus.RESOLVED),
+        (datetime.date(2022, 5, 1), None, ProblemStatus.ASSIGNED),
+        (datetime.date(2022, 11, 1), datetime.date(2023, 1, 3), ProblemStatus.RESOLVED),
+        (datetime.date(2021, 12, 1), datetime.date(2022, 1, 3), ProblemStatus.RESOLVED),
+    ):
+        Problem.objects.create(
+            chain=case["lithium"],
+            region=case["b"],
+            project=terminated,
+            title="用地",
+            raised_by=manager,
+            raised_on=raised,
+            status=status,
+            assigned_unit="自然资源局",
+            deadline=raised + datetime.timedelta(days=30),
+            resolved_on=resolved,
+        )
+    report = compute_report(year=2022, month=12)
+    result = compute_assessment(2022, today=TODAY)
+    pairs = {
+        "start_rate": "start",
+        "production_rate": "production",
+        "problem_resolution": "problems",
+    }
+    for region in (case["a"], case["b"]):
+        report_row = next(r for r in report["regions"] if r["name"] == region.name)
+        report_rates = {r["key"]: r["value"] for r in report_row["rates"]}
+        values = cells(row_of(result, region))
+        for indicator, rate_key in pairs.items():
+            expected = report_rates[rate_key]
+            assert values[indicator][0] == (None if expected is None else D(expected)), (
+                region.name,
+                indicator,
+            )
+    b = cells(row_of(result, case["b"]))
+    # B: b1 started and in production, the terminated project not counted as started: 1 of 2.
+    assert (b["start_rate"][0], b["production_rate"][0]) == (D(50), D(50))
+    # B's problems raised in 2022: three; resolved by 31 December: one.
+    assert b["problem_resolution"][0] == D("33.33")
+
+
+def test_the_page_defines_the_shared_rates_with_the_reports_texts(client, case):
+    from tracker.reports import RATES_BY_KEY
+
+    client.force_login(factories.user(Role.COUNTY))
+    body = client.get(reverse("tracker:assessment_year", args=[2022])).content.decode()
+    method = body.split('id="method"')[1]
+    for indicator in INDICATORS:
+        item = method.split(f'data-indicator="{indicator.key}"')[1].split("</li>")[0]
+        if indicator.rate_key:
+            rate = RATES_BY_KEY[indicator.rate_key]
+            assert escape(str(rate.numerator_text)) in item
+            assert escape(str(rate.denominator_text)) in item
+        else:
+            assert escape(str(indicator.definition)) in item
+    assert escape(str(assessments.YEAR_PERIOD_TEXT)) in method

@@ -6,19 +6,26 @@ Each is computed by the database for the year (GROUP BY region, conditional aggr
 a fixed number of queries whatever the number of projects or regions). "The year's end"
 is 31 December, or today while the year is still running.
 
+The four rates are the monthly report's: the same ``tracker.reports.RATES`` (texts and
+database expressions), evaluated by ``reports.rate_figures`` with the as-of day at the year's
+end and the year as the period (``reports.AsOf.year_to``). The December report's year-to-date
+rates are therefore the assessment's; only the dispatch rate differs, being the month's
+weeks in the report and the year's here. Their definitions live in ``reports.RATES`` only:
+
+``start_rate``            开工率 (``RATES["start"]``).
+``production_rate``       投产率 (``RATES["production"]``).
+``dispatch_timeliness``   报送及时率 (``RATES["timeliness"]``) over the weeks whose deadline falls
+                          in the year.
+``problem_resolution``    问题办结率 (``RATES["problems"]``).
+
+The other indicators are the assessment's own, defined here:
+
 ``signed_amount``         signed amount of the projects signed in the year, in 亿元.
 ``count_5020``            number of "5020" projects (≥ 20 亿元) signed in the year.
-``start_rate``            开工率: of the projects signed in the year, the share (%) that had
-                          started construction (stage history) by the year's end.
-``production_rate``       投产率: likewise, the share (%) in production by the year's end.
 ``completed_investment``  completed investment in the year, in 亿元: for every project of
                           the region, the cumulative figure of its latest weekly dispatch of a
                           week beginning on or before the year's end, minus that of its last
                           dispatch of the previous ISO year (0 when none), summed.
-``dispatch_timeliness``   报送及时率: the year's weekly reports filed on time, out of the
-                          reports filed plus the weeks flagged as missing (%).
-``problem_resolution``    问题办结率: chain problems raised in the year against the region that
-                          were resolved (or closed) by the year's end, out of those raised (%).
 
 Scoring
 -------
@@ -54,13 +61,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .choices import ProblemStatus, Stage
 from .querysets import _tier_condition  # the one definition of "5020"
+from .reports import RATES_BY_KEY, AsOf, rate_figures, rate_value
 from .services import record_changes, record_creation, snapshot
 
 TOTAL_WEIGHT = Decimal(100)
@@ -74,73 +82,73 @@ MONEY = models.DecimalField(max_digits=16, decimal_places=2)
 class Indicator:
     key: str
     name: str
-    definition: str
     default_weight: Decimal
     unit: str
+    own_definition: str = ""  # the assessment's own indicators
+    rate_key: str = ""  # a rate of the monthly report (``reports.RATES``)
+
+    @property
+    def rate(self):
+        return RATES_BY_KEY[self.rate_key] if self.rate_key else None
+
+    @property
+    def definition(self):
+        if self.rate is None:
+            return self.own_definition
+        return format_lazy("{} ÷ {}", self.rate.numerator_text, self.rate.denominator_text)
 
 
 INDICATORS = [
     Indicator(
         "signed_amount",
         _("Signed amount"),
-        _("Signed amount of the projects signed in the year (亿元)."),
         Decimal(25),
         "亿元",
+        own_definition=_("Signed amount of the projects signed in the year (亿元)."),
     ),
     Indicator(
         "count_5020",
         _('"5020" projects'),
-        _('Number of "5020" projects (≥ 20 亿元) signed in the year.'),
         Decimal(15),
         "",
+        own_definition=_('Number of "5020" projects (≥ 20 亿元) signed in the year.'),
     ),
+    Indicator("start_rate", _("Start rate (开工率)"), Decimal(15), "%", rate_key="start"),
     Indicator(
-        "start_rate",
-        _("Start rate (开工率)"),
-        _("Share of the projects signed in the year that had started construction by its end."),
-        Decimal(15),
-        "%",
-    ),
-    Indicator(
-        "production_rate",
-        _("Production rate (投产率)"),
-        _("Share of the projects signed in the year that were in production by its end."),
-        Decimal(10),
-        "%",
+        "production_rate", _("Production rate (投产率)"), Decimal(10), "%", rate_key="production"
     ),
     Indicator(
         "completed_investment",
         _("Completed investment"),
-        _(
+        Decimal(15),
+        "亿元",
+        own_definition=_(
             "Investment completed in the year by the region's projects (亿元), from the weekly "
             "dispatch: the cumulative figure at the year's end minus that at the previous "
             "year's end."
         ),
-        Decimal(15),
-        "亿元",
     ),
     Indicator(
         "dispatch_timeliness",
         _("Dispatch timeliness (报送及时率)"),
-        _(
-            "Weekly reports of the year filed on time, out of the reports filed plus the "
-            "weeks flagged as missing."
-        ),
         Decimal(10),
         "%",
+        rate_key="timeliness",
     ),
     Indicator(
         "problem_resolution",
         _("Problem resolution (问题办结率)"),
-        _(
-            "Chain problems raised against the region in the year and resolved by its end, "
-            "out of those raised. No problems raised: no data."
-        ),
         Decimal(10),
         "%",
+        rate_key="problems",
     ),
 ]
 INDICATOR_BY_KEY = {i.key: i for i in INDICATORS}
+SHARED_RATES = {i.key: i.rate_key for i in INDICATORS if i.rate_key}
+YEAR_PERIOD_TEXT = _(
+    "For the rates, the as-of day is 31 December (or today while the year runs) and the "
+    "period of the dispatch rate is the year."
+)
 
 DEFAULT_TOP_N = 3
 OVERALL, LEADING = "overall", "leading_chain"
@@ -330,11 +338,9 @@ class Assessment:
     def indicators(self):
         return [INDICATOR_BY_KEY[w.key] for w in self.weights]
 
-
-def _rate(part, whole):
-    if not whole:
-        return None
-    return HUNDRED * Decimal(part) / Decimal(whole)
+    @property
+    def period_text(self):
+        return YEAR_PERIOD_TEXT
 
 
 def _yi(amount):
@@ -355,18 +361,10 @@ def _latest_cumulative(*, iso_year_up_to=None, day=None):
 def indicator_values(year, region_ids, *, as_of):
     """region id → {indicator key → Decimal or None}, plus ``leading`` and ``projects``.
 
-    Five grouped queries, whatever the number of projects and regions.
+    Four grouped queries, whatever the number of projects and regions: the year's signings,
+    the completed investment, and the report's rates (projects, problems).
     """
-    from .models import MissingDispatch, Problem, Project, StageChange, WeeklyDispatch
-
-    def reached(stage):
-        return Exists(
-            StageChange.objects.filter(
-                project=OuterRef("pk"),
-                to_stage__in=Stage.reached(stage),
-                effective_on__lte=as_of,
-            )
-        )
+    from .models import Project
 
     signed = (
         Project.objects.filter(region_id__in=region_ids, signed_on__year=year)
@@ -376,8 +374,6 @@ def indicator_values(year, region_ids, *, as_of):
             count=Count("pk"),
             amount=Sum("signed_amount"),
             count_5020=Count("pk", filter=_tier_condition(0)),
-            started=Count("pk", filter=Q(reached(Stage.STARTED))),
-            produced=Count("pk", filter=Q(reached(Stage.PRODUCTION))),
             leading=Sum("signed_amount", filter=Q(chain__is_leading=True)),
         )
     )
@@ -395,57 +391,21 @@ def indicator_values(year, region_ids, *, as_of):
         .values("region_id")
         .annotate(done=Sum(F("end_figure") - F("start_figure"), output_field=MONEY))
     )
-    reports = (
-        WeeklyDispatch.objects.filter(project__region_id__in=region_ids, iso_year=year)
-        .order_by()
-        .values("project__region_id")
-        .annotate(total=Count("pk"), on_time=Count("pk", filter=Q(is_late=False)))
-    )
-    missing = (
-        MissingDispatch.objects.filter(project__region_id__in=region_ids, iso_year=year)
-        .order_by()
-        .values("project__region_id")
-        .annotate(total=Count("pk"))
-    )
-    problems = (
-        Problem.objects.filter(region_id__in=region_ids, raised_on__year=year)
-        .order_by()
-        .values("region_id")
-        .annotate(
-            total=Count("pk"),
-            resolved=Count(
-                "pk",
-                filter=Q(
-                    status__in=[ProblemStatus.RESOLVED, ProblemStatus.CLOSED],
-                    resolved_on__lte=as_of,
-                ),
-            ),
-        )
-    )
+    ctx = AsOf(as_of, start=datetime.date(year, 1, 1))
+    rates = rate_figures(ctx, SHARED_RATES.values(), by="region_id", ids=region_ids)
     by_signed = {r["region_id"]: r for r in signed}
     by_invest = {r["region_id"]: r["done"] for r in invested}
-    by_reports = {r["project__region_id"]: r for r in reports}
-    by_missing = {r["project__region_id"]: r["total"] for r in missing}
-    by_problems = {r["region_id"]: r for r in problems}
 
     result = {}
     for rid in region_ids:
         s = by_signed.get(rid, {})
-        rep = by_reports.get(rid, {})
-        prob = by_problems.get(rid, {})
-        count = s.get("count", 0)
         result[rid] = {
             "signed_amount": _yi(s.get("amount")),
             "count_5020": Decimal(s.get("count_5020", 0)),
-            "start_rate": _rate(s.get("started", 0), count),
-            "production_rate": _rate(s.get("produced", 0), count),
             "completed_investment": _yi(by_invest.get(rid)),
-            "dispatch_timeliness": _rate(
-                rep.get("on_time", 0), rep.get("total", 0) + by_missing.get(rid, 0)
-            ),
-            "problem_resolution": _rate(prob.get("resolved", 0), prob.get("total", 0)),
+            **{key: rate_value(*rates[rid][rate]) for key, rate in SHARED_RATES.items()},
             "leading": s.get("leading") or Decimal(0),
-            "projects": count,
+            "projects": s.get("count", 0),
         }
     return result
 
@@ -499,7 +459,7 @@ def compute_assessment(year, *, today=None):
     from .models import AssessmentAdjustment, Region
 
     today = today or timezone.localdate()
-    as_of = min(datetime.date(year, 12, 31), today)
+    as_of = AsOf.year_to(year, today=today).day
     regions = list(Region.objects.filter(ranked_in_assessment=True))
     weights = weights_for(year)
     weight_map = {w.key: w.weight for w in weights}
