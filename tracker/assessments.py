@@ -226,6 +226,8 @@ def weights_for(year):
     from .models import AssessmentWeight
 
     rows = [w for w in AssessmentWeight.objects.filter(year=year) if w.key in INDICATOR_BY_KEY]
+    for row in rows:  # the definition in force (a saved row keeps the text of its creation)
+        row.definition = str(INDICATOR_BY_KEY[row.key].definition)[:500]
     return rows or _default_rows(year)
 
 
