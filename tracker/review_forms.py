@@ -86,7 +86,9 @@ class InspectionFilterSet(django_filters.FilterSet):
         label=_("County (city, district)"), queryset=Region.objects.all()
     )
     has_overdue = django_filters.BooleanFilter(
-        label=_("Has overdue items"), method="filter_overdue"
+        label=_("Has overdue items"),
+        method="filter_overdue",
+        widget=forms.Select(choices=[("", _("all")), ("true", _("yes")), ("false", _("no"))]),
     )
 
     class Meta:
