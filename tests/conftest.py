@@ -3,6 +3,7 @@ import shutil
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -78,6 +79,9 @@ def browser_page(live_server, transactional_db):
         try:
             yield page
         finally:
+            # While Playwright's loop runs, the ORM keeps a separate connection for this
+            # context; close it here or PostgreSQL cannot drop the test database later.
+            connections.close_all()
             context.close()
             browser.close()
 
