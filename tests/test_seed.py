@@ -24,7 +24,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, F, Sum
 from django.test import override_settings
 
 from tracker.choices import CapitalSource, RegionKind, Role, Stage
@@ -38,6 +38,7 @@ from tracker.models import (
     MonthlyReport,
     Park,
     Problem,
+    ProblemEvent,
     Project,
     Region,
     StageChange,
@@ -358,6 +359,24 @@ def test_every_month_of_2022_has_stage_changes_and_dispatches(seeded):
     assert {d.month for d in filed} == set(range(1, 13))
     assert WeeklyDispatch.objects.filter(iso_year=2022, is_late=True).exists()
     assert WeeklyDispatch.objects.filter(iso_year=2022).exclude(problems="").exists()
+
+
+def test_the_2022_problem_ledger_gives_every_chain_a_resolution_rate(seeded):
+    """Problems raised in 2022 (示例) against 2022 projects, handled over the year: the
+    December report then has a problem-resolution rate for every chain."""
+    raised = Problem.objects.filter(raised_on__year=2022)
+    by_chain = dict(raised.values_list("chain__code").annotate(n=Count("pk")))
+    assert set(by_chain) == set(IndustryChain.objects.values_list("code", flat=True))
+    statuses = set(raised.values_list("status", flat=True))
+    assert statuses == {"assigned", "resolved", "closed"}
+    assert all(p.title.endswith("（示例）") for p in raised)
+    assert all(p.project.signed_on <= p.raised_on for p in raised.select_related("project"))
+    late = raised.filter(resolved_on__gt=F("deadline"))
+    assert late.exists()  # some were resolved after their deadline
+    assert not raised.filter(resolved_on__lt=F("raised_on")).exists()
+    assert ProblemEvent.objects.filter(problem__in=raised, at__year=2022).count() >= 3 * len(
+        by_chain
+    )
 
 
 def test_today_most_projects_produce_some_are_late_a_few_stalled_or_terminated(seeded):

@@ -161,3 +161,97 @@ def load_demo_problems(*, today, summary=None):
     if summary is not None and created:
         summary.note(Problem, created=created)
     return created
+
+
+# --- the 2022 ledger -----------------------------------------------------------------------
+# So that the 2022 monthly reports, dashboard and assessment have a problem-resolution rate
+# to show: for every chain, a few problems raised against its 2022 projects during 2022, each
+# assigned, most resolved and closed, some after their deadline, some still open at year end.
+# (topic, unit handling it, days to the deadline)
+TOPICS_2022 = [
+    ("用地报批进度慢", "县(市、区)自然资源局", 45),
+    ("电力增容报装待批复", "国网宜春供电公司", 30),
+    ("环评审批时间长", "市生态环境局", 40),
+    ("项目融资存在缺口", "市金融办", 60),
+    ("关键设备到货延迟", "县(市、区)工信局", 30),
+    ("一线用工招聘困难", "市人社局", 45),
+    ("施工许可办理慢", "县(市、区)住建局", 20),
+    ("园区配套道路未建成", "园区管委会", 90),
+]
+PER_CHAIN_2022 = 4
+
+
+def _plan_2022(index):
+    """(raised day, days to resolve or None, close?) for the index-th problem: deterministic."""
+    raised = datetime.date(2022, 1 + (index * 5) % 11, 3 + (index * 7) % 24)
+    pattern = index % 6
+    if pattern == 5:
+        return raised, None, False  # still open at year end
+    days = (12, 25, 50, 35, 70)[pattern]  # 50 and 70 days: resolved after the deadline
+    return raised, days, pattern != 3  # one in six resolved but not yet closed
+
+
+def load_2022_problems(*, summary=None):
+    """Create the 2022 ledger problems that are missing; returns how many were created."""
+    users = {u.username: u for u in User.objects.filter(username__in=("manager", "lidian"))}
+    if set(users) != {"manager", "lidian"}:
+        return 0
+    existing = set(Problem.objects.filter(title__endswith=SAMPLE).values_list("title", flat=True))
+    tz = timezone.get_current_timezone()
+    created = index = 0
+    for chain in IndustryChain.objects.order_by("sort_order", "pk"):
+        projects = list(
+            Project.objects.filter(
+                chain=chain, signed_on__year=2022, signed_on__lte="2022-06-30"
+            ).order_by("code")[:PER_CHAIN_2022]
+        )
+        side = users["lidian"] if chain.code == LEAD_CHAIN else users["manager"]
+        for project in projects:
+            topic, unit, deadline_days = TOPICS_2022[index % len(TOPICS_2022)]
+            raised, resolve_days, close = _plan_2022(index)
+            index += 1
+            raised = max(raised, project.signed_on)
+            title = f"{project.code} {topic}{SAMPLE}"
+            if title in existing:
+                continue
+            since = timezone.now()
+            problem = ledger.raise_problem(
+                by=side,
+                title=title,
+                project=project,
+                today=raised,
+                description="周调度中反映的问题，转入链长制问题清单。",
+            )
+            steps = [
+                (
+                    "assign",
+                    raised + datetime.timedelta(days=2),
+                    {"unit": unit, "deadline": raised + datetime.timedelta(days=deadline_days)},
+                ),
+            ]
+            if resolve_days is not None:
+                resolved = raised + datetime.timedelta(days=resolve_days)
+                steps.append(("resolve", resolved, {"resolution": "已协调解决。"}))
+                if close:
+                    closed = resolved + datetime.timedelta(days=5)
+                    steps.append(("close", closed, {"note": "经核实已办结，予以销号。"}))
+            _backdate(
+                problem, since, datetime.datetime.combine(raised, datetime.time(9), tzinfo=tz)
+            )
+            for action, day, kwargs in steps:
+                problem.refresh_from_db()
+                since = timezone.now()
+                ledger.SERVICES[action](
+                    problem_id=problem.pk,
+                    expected_version=problem.version,
+                    by=side,
+                    today=day,
+                    **kwargs,
+                )
+                _backdate(
+                    problem, since, datetime.datetime.combine(day, datetime.time(10), tzinfo=tz)
+                )
+            created += 1
+    if summary is not None and created:
+        summary.note(Problem, created=created)
+    return created

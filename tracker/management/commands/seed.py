@@ -18,7 +18,7 @@ from tracker.choices import Role
 from tracker.models import Project
 from tracker.seed import EARLIEST_LOAD_DATE, load
 from tracker.seed.history import last_full_week_end
-from tracker.seed.problems import load_demo_problems
+from tracker.seed.problems import load_2022_problems, load_demo_problems
 from tracker.seed.reviews import load_reviews
 
 BOOK_YEAR = 2022
@@ -72,6 +72,7 @@ class Command(BaseCommand):
                 today=day, with_history=not skip_history, demo_users=not no_demo_users
             )
             if users:  # demo problems need the demo accounts that raise and handle them
+                load_2022_problems(summary=summary)
                 load_demo_problems(today=day, summary=summary)
             load_reviews(today=day, summary=summary)  # 2022 inspections (示例), weights
         elapsed = time.monotonic() - started
