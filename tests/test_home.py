@@ -198,3 +198,65 @@ def test_home_runs_a_fixed_number_of_queries(client, role):
     print(f"home query count for {role}:", counts)
     assert response.context["more"] > 0 or role == Role.COUNTY
     assert counts[5] == counts[80]
+
+
+@pytest.mark.django_db
+def test_overdue_problems_and_items_are_flagged_to_those_who_see_them(en):
+    from tracker.models import Inspection, Problem, RectificationItem
+
+    today = timezone.localdate()
+    chain_a, chain_b = f.chain(), f.chain()
+    region = f.region()
+    mine = f.project(region=region, chain=chain_a)
+    other = f.project(chain=chain_b)
+    raiser = f.user(Role.MANAGER)
+    for project, days in ((mine, 3), (other, 5)):
+        Problem.objects.create(
+            chain=project.chain,
+            project=project,
+            region=project.region,
+            title="逾期问题",
+            status="assigned",
+            assigned_unit="某局",
+            raised_on=today - datetime.timedelta(days=30),
+            deadline=today - datetime.timedelta(days=days),
+            raised_by=raiser,
+        )
+    Problem.objects.create(  # due today: not overdue yet
+        chain=chain_a,
+        title="今天到期",
+        status="assigned",
+        assigned_unit="某局",
+        raised_on=today - datetime.timedelta(days=10),
+        deadline=today,
+        raised_by=raiser,
+    )
+    inspection = Inspection.objects.create(
+        year=today.year,
+        quarter=(today.month - 1) // 3 + 1,
+        region=region,
+        title="督查",
+        inspected_on=today,
+    )
+    RectificationItem.objects.create(
+        inspection=inspection,
+        description="整改",
+        owner_unit="县工信局",
+        deadline=today - datetime.timedelta(days=1),
+    )
+
+    chain_office = f.user(Role.CHAIN_OFFICE, chain=chain_a)
+    en.force_login(chain_office)
+    page = en.get(reverse("tracker:home"))
+    assert page.context["overdue"] == {"problems": 1, "items": 0}
+    assert "1 chain problem past its deadline" in page.content.decode()
+
+    en.force_login(raiser)
+    page = en.get(reverse("tracker:home"))
+    assert page.context["overdue"] == {"problems": 2, "items": 1}
+    assert 'href="/problems/?overdue=true"' in page.content.decode()
+
+    en.force_login(f.user(Role.COUNTY))  # another region: nothing of theirs is overdue
+    page = en.get(reverse("tracker:home"))
+    assert page.context["overdue"] == {"problems": 0, "items": 0}
+    assert 'id="overdue"' not in page.content.decode()

@@ -25,7 +25,7 @@ from ..dispatching import (
     week_label,
 )
 from ..lights import Light, annotate_lights, light_reasons
-from ..models import Project, Region, WeeklyDispatch
+from ..models import Inspection, Problem, Project, RectificationItem, Region, WeeklyDispatch
 
 ATTENTION_LIMIT = 50
 
@@ -143,6 +143,17 @@ def home(request):
         for p in listed
     ]
 
+    # Overdue items are flagged to everyone who may see them (chain office and manager
+    # above all): one count each, in the user's scope.
+    overdue = {
+        "problems": Problem.objects.visible_to(user).overdue(today).count(),
+        "items": RectificationItem.objects.filter(
+            inspection__in=Inspection.objects.visible_to(user)
+        )
+        .overdue(today)
+        .count(),
+    }
+
     regions = []
     if user.is_manager:
         counts = city_counts(today=today)
@@ -162,6 +173,7 @@ def home(request):
             key: sum(r[key] for r in regions) for key in ("total", "filed", "late", "red", "yellow")
         },
         "thresholds": settings.TRACKER,
+        "overdue": overdue,
         "today": today,
     }
     return render(request, "tracker/home.html", context)
