@@ -10,7 +10,12 @@ from django.utils import translation
 
 from tests import factories as f
 from tracker.choices import Stage
-from tracker.lights import annotate_lights, expected_percent, light_reasons
+from tracker.lights import (
+    annotate_lights,
+    expected_percent,
+    invest_light_applies,
+    light_reasons,
+)
 from tracker.models import Project
 
 D = datetime.date
@@ -18,8 +23,11 @@ D = datetime.date
 DAY_146 = D(2023, 5, 26)
 
 
-def lit(project, today):
-    return annotate_lights(Project.objects.filter(pk=project.pk), today=today).get()
+def lit(project, today, **kw):
+    """The project's lights as of ``today``, its annual plan taken as the plan of ``today``'s
+    year (as if that year were the current one) unless ``plan_year`` says otherwise."""
+    kw.setdefault("plan_year", today.year)
+    return annotate_lights(Project.objects.filter(pk=project.pk), today=today, **kw).get()
 
 
 def reasons(project):
@@ -79,6 +87,29 @@ def test_no_planned_start_or_terminated_gives_no_start_light():
     )
     row = lit(t, today)
     assert (row.light, reasons(row)) == ("green", [])
+
+
+@pytest.mark.django_db
+def test_investment_light_applies_only_in_the_year_of_the_plan(monkeypatch):
+    # 0 of a 1000 plan done, started on time; its planned start is 20 days before 1 March.
+    p = started(completed_investment=Decimal(0), planned_start_on=D(2022, 2, 9))
+    behind = lit(p, DAY_146)  # the plan is 2023's: 40 points behind, red
+    assert (behind.invest_light, behind.light) == ("red", "red")
+    # The same day measured against a plan of another year: no investment light at all.
+    for plan_year in (2022, 2024):
+        row = lit(p, DAY_146, plan_year=plan_year)
+        assert (row.invest_light, row.light, row.invest_points_behind) == ("green", "green", None)
+        assert reasons(row) == []
+    # By default the plan is the current year's (timezone.localdate()).
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda *a, **k: D(2023, 11, 28))
+    assert lit(p, DAY_146, plan_year=None).invest_light == "red"
+    past = lit(p, D(2022, 12, 31), plan_year=None)
+    assert (past.invest_light, past.light) == ("green", "green")
+    # The start light still speaks for a past year: a project not started by then.
+    late = f.project(signed_on=D(2022, 1, 1), planned_start_on=D(2022, 6, 1))
+    row = lit(late, D(2022, 12, 31), plan_year=None)
+    assert (row.start_light, row.light) == ("red", "red")
+    assert invest_light_applies(D(2023, 1, 1)) and not invest_light_applies(D(2022, 12, 31))
 
 
 def started(**kw):
@@ -187,7 +218,7 @@ def test_lights_are_one_query_for_any_number_of_projects():
         p = started(completed_investment=Decimal(i * 100), planned_start_on=D(2022, 2, 1))
         f.dispatch(p, iso_year=2022, iso_week=52, completed_investment=Decimal(0))
     with CaptureQueriesContext(connection) as ctx:
-        rows = list(annotate_lights(Project.objects.all(), today=DAY_146))
+        rows = list(annotate_lights(Project.objects.all(), today=DAY_146, plan_year=2023))
         for r in rows:
             light_reasons(r)
     assert len(ctx.captured_queries) == 1

@@ -17,9 +17,14 @@ Start light (开工灯)
     So exactly 30 days late is still green, 31 is yellow; exactly 90 is yellow, 91 is red.
 
 Investment light (投资灯)
-    Applies to a project that had started by ``today``, was not in production by ``today``
-    (``actual_production_on`` empty or after ``today``), was neither terminated nor stalled as
-    of ``today``, and has an annual planned investment > 0.
+    Applies only when ``today`` is in the year the annual plan is for: the project carries one
+    ``annual_planned_investment``, the plan of the current year (``timezone.localdate().year``,
+    or ``plan_year`` when given). For a day of a past year there is no plan of that year to
+    measure against, so only the start light (and the stalled rule) apply: the lights of a
+    past year never depend on the day the book was loaded (``INVEST_LIGHT_NOTE``).
+    Within that year it applies to a project that had started by ``today``, was not in
+    production by ``today`` (``actual_production_on`` empty or after ``today``), was neither
+    terminated nor stalled as of ``today``, and has an annual planned investment > 0.
 
     * expected % (序时进度) = elapsed fraction of the calendar year of ``today``:
       ``100 × day-of-year(today) / days-in-year`` (31 Dec = 100 %).
@@ -70,6 +75,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Stage
@@ -95,6 +101,16 @@ class Light(models.TextChoices):
 
 
 RANK = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
+INVEST_LIGHT_NOTE = _(
+    "The investment light (pro-rata schedule, 序时进度) applies only to the current year's "
+    "plan (投资进度灯仅适用于当年计划): for a past year only the start light is shown."
+)
+
+
+def invest_light_applies(day, *, plan_year=None):
+    """Whether the investment light applies as of ``day``: ``day`` is in the plan's year
+    (the current year unless ``plan_year`` is given)."""
+    return day.year == (timezone.localdate().year if plan_year is None else plan_year)
 
 
 def expected_percent(today):
@@ -114,8 +130,11 @@ def _thresholds():
     )
 
 
-def annotate_lights(queryset, *, today, investment_from_dispatch=False):
+def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_year=None):
     """Annotate a Project queryset with its warning lights as of ``today`` (see module doc).
+
+    ``plan_year``: the year the projects' annual planned investment is for (default: the
+    current year); the investment light applies only when ``today`` is in that year.
 
     ``investment_from_dispatch=True`` (the monthly report) takes the completed investment
     from the latest weekly dispatch of a week that began on or before ``today`` (0 when
@@ -157,11 +176,14 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False):
         & not_started
         & ~Q(lights_stage=Stage.TERMINATED)
     )
-    invest_applies = (
-        Q(actual_start_on__lte=today, annual_planned_investment__gt=0)
-        & not_producing
-        & ~Q(lights_stage__in=Stage.side_states())
-    )
+    if invest_light_applies(today, plan_year=plan_year):
+        invest_applies = (
+            Q(actual_start_on__lte=today, annual_planned_investment__gt=0)
+            & not_producing
+            & ~Q(lights_stage__in=Stage.side_states())
+        )
+    else:  # a past (or future) year: no plan of that year to measure against
+        invest_applies = Q(pk__in=[])
     # points behind = expected − 100 (done − baseline) / plan; the comparisons below are
     # multiplied out by the (positive) plan so they stay exact decimals on both backends.
     progress = ExpressionWrapper(
