@@ -124,13 +124,16 @@ def load_demo_problems(*, today, summary=None):
     tz = timezone.get_current_timezone()
     targets = _targets()
     existing = set(Problem.objects.filter(title__endswith=SAMPLE).values_list("title", flat=True))
+    # Never before the load date's year: the demo problems must not change a past year's
+    # figures (the 2022 ledger is ``load_2022_problems``).
+    floor = datetime.date(today.year, 1, 1)
     created = 0
     for title, target, raiser, raised_ago, description, steps in SPECS:
         title = title + SAMPLE
         if title in existing or target not in targets:
             continue
         project, chain = targets[target]
-        day = today - datetime.timedelta(days=raised_ago)
+        day = max(today - datetime.timedelta(days=raised_ago), floor)
         since = timezone.now()
         problem = ledger.raise_problem(
             by=users[raiser],
@@ -142,10 +145,10 @@ def load_demo_problems(*, today, summary=None):
         )
         _backdate(problem, since, datetime.datetime.combine(day, datetime.time(9), tzinfo=tz))
         for action, by, ago, kwargs in steps:
-            day = today - datetime.timedelta(days=ago)
+            day = max(today - datetime.timedelta(days=ago), floor)
             kwargs = dict(kwargs)
             if "deadline" in kwargs:
-                kwargs["deadline"] = today + datetime.timedelta(days=kwargs["deadline"])
+                kwargs["deadline"] = max(today + datetime.timedelta(days=kwargs["deadline"]), day)
             problem.refresh_from_db()
             since = timezone.now()
             ledger.SERVICES[action](
