@@ -48,12 +48,13 @@ def _inspection_day(quarter, n):
     return datetime.date(YEAR, 3 * quarter - 1, 8 + 7 * n)
 
 
-def load_reviews(*, today, summary):
-    """Create the demo inspections (once) and the default weights; returns nothing."""
+def load_reviews(*, today, summary, with_samples=True):
+    """Create the demo inspections (once, unless ``with_samples`` is off) and the default
+    weights; returns nothing."""
     regions = list(Region.objects.filter(ranked_in_assessment=True).order_by("sort_order", "pk"))
     manager = User.objects.filter(role=Role.MANAGER, is_active=True).order_by("pk").first()
     created = items_created = 0
-    if regions:
+    if regions and with_samples:
         for quarter in range(1, 5):
             for n in range(PER_QUARTER):
                 region = regions[((quarter - 1) * PER_QUARTER + n) % len(regions)]

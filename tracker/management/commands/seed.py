@@ -49,7 +49,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--no-demo-users",
             action="store_true",
-            help="Load the data only, without the demo accounts (required when DEBUG is off).",
+            help="Load the data only, without the demo accounts (required when DEBUG is off; "
+            "with DEBUG off the generated history and sample inspections are not loaded either).",
         )
         parser.add_argument(
             "--skip-history",
@@ -66,6 +67,10 @@ class Command(BaseCommand):
                 "--no-demo-users to load the data without them."
             )
         day = self._load_date(today)
+        if not settings.DEBUG:
+            # Generated history (stage changes, weekly dispatches, sample inspections) would
+            # feed the real rates and lights unmarked: production gets the book at signing.
+            skip_history = True
         started = time.monotonic()
         with transaction.atomic():
             summary, users = load(
@@ -74,7 +79,8 @@ class Command(BaseCommand):
             if users:  # demo problems need the demo accounts that raise and handle them
                 load_2022_problems(summary=summary)
                 load_demo_problems(today=day, summary=summary)
-            load_reviews(today=day, summary=summary)  # 2022 inspections (示例), weights
+            # 2022 inspections (示例) in the demo only; default assessment weights always
+            load_reviews(today=day, summary=summary, with_samples=settings.DEBUG)
         elapsed = time.monotonic() - started
 
         out = self.stdout
