@@ -470,6 +470,12 @@ def test_project_admin_add_records_creation(admin_client, superuser):
     project = Project.objects.get(code="NEW-1")
     log = ChangeLog.objects.get(object_id=project.pk, action=ChangeAction.CREATE)
     assert log.changed_by == superuser
+    # its history starts with the signing, so "stage as of a day" has an answer
+    assert list(project.stage_changes.values_list("from_stage", "to_stage", "effective_on")) == [
+        ("", Stage.SIGNED, datetime.date(2022, 5, 1))
+    ]
+    as_of = Project.objects.with_stage_as_of(datetime.date(2022, 6, 1)).get(pk=project.pk)
+    assert as_of.stage_as_of == Stage.SIGNED
 
 
 def test_change_stage_action_goes_through_advance_to(admin_client, superuser):
@@ -557,3 +563,31 @@ def test_user_admin_sets_role_and_region_and_enforces_the_region_rule(admin_clie
     assert (created.role, created.region) == (Role.COUNTY, r)
     page = admin_client.get(url(User, "changelist"), {"role__exact": Role.COUNTY}).content
     assert "xinzeng" in page.decode()
+
+
+@pytest.mark.parametrize("role", [Role.COUNTY, Role.COMMISSIONER, Role.CHAIN_OFFICE])
+def test_admin_is_for_managers_even_if_staff_is_ticked(client, role):
+    """Model permissions are not scoped by region: a county user made staff by mistake
+    must still not reach the back office."""
+    user = factories.user(role, is_staff=True)
+    client.force_login(user)
+    response = client.get(url(Project, "changelist"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_manager_with_staff_flag_uses_the_admin(client):
+    client.force_login(factories.user(Role.MANAGER, is_staff=True, is_superuser=False))
+    # the manager group's permissions come with the seed; without them the index is empty
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_problems_and_dispatch_facts_are_read_only_in_the_admin(admin_client):
+    problem = _problems(1)
+    response = admin_client.post(url(Problem, "change", problem.pk), {"title": "改标题"})
+    assert response.status_code == 403
+    problem.refresh_from_db()
+    assert problem.title != "改标题"
+    dispatch = _dispatches(1)
+    form = admin_client.get(url(WeeklyDispatch, "change", dispatch.pk)).context["adminform"]
+    assert {"stage", "filed_by", "filed_at", "is_late"} <= set(form.readonly_fields)

@@ -49,6 +49,16 @@ admin.site.site_title = _("Yichun industrial project tracker")
 admin.site.index_title = _("Administration")
 
 
+def _managers_only(request):
+    """The back office is for the city bureau: model permissions are not scoped by region,
+    so county staff or commissioners must not get in even if someone ticks "staff"."""
+    user = request.user
+    return user.is_active and user.is_staff and user.is_manager
+
+
+admin.site.has_permission = _managers_only
+
+
 # --- reference data -------------------------------------------------------------------
 @admin.register(Region)
 class RegionAdmin(admin.ModelAdmin):
@@ -148,6 +158,7 @@ class HistoryAdminMixin:
         with transaction.atomic():
             if not change:
                 obj.save()
+                self.after_create(obj, by=request.user)
                 record_creation(obj, by=request.user)
                 return
             before = snapshot(type(obj).objects.get(pk=obj.pk))
@@ -159,6 +170,9 @@ class HistoryAdminMixin:
             record_changes(obj, before, by=request.user)
 
     def before_update(self, obj):
+        pass
+
+    def after_create(self, obj, *, by):
         pass
 
     def delete_model(self, request, obj):
@@ -426,6 +440,17 @@ class ProjectAdmin(HistoryAdminMixin, admin.ModelAdmin):
     def before_update(self, obj):
         obj.version = F("version") + 1
 
+    def after_create(self, obj, *, by):
+        # Every project's history starts with its signing, so that "stage as of a day"
+        # has an answer from the signing date on (reports, lights, the dashboard).
+        StageChange.objects.create(
+            project=obj,
+            from_stage="",
+            to_stage=Stage.SIGNED,
+            effective_on=obj.signed_on,
+            changed_by=by,
+        )
+
     @admin.action(description=_("Change the stage of the selected projects"))
     def change_stage(self, request, queryset):
         form = ChangeStageForm(request.POST if "apply" in request.POST else None)
@@ -515,7 +540,9 @@ class WeeklyDispatchAdmin(HistoryAdminMixin, admin.ModelAdmin):
     search_fields = ("project__code", "project__name")
     raw_id_fields = ("project",)
     autocomplete_fields = ("filed_by",)
-    readonly_fields = ("history_link",)
+    # Who filed, when and whether late are facts of the filing, not editable afterwards;
+    # the stage of a report follows the project's stage history.
+    readonly_fields = ("history_link", "stage", "filed_by", "filed_at", "is_late")
 
 
 # --- the review cycle ------------------------------------------------------------------
@@ -619,8 +646,9 @@ class ProblemEventInline(admin.TabularInline):
 
 
 @admin.register(Problem)
-class ProblemAdmin(admin.ModelAdmin):
-    """Status and deadline move through the ledger's actions, which record each step."""
+class ProblemAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only here: a problem moves through the ledger's actions (/problems/), which check
+    the steps, lock the row and record each one."""
 
     list_display = (
         "title",
@@ -636,9 +664,6 @@ class ProblemAdmin(admin.ModelAdmin):
     list_filter = ("status", "chain", "region", "escalated", "deadline")
     list_select_related = ("chain", "region", "project")
     search_fields = ("title", "description", "assigned_unit", "project__name")
-    raw_id_fields = ("project",)
-    autocomplete_fields = ("raised_by",)
-    readonly_fields = ("status", "deadline", "resolved_on", "closed_on", "overdue_since", "version")
     inlines = [ProblemEventInline]
 
 
