@@ -440,3 +440,21 @@ def test_stage_as_of_reads_the_history_not_the_current_stage():
     assert as_of(d(2022, 7, 15)) == Stage.STARTED
     assert as_of(d(2022, 12, 31)) == Stage.STARTED
     assert as_of(d(2023, 3, 1)) == Stage.PRODUCTION
+
+
+def test_moving_back_clears_the_dates_of_the_stages_left():
+    manager = factories.user(Role.MANAGER)
+    d = datetime.date
+    project = factories.project(
+        history=[(Stage.STARTED, d(2022, 4, 1)), (Stage.PRODUCTION, d(2022, 9, 1))]
+    )
+    project.advance_to(Stage.COMPLETED, on=d(2022, 9, 5), by=manager, note="投产登记有误")
+    project.refresh_from_db()
+    assert (project.actual_start_on, project.actual_production_on) == (d(2022, 4, 1), None)
+    project.advance_to(Stage.LAND, on=d(2022, 9, 6), by=manager)
+    project.refresh_from_db()
+    assert (project.actual_start_on, project.actual_production_on) == (None, None)
+    project.advance_to(Stage.STALLED, on=d(2022, 9, 7), by=manager)  # a side state keeps them
+    project.advance_to(Stage.STARTED, on=d(2022, 10, 1), by=manager)
+    project.refresh_from_db()
+    assert project.actual_start_on == d(2022, 10, 1)

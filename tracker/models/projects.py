@@ -437,6 +437,12 @@ class Project(models.Model):
             before = snapshot(locked, {"stage", "actual_start_on", "actual_production_on"})
             from_stage = locked.stage
             locked.stage = stage
+            # A manager moving a project back undoes the dates of the stages it leaves.
+            if Stage.order(stage) is not None:
+                if Stage.order(stage) < Stage.order(Stage.STARTED):
+                    locked.actual_start_on = None
+                if stage != Stage.PRODUCTION:
+                    locked.actual_production_on = None
             if stage in Stage.reached(Stage.STARTED) and locked.actual_start_on is None:
                 locked.actual_start_on = on
             if stage == Stage.PRODUCTION and locked.actual_production_on is None:
