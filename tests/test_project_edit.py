@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.contrib.messages import get_messages
 from django.db.models import F
 from django.urls import reverse
@@ -383,3 +384,348 @@ def test_refused_stage_change_leaves_the_field_edits_unsaved_too(staff_client, r
     assert response.status_code == 200
     assert "target_stage" in response.context["form"].errors
     assert state(project) == before
+
+
+# --- actual dates follow the stage and its history ---------------------------------------
+#
+# Messages are read in English (the language cookie), so that translating them later does
+# not break the tests; the field each one sits beside is what the form promises.
+
+APRIL_1 = datetime.date(2022, 4, 1)
+SEPTEMBER_1 = datetime.date(2022, 9, 1)
+
+
+@pytest.fixture
+def manager():
+    return factories.user(Role.MANAGER, username="shigongxinju")
+
+
+def as_user(client, user):
+    client.force_login(user)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    return client
+
+
+def refused(client, project, field, fragment, **changes):
+    """Post ``changes``: the form comes back with ``fragment`` beside ``field``, nothing saved."""
+    data = form_data(client, project, responsible_unit="同一次提交的其他修改", **changes)
+    before = state(project)
+    response = client.post(edit_url(project), data)
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert field in errors, errors
+    assert any(fragment in message for message in errors[field]), errors[field]
+    assert f'id="error-{field}"' in response.content.decode()
+    assert state(project) == before
+    return errors
+
+
+def saved(client, project, **changes):
+    data = form_data(client, project, **changes)
+    response = client.post(edit_url(project), data)
+    assert response.status_code == 302, response.context["form"].errors
+    project.refresh_from_db()
+    return project
+
+
+def started(region, **kw):
+    """A 开工 project whose stage history records construction starting on 1 April 2022."""
+    kw.setdefault("completed_investment", Decimal("8678"))
+    return factories.project(region=region, history=[(Stage.STARTED, APRIL_1)], **kw)
+
+
+def test_the_reported_bypass_is_refused_beside_both_fields(client, region, staff):
+    """yuanzhou on a 开工 project: production date set and 8678 → 0 万元; both refused."""
+    project = started(region)
+    factories.dispatch(project, iso_week=20, completed_investment=Decimal("8678"))
+    as_user(client, staff)
+    errors = refused(
+        client,
+        project,
+        "actual_production_on",
+        "once the project has reached",
+        actual_production_on="2022-06-01",
+        completed_investment="0",
+    )
+    assert "completed_investment" in errors
+    assert "ask a city bureau manager" in " ".join(errors["completed_investment"])
+    project.refresh_from_db()
+    assert project.stage == Stage.STARTED
+    assert project.actual_production_on is None
+    assert project.completed_investment == Decimal("8678")
+
+
+@pytest.mark.parametrize("who", ["staff", "manager"])
+def test_production_date_needs_the_production_stage_for_everyone(client, region, staff, who):
+    project = started(region)
+    as_user(client, staff if who == "staff" else factories.user(Role.MANAGER))
+    refused(
+        client,
+        project,
+        "actual_production_on",
+        "once the project has reached",
+        actual_production_on="2022-08-01",
+    )
+
+
+def test_production_date_goes_with_a_change_to_production_in_the_same_save(client, region, staff):
+    project = started(region)
+    as_user(client, staff)
+    refused(
+        client,
+        project,
+        "actual_production_on",
+        "cannot be after 2022-09-01",
+        actual_production_on="2022-09-02",
+        target_stage=Stage.PRODUCTION,
+        stage_effective_on="2022-09-01",
+    )
+    saved(
+        client,
+        project,
+        actual_production_on="2022-08-25",
+        target_stage=Stage.PRODUCTION,
+        stage_effective_on="2022-09-01",
+    )
+    assert project.stage == Stage.PRODUCTION
+    assert project.actual_production_on == datetime.date(2022, 8, 25)
+
+
+@pytest.mark.parametrize("who", ["staff", "manager"])
+def test_start_date_is_refused_before_construction_started(client, project, staff, who):
+    as_user(client, staff if who == "staff" else factories.user(Role.MANAGER))
+    refused(
+        client,
+        project,
+        "actual_start_on",
+        "once the project has reached",
+        actual_start_on="2022-04-01",
+    )
+
+
+def test_start_date_goes_with_a_change_to_started_on_or_before_its_date(client, project, staff):
+    as_user(client, staff)
+    refused(
+        client,
+        project,
+        "actual_start_on",
+        "cannot be after 2022-04-15",
+        actual_start_on="2022-04-16",
+        target_stage=Stage.STARTED,
+        stage_effective_on="2022-04-15",
+    )
+    saved(
+        client,
+        project,
+        actual_start_on="2022-04-10",
+        target_stage=Stage.STARTED,
+        stage_effective_on="2022-04-15",
+    )
+    assert (project.stage, project.actual_start_on) == (Stage.STARTED, datetime.date(2022, 4, 10))
+
+
+def test_a_missing_start_date_is_filled_in_no_later_than_the_history_says(client, region, staff):
+    project = started(region)
+    Project.objects.filter(pk=project.pk).update(actual_start_on=None)
+    as_user(client, staff)
+    refused(
+        client,
+        project,
+        "actual_start_on",
+        "cannot be after 2022-04-01",
+        actual_start_on="2022-04-02",
+    )
+    assert saved(client, project, actual_start_on="2022-03-20").actual_start_on == datetime.date(
+        2022, 3, 20
+    )
+
+
+def test_a_stalled_project_takes_a_start_date_only_if_it_had_started(client, region, staff):
+    had_started = factories.project(
+        region=region,
+        history=[(Stage.STARTED, APRIL_1), (Stage.STALLED, datetime.date(2022, 6, 1))],
+    )
+    Project.objects.filter(pk=had_started.pk).update(actual_start_on=None)
+    never_started = factories.project(
+        region=region,
+        history=[(Stage.LAND, APRIL_1), (Stage.STALLED, datetime.date(2022, 6, 1))],
+    )
+    as_user(client, staff)
+    assert saved(client, had_started, actual_start_on="2022-04-01").actual_start_on == APRIL_1
+    refused(
+        client,
+        never_started,
+        "actual_start_on",
+        "once the project has reached",
+        actual_start_on="2022-04-01",
+    )
+
+
+@pytest.mark.parametrize("value", ["2022-03-20", ""], ids=["changed", "cleared"])
+def test_staff_cannot_change_or_clear_a_date_the_stage_history_recorded(
+    client, region, staff, value
+):
+    project = started(region)
+    as_user(client, staff)
+    refused(
+        client,
+        project,
+        "actual_start_on",
+        "Only a city bureau manager can change or clear it",
+        actual_start_on=value,
+    )
+
+
+def test_commissioner_cannot_change_a_recorded_production_date(client, region):
+    commissioner = factories.user(Role.COMMISSIONER)
+    project = factories.project(
+        region=region,
+        commissioner=commissioner,
+        history=[(Stage.STARTED, APRIL_1), (Stage.PRODUCTION, SEPTEMBER_1)],
+    )
+    as_user(client, commissioner)
+    refused(
+        client,
+        project,
+        "actual_production_on",
+        "Only a city bureau manager",
+        actual_production_on="2022-08-01",
+    )
+
+
+def test_a_manager_corrects_a_recorded_date_within_the_history(client, region, manager):
+    project = started(region)
+    as_user(client, manager)
+    refused(
+        client,
+        project,
+        "actual_start_on",
+        "cannot be after 2022-04-01",
+        actual_start_on="2022-04-05",
+    )
+    assert saved(client, project, actual_start_on="2022-03-20").actual_start_on == datetime.date(
+        2022, 3, 20
+    )
+    row = ChangeLog.objects.get(object_id=project.pk, field="actual_start_on")
+    assert (row.old_value, row.new_value, row.changed_by) == ("2022-04-01", "2022-03-20", manager)
+
+
+def test_a_started_project_keeps_its_start_date_unless_the_stage_moves_back(
+    client, region, manager
+):
+    project = started(region)
+    as_user(client, manager)
+    refused(client, project, "actual_start_on", "needs this date", actual_start_on="")
+    saved(
+        client,
+        project,
+        actual_start_on="",
+        target_stage=Stage.LAND,
+        stage_effective_on="2022-05-01",
+    )
+    assert (project.stage, project.actual_start_on) == (Stage.LAND, None)
+
+
+def test_dates_the_submit_leaves_alone_never_block_an_edit(client, region, staff):
+    """A project stalled after production keeps its dates; other edits still save."""
+    project = factories.project(
+        region=region,
+        history=[
+            (Stage.STARTED, APRIL_1),
+            (Stage.PRODUCTION, SEPTEMBER_1),
+            (Stage.STALLED, datetime.date(2022, 10, 1)),
+        ],
+    )
+    as_user(client, staff)
+    project = saved(client, project, responsible_unit="奉新县工信局")
+    assert project.responsible_unit == "奉新县工信局"
+    assert project.actual_production_on == SEPTEMBER_1
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"actual_production_on": "2022-03-15"}, "actual_production_on"),  # before the start
+        ({"actual_start_on": "2022-02-01"}, "actual_start_on"),  # before signing
+        ({"actual_start_on": TOMORROW.isoformat()}, "actual_start_on"),  # in the future
+    ],
+)
+def test_the_model_rules_on_actual_dates_still_hold_for_a_manager(
+    client, region, manager, changes, field
+):
+    project = factories.project(
+        region=region, history=[(Stage.STARTED, APRIL_1), (Stage.PRODUCTION, SEPTEMBER_1)]
+    )
+    as_user(client, manager)
+    data = form_data(client, project, **changes)
+    before = state(project)
+    response = client.post(edit_url(project), data)
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert state(project) == before
+
+
+# --- cumulative investment does not go below the weekly dispatch ---------------------------
+
+
+@pytest.fixture
+def reported(region):
+    """Reported 5000 万元 in week 10 and 8000 万元 in week 20; the book says 8678."""
+    project = started(region)
+    factories.dispatch(project, iso_week=10, completed_investment=Decimal("5000"))
+    factories.dispatch(project, iso_week=20, completed_investment=Decimal("8000"))
+    return project
+
+
+def test_staff_cannot_lower_investment_below_the_latest_dispatch(client, reported, staff):
+    as_user(client, staff)
+    errors = refused(
+        client,
+        reported,
+        "completed_investment",
+        "ask a city bureau manager to correct it",
+        completed_investment="6000",  # above week 10, below week 20: the latest counts
+    )
+    assert "8000.00" in " ".join(errors["completed_investment"])
+
+
+def test_commissioner_cannot_lower_investment_below_the_latest_dispatch(client, reported):
+    commissioner = factories.user(Role.COMMISSIONER)
+    Project.objects.filter(pk=reported.pk).update(commissioner=commissioner)
+    as_user(client, commissioner)
+    refused(
+        client,
+        reported,
+        "completed_investment",
+        "ask a city bureau manager",
+        completed_investment="0",
+    )
+
+
+@pytest.mark.parametrize("value", ["8000", "8100", "9000"], ids=["to-latest", "lower-above", "up"])
+def test_staff_may_change_investment_at_or_above_the_latest_dispatch(
+    client, reported, staff, value
+):
+    as_user(client, staff)
+    assert saved(client, reported, completed_investment=value).completed_investment == Decimal(
+        value
+    )
+
+
+def test_a_manager_may_lower_investment_below_the_dispatch(client, reported, manager):
+    as_user(client, manager)
+    assert saved(client, reported, completed_investment="0").completed_investment == 0
+    row = ChangeLog.objects.get(object_id=reported.pk, field="completed_investment")
+    assert (row.old_value, row.new_value) == ("8678.00", "0.00")
+
+
+def test_without_a_dispatch_staff_may_correct_their_own_figure(staff_client, project):
+    project = saved(staff_client, project, completed_investment="10")
+    assert project.completed_investment == Decimal("10")
+
+
+def test_an_untouched_figure_below_the_dispatch_does_not_block_other_edits(client, reported, staff):
+    Project.objects.filter(pk=reported.pk).update(completed_investment=Decimal("100"))
+    as_user(client, staff)
+    project = saved(client, reported, responsible_leader="张副区长")
+    assert (project.responsible_leader, project.completed_investment) == ("张副区长", 100)

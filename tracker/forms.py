@@ -167,7 +167,143 @@ class ProjectForm(forms.ModelForm):
         if cleaned.get("target_stage") and not cleaned.get("stage_effective_on"):
             if "stage_effective_on" not in self.errors:
                 self.add_error("stage_effective_on", _("Give the date the new stage took effect."))
+        if "target_stage" not in self.errors:  # else the stage after this save is unknown
+            self._check_actual_dates(cleaned)
+        self._check_completed_investment(cleaned)
         return cleaned
+
+    def _check_actual_dates(self, cleaned):
+        """The actual start and production dates follow the stage and its history.
+
+        ``self.instance`` still holds the stored values here (``_post_clean`` copies the
+        cleaned ones onto it afterwards). Only a date this submit changes is checked, so
+        an untouched date never blocks an unrelated edit. The stage that counts is the one
+        after this submit's stage change, if any.
+
+        - Set or changed: the stage must have reached the milestone (start: 开工 or later on
+          the main line, or 停滞/终止 after having started; production: 投产), and the date
+          may not be after the first date the stage history (or this submit's change)
+          records for it: construction started no later than the day 开工 was reported.
+        - A date the stage history recorded (a StageChange's effective date) is changed or
+          cleared only by a manager.
+        - Cleared: refused while the stage (main line) has reached the milestone; to undo a
+          start, a manager moves the stage back in the same submit.
+        """
+        project = self.instance
+        changed = [
+            name
+            for name in ("actual_start_on", "actual_production_on")
+            if name in cleaned and cleaned[name] != getattr(project, name)
+        ]
+        if not changed:
+            return
+        history = list(
+            project.stage_changes.order_by("effective_on", "id").values_list(
+                "to_stage", "effective_on"
+            )
+        )
+        target = cleaned.get("target_stage") or ""
+        final = target or project.stage
+        side = Stage.side_states()
+        if project.stage not in side:
+            before_side = project.stage
+        else:
+            main = [stage for stage, _on in history if stage not in side]
+            before_side = main[-1] if main else None
+        started = Stage.reached(Stage.STARTED)
+        milestones = {
+            "actual_start_on": (
+                Stage.STARTED,
+                started,
+                final in started or (final in side and before_side in started),
+            ),
+            "actual_production_on": (
+                Stage.PRODUCTION,
+                [Stage.PRODUCTION],
+                final == Stage.PRODUCTION,
+            ),
+        }
+        for name in changed:
+            milestone, stages, reached = milestones[name]
+            old, new = getattr(project, name), cleaned[name]
+            recorded = [on for stage, on in history if stage in stages]
+            label = Stage(milestone).label
+            if old is not None and old in recorded and not self.user.is_manager:
+                self.add_error(
+                    name,
+                    _(
+                        "This date was recorded by the stage history (“%(stage)s” effective "
+                        "%(date)s). Only a city bureau manager can change or clear it; ask a "
+                        "manager to correct it."
+                    )
+                    % {"stage": label, "date": old.isoformat()},
+                )
+                continue
+            if new is None:
+                if final not in side and reached:
+                    self.add_error(
+                        name,
+                        _(
+                            "A project at stage “%(stage)s” needs this date. To undo the "
+                            "step, a city bureau manager moves the stage back."
+                        )
+                        % {"stage": Stage(final).label},
+                    )
+                continue
+            if not reached:
+                self.add_error(
+                    name,
+                    _(
+                        "This date can only be entered once the project has reached “%(stage)s”; "
+                        "change the stage in the same save."
+                    )
+                    % {"stage": label},
+                )
+                continue
+            bounds = list(recorded)
+            effective_on = cleaned.get("stage_effective_on")
+            if target in stages and project.stage not in stages and effective_on:
+                bounds.append(effective_on)
+            if bounds and new > min(bounds):
+                self.add_error(
+                    name,
+                    _(
+                        "This date cannot be after %(date)s, the date the stage history "
+                        "records for “%(stage)s”."
+                    )
+                    % {"date": min(bounds).isoformat(), "stage": label},
+                )
+
+    def _check_completed_investment(self, cleaned):
+        """Cumulative investment only goes down below the weekly dispatch by a manager.
+
+        The dispatch sheet refuses a figure lower than the previous report for everyone but
+        a manager; this form must not be the way round it. Raising the figure, or lowering
+        it while staying at or above the latest report, is anyone's edit.
+        """
+        value = cleaned.get("completed_investment")
+        current = self.instance.completed_investment
+        if self.user.is_manager or value is None or current is None or value >= current:
+            return
+        latest = (
+            self.instance.dispatches.order_by("-iso_year", "-iso_week")
+            .values("iso_year", "iso_week", "completed_investment")
+            .first()
+        )
+        if latest and value < latest["completed_investment"]:
+            self.add_error(
+                "completed_investment",
+                _(
+                    "The cumulative completed investment cannot be lower than the latest weekly "
+                    "dispatch (%(year)s week %(week)s: %(amount)s 万元). If that figure was "
+                    "wrong, ask a city bureau manager to correct it."
+                )
+                % {
+                    "year": latest["iso_year"],
+                    "week": latest["iso_week"],
+                    "amount": latest["completed_investment"],
+                },
+            )
 
     def model_data(self):
         """The edited model fields, ready for ``services.update_project``."""
