@@ -708,3 +708,58 @@ def test_sheet_runs_a_fixed_number_of_queries(client):
         counts[n] = (len(get_ctx.captured_queries), len(post_ctx.captured_queries))
     print("dispatch query counts (GET, POST) for 5 and 50 rows:", counts)
     assert counts[5] == counts[50]
+
+
+# --- a past week's report keeps the stage of its week --------------------------------------------
+@pytest.mark.django_db
+def test_correcting_a_past_week_keeps_the_stage_of_that_week(county):
+    """Review finding: a progress-only correction stamped today's stage (投产) on a 2022-W10
+    report whose week was 开工 per the stage history."""
+    _user, (p, _) = county
+    Project.objects.filter(pk=p.pk).delete()
+    p = f.project(
+        region=_user.region,
+        signed_on=D(2022, 1, 1),
+        history=[(Stage.STARTED, D(2022, 3, 1)), (Stage.PRODUCTION, D(2022, 9, 1))],
+    )
+    report = f.dispatch(p, iso_year=2022, iso_week=10, stage=Stage.STARTED, progress="主体施工")
+    manager = f.user(Role.MANAGER)
+    file_weekly_dispatch(
+        iso_year=2022,
+        iso_week=10,
+        rows=[row(p, completed_investment=Decimal(0), progress="主体封顶")],
+        by=manager,
+        now=at(2023, 3, 22),
+    )
+    report.refresh_from_db()
+    assert (report.stage, report.progress) == (Stage.STARTED, "主体封顶")
+    assert not ChangeLog.objects.filter(object_id=report.pk, field="stage").exists()
+    # A first report of a past week records that week's stage too, not today's.
+    (first,) = file_weekly_dispatch(
+        iso_year=2022,
+        iso_week=5,  # before 开工 (2022-03-01)
+        rows=[row(p, completed_investment=Decimal(0))],
+        by=manager,
+        now=at(2023, 3, 22),
+    )
+    assert WeeklyDispatch.objects.get(pk=first.pk).stage == Stage.SIGNED
+
+
+@pytest.mark.django_db
+def test_a_stage_change_filed_with_a_past_week_is_that_reports_stage(county):
+    _user, (p, _) = county
+    manager = f.user(Role.MANAGER)
+    f.dispatch(p, iso_year=2023, iso_week=2, stage=Stage.SIGNED)
+    (report,) = file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=2,
+        rows=[row(p, stage=Stage.REGISTERED)],
+        by=manager,
+        now=at(2023, 3, 22),
+    )
+    p.refresh_from_db()
+    assert p.stage == Stage.REGISTERED
+    assert StageChange.objects.get(project=p, to_stage=Stage.REGISTERED).effective_on == D(
+        2023, 1, 15
+    )  # the Sunday of 2023-W02
+    assert WeeklyDispatch.objects.get(pk=report.pk).stage == Stage.REGISTERED

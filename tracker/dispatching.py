@@ -27,6 +27,10 @@ Stage
     the project's current stage. A change is applied with ``Project.advance_to`` effective on
     the report date (today, or the Sunday of a past week), and the report's ``stage`` is the
     project's stage after that change: a report always equals the stage recorded for it.
+    A row whose stage is left unchanged records the stage in force at the end of the week per
+    the stage history (the existing report's stage, or the current stage, only for a project
+    without history by then), so correcting a past week's figures does not stamp today's stage
+    on it.
 
 Completed investment
     Not negative, at most ``signed_amount × MAX_COMPLETED_RATIO``, and cumulative: lower than
@@ -175,7 +179,8 @@ def dispatch_projects(user, iso_year, iso_week):
 
     Annotations: ``report_id`` (this week's report), ``prefill_id`` (this week's report or
     the latest earlier one), ``previous_completed`` (cumulative investment of the latest
-    report before this week), ``latest_key`` (yyyyww of the project's latest report).
+    report before this week), ``latest_key`` (yyyyww of the project's latest report),
+    ``stage_as_of`` (the stage in force at the end of the week, per the stage history).
     """
     start, end = week_bounds(iso_year, iso_week)
     key = _week_key(iso_year, iso_week)
@@ -188,6 +193,7 @@ def dispatch_projects(user, iso_year, iso_week):
         .filter(signed_on__lte=end)
         .exclude(stage=Stage.TERMINATED)
         .exclude(actual_production_on__lt=start)
+        .with_stage_as_of(end)
         .select_related("region", "enterprise")
         .annotate(
             report_id=Subquery(reports.filter(key=key).values("pk")[:1]),
@@ -319,9 +325,11 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
             raise DispatchError(rows=errors)
 
         # Stage changes first: each goes through the allowed transitions.
+        advanced = set()
         for row in rows:
             project = projects[int(row["project"])]
             if row.get("stage") and row["stage"] != project.stage:
+                advanced.add(project.pk)
                 try:
                     project.advance_to(
                         row["stage"],
@@ -348,7 +356,7 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
                     project=project,
                     iso_year=iso_year,
                     iso_week=iso_week,
-                    stage=project.stage,
+                    stage=_report_stage(project, existing.get(project.pk), project.pk in advanced),
                     completed_investment=row["completed_investment"],
                     progress=row.get("progress") or "",
                     problems=row.get("problems") or "",
@@ -421,6 +429,16 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
             log += changelog_rows(projects[pk], old, by=by, at=now, ctype=project_type)
         ChangeLog.objects.bulk_create(log)
     return reports
+
+
+def _report_stage(project, existing, advanced):
+    """The stage a report records: after a change filed with it, the project's new stage;
+    otherwise the stage in force at the end of the week per the history (``stage_as_of``),
+    falling back to the report's own stage, then the current one, without history."""
+    if advanced:
+        return project.stage
+    fallback = existing.stage if existing is not None else project.stage
+    return project.stage_as_of or fallback
 
 
 # --- the sheet: one form per project ----------------------------------------------------------
