@@ -93,8 +93,8 @@ def export_rows(queryset):
         yield out
 
 
-def _filename(extension):
-    return f"项目清单-{timezone.localdate().isoformat()}.{extension}"
+def _filename(name, extension):
+    return f"{name}-{timezone.localdate().isoformat()}.{extension}"
 
 
 class _Echo:
@@ -110,32 +110,37 @@ def _csv_cell(value):
     return value
 
 
-def _csv_stream(queryset):
+def _csv_stream(rows):
     writer = csv.writer(_Echo())
     yield "\ufeff"  # BOM: Excel then reads the file as UTF-8 and shows the Chinese
-    for row in export_rows(queryset):
+    for row in rows:
         yield writer.writerow([_csv_cell(v) for v in row])
 
 
-def csv_response(queryset):
+def stream_csv(rows, *, name):
+    """A streamed CSV download of ``rows`` (header row first), named ``name-<date>.csv``."""
     response = StreamingHttpResponse(
-        (chunk.encode("utf-8") for chunk in _csv_stream(queryset)),
+        (chunk.encode("utf-8") for chunk in _csv_stream(rows)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=_filename("csv")
+        as_attachment=True, filename=_filename(name, "csv")
     )
     return response
 
 
-def xlsx_response(queryset):
-    """A write-only workbook (rows go to disk as they are added) in a spooled file."""
+def xlsx_file(rows, *, name):
+    """An XLSX download of ``rows`` (header row first), one sheet called ``name``.
+
+    A write-only workbook (rows go to disk as they are added) in a spooled file, so memory
+    stays bounded; dates get a date format, numbers stay numbers.
+    """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("项目清单")
-    for index, row in enumerate(export_rows(queryset)):
+    sheet = workbook.create_sheet(name)
+    for index, row in enumerate(rows):
         if index == 0:
             sheet.append(row)
             continue
@@ -154,6 +159,14 @@ def xlsx_response(queryset):
     return FileResponse(
         buffer,
         as_attachment=True,
-        filename=_filename("xlsx"),
+        filename=_filename(name, "xlsx"),
         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     )
+
+
+def csv_response(queryset):
+    return stream_csv(export_rows(queryset), name="项目清单")
+
+
+def xlsx_response(queryset):
+    return xlsx_file(export_rows(queryset), name="项目清单")

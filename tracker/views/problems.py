@@ -1,28 +1,24 @@
 """链长制 problem ledger pages: the filtered list (with export), raising a problem, one
 problem's page with the steps the user may take. The rules are in tracker/problems.py."""
 
-import csv
-import tempfile
-
 import django_filters
 import django_tables2 as tables
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from .. import problems as ledger
 from ..choices import ProblemStatus
-from ..exports import safe_text
+from ..exports import safe_text, stream_csv, xlsx_file
 from ..models import IndustryChain, Problem, ProblemEvent, Region
 from ..services import history_for
 
@@ -218,64 +214,10 @@ def export_rows(queryset):
         yield [safe_text("" if values[k] is None else values[k]) for k in EXPORT_KEYS]
 
 
-def _filename(extension):
-    return f"问题清单-{timezone.localdate().isoformat()}.{extension}"
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_stream(queryset):
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # BOM: Excel reads the file as UTF-8
-    for row in export_rows(queryset):
-        yield writer.writerow([v.isoformat() if hasattr(v, "isoformat") else v for v in row])
-
-
-def csv_response(queryset):
-    response = StreamingHttpResponse(
-        (chunk.encode("utf-8") for chunk in _csv_stream(queryset)),
-        content_type="text/csv; charset=utf-8",
-    )
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=_filename("csv")
-    )
-    return response
-
-
-def xlsx_response(queryset):
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("问题清单")
-    for index, row in enumerate(export_rows(queryset)):
-        if index == 0:
-            sheet.append(row)
-            continue
-        cells = []
-        for value in row:
-            if hasattr(value, "isoformat"):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.number_format = "yyyy-mm-dd"
-                cells.append(cell)
-            else:
-                cells.append(None if value == "" else value)
-        sheet.append(cells)
-    buffer = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    workbook.save(buffer)
-    buffer.seek(0)
-    return FileResponse(
-        buffer,
-        as_attachment=True,
-        filename=_filename("xlsx"),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-
-
-EXPORTERS = {"csv": csv_response, "xlsx": xlsx_response}
+EXPORTERS = {
+    "csv": lambda queryset: stream_csv(export_rows(queryset), name="问题清单"),
+    "xlsx": lambda queryset: xlsx_file(export_rows(queryset), name="问题清单"),
+}
 
 
 # --- list --------------------------------------------------------------------------------------
