@@ -763,3 +763,65 @@ def test_a_stage_change_filed_with_a_past_week_is_that_reports_stage(county):
         2023, 1, 15
     )  # the Sunday of 2023-W02
     assert WeeklyDispatch.objects.get(pk=report.pk).stage == Stage.REGISTERED
+
+
+# --- cumulative both ways ------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_an_earlier_week_cannot_exceed_a_later_report_except_for_a_manager(county):
+    user, (p, _) = county
+    now = at(2023, 3, 15)  # Wednesday of 2023-W11: W10 is still open for county staff
+    file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=11,
+        rows=[row(p, completed_investment=Decimal(500))],
+        by=user,
+        now=now,
+    )
+    with pytest.raises(DispatchError) as info:
+        file_weekly_dispatch(
+            iso_year=2023,
+            iso_week=10,
+            rows=[row(p, completed_investment=Decimal(1000))],
+            by=user,
+            now=now,
+        )
+    message = str(info.value.rows[p.pk]["completed_investment"][0])
+    assert "cannot go down" in message and "500" in message
+    assert not WeeklyDispatch.objects.filter(iso_week=10).exists()
+    # Equal to the later figure, or below it, is fine.
+    file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=10,
+        rows=[row(p, completed_investment=Decimal(500))],
+        by=user,
+        now=now,
+    )
+    # A manager may correct (the later week's figure was wrong, say).
+    manager = f.user(Role.MANAGER)
+    file_weekly_dispatch(
+        iso_year=2023,
+        iso_week=10,
+        rows=[row(p, completed_investment=Decimal(1000))],
+        by=manager,
+        now=now,
+    )
+    assert WeeklyDispatch.objects.get(iso_week=10).completed_investment == Decimal(1000)
+    p.refresh_from_db()
+    assert p.completed_investment == Decimal(500)  # the newest report's figure
+
+
+@pytest.mark.django_db
+def test_sheet_refuses_last_week_above_this_weeks_figure(en, county):
+    user, (p1, _p2) = county
+    year, week = current_week()
+    f.dispatch(p1, iso_year=year, iso_week=week, completed_investment=Decimal(500))
+    previous = week_label(*shift_week(*current_week(), -1))
+    en.force_login(user)
+    page = en.get(week_url(previous))
+    response = en.post(
+        week_url(previous), sheet_data(page, {p1.pk: {"completed_investment": "600"}})
+    )
+    assert response.status_code == 200
+    form = next(f for f in response.context["formset"].forms if f.project.pk == p1.pk)
+    assert "a later week" in " ".join(form.errors["completed_investment"])
+    assert WeeklyDispatch.objects.count() == 1

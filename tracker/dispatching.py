@@ -33,8 +33,9 @@ Stage
     on it.
 
 Completed investment
-    Not negative, at most ``signed_amount × MAX_COMPLETED_RATIO``, and cumulative: lower than
-    the project's previous report is refused, except for a manager (who may correct an earlier
+    Not negative, at most ``signed_amount × MAX_COMPLETED_RATIO``, and cumulative both ways:
+    lower than the project's previous report, or higher than any of its later reports (a late
+    report of an earlier week), is refused, except for a manager (who may correct an earlier
     wrong figure). The project's ``completed_investment`` follows the report (with history)
     unless a later week has already been reported.
 
@@ -179,7 +180,8 @@ def dispatch_projects(user, iso_year, iso_week):
 
     Annotations: ``report_id`` (this week's report), ``prefill_id`` (this week's report or
     the latest earlier one), ``previous_completed`` (cumulative investment of the latest
-    report before this week), ``latest_key`` (yyyyww of the project's latest report),
+    report before this week), ``later_completed`` (the lowest cumulative investment of the
+    reports after this week), ``latest_key`` (yyyyww of the project's latest report),
     ``stage_as_of`` (the stage in force at the end of the week, per the stage history).
     """
     start, end = week_bounds(iso_year, iso_week)
@@ -203,6 +205,11 @@ def dispatch_projects(user, iso_year, iso_week):
             previous_completed=Subquery(
                 reports.filter(key__lt=key)
                 .order_by(*newest_first)
+                .values("completed_investment")[:1]
+            ),
+            later_completed=Subquery(
+                reports.filter(key__gt=key)
+                .order_by("completed_investment")
                 .values("completed_investment")[:1]
             ),
             latest_key=Subquery(reports.order_by(*newest_first).values("key")[:1]),
@@ -230,7 +237,7 @@ def resume_stage(project, stage_changes):
 
 
 # --- validation of one row ---------------------------------------------------------------------
-def row_errors(project, data, *, by, previous_completed):
+def row_errors(project, data, *, by, previous_completed, later_completed=None):
     """Field → list of messages for one dispatch row (empty when the row is fine)."""
     errors = {}
     done = data.get("completed_investment")
@@ -260,6 +267,15 @@ def row_errors(project, data, *, by, previous_completed):
                     "to correct it."
                 )
                 % {"previous": previous_completed}
+            )
+        if later_completed is not None and done > later_completed and not by.is_manager:
+            errors.setdefault("completed_investment", []).append(
+                _(
+                    "The cumulative completed investment cannot go down: a later week's "
+                    "report already has %(later)s 万元. If that figure was wrong, ask a city "
+                    "bureau manager to correct it."
+                )
+                % {"later": later_completed}
             )
     for field in ("progress", "problems"):
         if len(data.get(field) or "") > TEXT_MAX:
@@ -318,7 +334,13 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
         errors = {}
         for row in rows:
             project = projects[int(row["project"])]
-            found = row_errors(project, row, by=by, previous_completed=project.previous_completed)
+            found = row_errors(
+                project,
+                row,
+                by=by,
+                previous_completed=project.previous_completed,
+                later_completed=project.later_completed,
+            )
             if found:
                 errors[project.pk] = found
         if errors:
@@ -510,7 +532,11 @@ class DispatchRowForm(forms.Form):
         if self.errors:
             return data
         for field, messages in row_errors(
-            self.project, data, by=self.user, previous_completed=self.project.previous_completed
+            self.project,
+            data,
+            by=self.user,
+            previous_completed=self.project.previous_completed,
+            later_completed=self.project.later_completed,
         ).items():
             for message in messages:
                 self.add_error(field, message)
