@@ -6,6 +6,7 @@ import datetime
 import io
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,7 +16,8 @@ from django.utils import timezone, translation
 from tests import factories
 from tracker import problems as ledger
 from tracker.choices import ProblemAction, ProblemStatus, Role
-from tracker.models import ChangeLog, Problem, ProblemEvent
+from tracker.models import ChangeLog, Inspection, Problem, ProblemEvent
+from tracker.services import update_project
 
 pytestmark = pytest.mark.django_db
 
@@ -826,6 +828,148 @@ def test_detail_query_count_does_not_grow_with_events(client, world):
             problem, world["users"]["manager"], deadline=today() + (20 + n) * DAY, reason="延期"
         )
     assert _queries(client, url) == small
+
+
+# --- a project moved to another region or chain takes its problems along ----------------------
+def _move(project, by, **data):
+    project.refresh_from_db()
+    return update_project(project_id=project.pk, data=data, expected_version=project.version, by=by)
+
+
+def _problem_history(problem):
+    return {
+        (r.field, r.old_value, r.new_value, r.changed_by.username)
+        for r in ChangeLog.objects.filter(
+            content_type=ContentType.objects.get_for_model(Problem), object_id=problem.pk
+        )
+    }
+
+
+def test_a_moved_projects_problems_follow_it_to_the_new_region_and_chain(client, world):
+    users = world["users"]
+    mine = world["mine"]
+    problem = make_problem(mine, status=ProblemStatus.ASSIGNED, title="搬迁后的问题")
+    closed = make_problem(mine, status=ProblemStatus.CLOSED, title="已销号的问题")
+    chain_wide = make_problem(chain=world["chain_x"], title="甲链整体问题")
+    untouched = make_problem(world["theirs"], title="乙县原有问题")
+    region_b, chain_y = world["theirs"].region, world["chain_y"]
+
+    _move(mine, users["manager"], region=region_b, chain=chain_y)
+
+    detail = reverse("tracker:problem_detail", args=[problem.pk])
+    resolve = reverse("tracker:problem_action", args=[problem.pk, "resolve"])
+    data = {"resolve-version": problem.version, "resolve-resolution": "已协调解决"}
+    # The old region's staff and the old chain's office lose it: 404, nothing changes.
+    for who in ("county", "office"):
+        client.force_login(users[who])
+        before = fingerprint(problem)
+        assert client.get(detail).status_code == 404
+        assert client.post(resolve, data).status_code == 404
+        assert fingerprint(problem) == before
+        assert problem.title not in client.get(LIST).content.decode()
+    # The new chain's office sees it; the new region's staff see and resolve it.
+    client.force_login(users["other_office"])
+    assert client.get(detail).status_code == 200
+    assert problem.title in client.get(LIST).content.decode()
+    client.force_login(users["other_county"])
+    assert client.get(detail).status_code == 200
+    assert client.post(resolve, data).status_code == 302
+    problem.refresh_from_db()
+    assert problem.status == ProblemStatus.RESOLVED
+
+    # Every problem of the project moved, closed ones too, with the move in their history.
+    for moved in (problem, closed):
+        moved.refresh_from_db()
+        assert (moved.region, moved.chain) == (region_b, chain_y)
+        assert {
+            ("region", "甲县", "乙县", "boss"),
+            ("chain", "甲链", "乙链", "boss"),
+        } <= _problem_history(moved)
+    # A chain-wide problem and another project's problem are not the project's.
+    chain_wide.refresh_from_db()
+    untouched.refresh_from_db()
+    assert (chain_wide.region, chain_wide.chain) == (None, world["chain_x"])
+    assert (untouched.region, untouched.chain) == (region_b, chain_y)
+    assert not _problem_history(chain_wide) and not _problem_history(untouched)
+
+
+def test_a_move_of_region_only_keeps_the_chain_and_records_only_the_region(world):
+    problem = make_problem(world["mine"])
+    _move(world["mine"], world["users"]["manager"], region=world["theirs"].region)
+    problem.refresh_from_db()
+    assert (problem.region, problem.chain) == (world["theirs"].region, world["chain_x"])
+    assert _problem_history(problem) == {("region", "甲县", "乙县", "boss")}
+    assert problem.version == 1  # not an edit of the problem: forms opened before stay valid
+
+
+def test_an_edit_that_moves_nothing_leaves_the_problems_alone(world):
+    problem = make_problem(world["mine"])
+    _move(world["mine"], world["users"]["manager"], responsible_unit="宜春市工信局")
+    problem.refresh_from_db()
+    assert (problem.region, problem.chain) == (world["region_a"], world["chain_x"])
+    assert not _problem_history(problem)
+
+
+def test_inspections_stay_with_the_region_that_was_inspected(world):
+    """An inspection records a visit to a region; moving the project does not rewrite it."""
+    inspection = Inspection.objects.create(
+        year=2022,
+        quarter=3,
+        region=world["region_a"],
+        project=world["mine"],
+        title="三季度督查",
+        inspected_on=datetime.date(2022, 9, 20),
+    )
+    _move(world["mine"], world["users"]["manager"], region=world["theirs"].region)
+    inspection.refresh_from_db()
+    assert inspection.region == world["region_a"]
+
+
+def test_a_refused_stage_change_rolls_the_problems_move_back_too(world):
+    problem = make_problem(world["mine"])
+    before = fingerprint(problem)
+    with pytest.raises(ValidationError):
+        update_project(
+            project_id=world["mine"].pk,
+            data={"region": world["theirs"].region, "chain": world["chain_y"]},
+            expected_version=1,
+            by=world["users"]["manager"],
+            stage=world["mine"].stage,  # already at this stage: advance_to refuses
+            stage_on=today(),
+        )
+    assert fingerprint(problem) == before
+    problem.refresh_from_db()
+    assert (problem.region, problem.chain) == (world["region_a"], world["chain_x"])
+
+
+def test_moving_a_project_costs_the_same_queries_for_one_problem_or_many(world):
+    manager = world["users"]["manager"]
+    region_b, chain_y = world["theirs"].region, world["chain_y"]
+    one = factories.project(region=world["region_a"], chain=world["chain_x"])
+    many = factories.project(region=world["region_a"], chain=world["chain_x"])
+    make_problem(one, by=manager)
+    for _n in range(6):
+        make_problem(many, by=manager)
+    ContentType.objects.get_for_models(Problem, one)  # cached for both runs alike
+
+    counts = []
+    for project in (one, many):
+        project.refresh_from_db()
+        with CaptureQueriesContext(connection) as queries:
+            _move(project, manager, region=region_b, chain=chain_y)
+        sqls = [q["sql"] for q in queries.captured_queries]
+        problem_updates = [q for q in sqls if q.startswith('UPDATE "tracker_problem"')]
+        history_inserts = [q for q in sqls if q.startswith('INSERT INTO "tracker_changelog"')]
+        assert (len(problem_updates), len(history_inserts)) == (1, 1), sqls
+        counts.append(len(sqls))
+    assert counts[0] == counts[1]
+    assert Problem.objects.filter(project=many, region=region_b, chain=chain_y).count() == 6
+    assert (
+        ChangeLog.objects.filter(
+            content_type=ContentType.objects.get_for_model(Problem), field="region"
+        ).count()
+        == 7
+    )
 
 
 # --- builders for the generic walk in tests/test_scope.py (the target is "their" project) -----

@@ -115,13 +115,19 @@ def update_project(*, project_id, data, expected_version, by, stage=None, stage_
     one transaction: both or neither. Raises ``ConflictError`` when the row has moved on
     (nothing is written), and ``ValidationError`` when the stage change is refused.
     Returns the saved project.
+
+    A move to another region or chain takes the project's problems (Problem.region and
+    Problem.chain, copied when a problem is raised and read by the ledger's scope) along
+    in the same transaction; see ``_move_problems``. Inspections stay with the region
+    that was inspected.
     """
-    from .models import Project
+    from .models import ChangeLog, Project
 
     with transaction.atomic():
         project = Project.objects.get(pk=project_id)
         if project.version != expected_version:
             raise ConflictError(project=project, expected_version=expected_version)
+        moved_from = (project.region_id, project.chain_id)
         before = snapshot(project, set(data))
         # The version guard in the WHERE clause is what makes the lock optimistic: a
         # concurrent save that got in first has bumped the version, so this matches 0 rows.
@@ -133,7 +139,47 @@ def update_project(*, project_id, data, expected_version, by, stage=None, stage_
                 project=Project.objects.get(pk=project_id), expected_version=expected_version
             )
         project.refresh_from_db()
-        record_changes(project, before, by=by)
+        now = timezone.now()
+        history = changelog_rows(project, before, by=by, at=now)
+        if (project.region_id, project.chain_id) != moved_from:
+            history += _move_problems(project, by=by, at=now)
+        ChangeLog.objects.bulk_create(history)
         if stage:
             project.advance_to(stage, on=stage_on, by=by, note=note)
     return project
+
+
+def _move_problems(project, *, by, at):
+    """Give the project's problems its (new) region and chain; their unsaved history rows.
+
+    The ledger's scope (``ProblemQuerySet.visible_to`` / ``actionable_by``) reads the copies
+    on the problem, so without this the old region's staff and the old chain's office keep
+    a moved project's problems and the new ones never see them. Every problem of the
+    project moves, open or closed: the ledger of a region is the problems of its projects.
+    Queries do not grow with the number of problems: one SELECT, one UPDATE, and the
+    history goes into the caller's single bulk insert. The problem's version is not
+    bumped (as for the daily overdue check): the problem itself was not edited, and every
+    step re-checks the user's scope on the current row, so a form opened before the move
+    cannot act outside the new scope.
+    """
+    from .models import Problem
+
+    problems = list(
+        Problem.objects.filter(project=project)
+        .exclude(region=project.region_id, chain=project.chain_id)
+        .select_related("region", "chain")
+        .order_by("pk")
+    )
+    if not problems:
+        return []
+    fields = {"region", "chain"}
+    before = {problem.pk: snapshot(problem, fields) for problem in problems}
+    Problem.objects.filter(pk__in=[problem.pk for problem in problems]).update(
+        region=project.region_id, chain=project.chain_id
+    )
+    ctype = ContentType.objects.get_for_model(Problem)
+    rows = []
+    for problem in problems:
+        problem.region, problem.chain = project.region, project.chain
+        rows += changelog_rows(problem, before[problem.pk], by=by, at=at, ctype=ctype)
+    return rows
