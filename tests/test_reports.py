@@ -33,19 +33,23 @@ from tracker.reports import (
 pytestmark = pytest.mark.django_db
 
 D = datetime.date
-# Routes that show the same city-wide document to every signed-in role (see the view's doc):
-# test_scope.py does not expect them to hide another scope's projects.
-CITY_WIDE_ROUTES = {"report_index", "monthly_report", "monthly_report_version"}
 
 
 # --- helpers shared with test_scope.py -----------------------------------------------------------
+def _month_of(project):
+    """The month the project started in (else signed in): started and unfinished with an
+    annual plan, it carries an investment light at that month's end when that is this year,
+    so the generic scope walk can see whether the report lists it to someone else."""
+    return project.actual_start_on or project.signed_on
+
+
 def report_month_kwargs(project):
-    return {"month": project.signed_on.strftime("%Y-%m")}
+    return {"month": _month_of(project).strftime("%Y-%m")}
 
 
 def published_version_kwargs(project):
-    """Publish the month the project was signed in (as a new manager) and point at v1."""
-    month = project.signed_on
+    """Publish the project's month (as a new manager) and point at v1."""
+    month = _month_of(project)
     if not MonthlyReport.objects.filter(year=month.year, month=month.month).exists():
         publish_monthly_report(year=month.year, month=month.month, by=factories.user(Role.MANAGER))
     return {"month": month.strftime("%Y-%m"), "version": 1}
@@ -265,8 +269,15 @@ def test_city_total_adds_up_all_regions(june):
     assert rate(city, "timeliness")["value"] == "26.09"
 
 
-def test_lights_are_as_of_the_last_day_with_their_reasons(june):
+def in_2022(monkeypatch):
+    """Pretend today is 15 July 2022: the projects' annual plans are 2022's."""
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda *a, **k: D(2022, 7, 15))
+
+
+def test_lights_are_as_of_the_last_day_with_their_reasons(june, monkeypatch):
+    in_2022(monkeypatch)
     data = compute_report(year=2022, month=6)
+    assert data["invest_light"] is True
     lights = {w["name"]: (w["light"], w["reasons"]) for w in data["warnings"]}
     # p6: start 180 days late → red; p8: 76 days late → yellow; p1: 30 % done of its plan
     # against 49.6 % of the year (June's dispatch, not today's 9000) → yellow.
@@ -277,6 +288,22 @@ def test_lights_are_as_of_the_last_day_with_their_reasons(june):
     assert data["warnings"][0]["light"] == "red"
     row = region_row(data, "甲县")
     assert (row["red"], row["yellow"]) == (1, 2)
+
+
+def test_a_past_years_month_shows_the_start_light_only(june, client):
+    # Today is after 2022: the annual plans are this year's, so p1's investment light (yellow
+    # in July 2022, above) does not apply to June 2022; the start lights stay.
+    data = compute_report(year=2022, month=6)
+    assert data["invest_light"] is False
+    lights = {w["name"]: w["light"] for w in data["warnings"]}
+    assert lights == {"六号": "red", "八号": "yellow"}
+    row = region_row(data, "甲县")
+    assert (row["red"], row["yellow"]) == (1, 1)
+    client.force_login(factories.user(Role.MANAGER))
+    with translation.override("en"):
+        page = article(client.get(reverse("tracker:monthly_report", kwargs={"month": "2022-06"})))
+    assert 'id="report-lights-note"' in page
+    assert "applies only to the current year" in page
 
 
 def test_a_stage_change_in_july_does_not_alter_junes_report(june):
@@ -504,6 +531,108 @@ def test_every_role_reads_the_city_wide_report(june, client, role):
         assert client.get(reverse(f"tracker:{route}", kwargs=kwargs)).status_code == 200
 
 
+# --- the red/yellow list in the reader's scope (issue 3) -------------------------------------
+@pytest.fixture
+def readers(june):
+    """June's three lit projects (六号 red and 八号 yellow in 甲链, 九号 red in 乙链) and a
+    reader of each scope; v1 of June is published (by a manager)."""
+    other_chain = june["p3"].chain
+    nine = factories.project(
+        name="九号",
+        region=june["empty"],
+        chain=other_chain,
+        signed_on=D(2022, 2, 1),
+        planned_start_on=D(2022, 3, 1),
+    )
+    commissioner = factories.user(Role.COMMISSIONER)
+    Project.objects.filter(pk=june["p8"].pk).update(commissioner=commissioner)
+    publish_monthly_report(year=2022, month=6, by=factories.user(Role.MANAGER))
+    codes = {name: Project.objects.get(name=name).code for name in ("六号", "八号", "九号")}
+    return {
+        "codes": codes,
+        "nine": nine,
+        "manager": factories.user(Role.MANAGER),
+        "county": factories.user(Role.COUNTY, region=june["empty"]),
+        "commissioner": commissioner,
+        "chain": factories.user(Role.CHAIN_OFFICE, chain=other_chain),
+    }
+
+
+REPORT_PAGES = [
+    ("monthly_report", {"month": "2022-06"}),
+    ("monthly_report_version", {"month": "2022-06", "version": 1}),
+]
+# Who sees which of the three lit projects: managers and county staff all of them.
+SEES = {
+    "manager": {"六号", "八号", "九号"},
+    "county": {"六号", "八号", "九号"},
+    "commissioner": {"八号"},  # the one project assigned to them
+    "chain": {"九号"},  # the one lit project of their chain
+}
+
+
+def _listed(page):
+    section = re.search(
+        r'<section class="report-section" id="report-warnings">.*?</section>', page, re.S
+    ).group(0)
+    return set(re.findall(r"<strong>[^<]*</strong> ([^<]+)<", section))
+
+
+@pytest.mark.parametrize(("route", "kwargs"), REPORT_PAGES)
+@pytest.mark.parametrize("who", sorted(SEES))
+def test_the_red_yellow_list_shows_only_the_readers_projects(readers, client, route, kwargs, who):
+    client.force_login(readers[who])
+    with translation.override("en"):
+        page = article(client.get(reverse(f"tracker:{route}", kwargs=kwargs)))
+    assert _listed(page) == SEES[who]
+    hidden = 3 - len(SEES[who])
+    if hidden:
+        assert f"{hidden} projects outside your scope are not listed." in page
+    else:
+        assert 'id="warnings-hidden"' not in page
+    # The city-wide figures stay: every reader sees the same tables and light counts.
+    assert 'id="city-red">2<' in page and 'id="city-yellow">1<' in page
+    for name in {"六号", "八号", "九号"} - SEES[who]:
+        assert name not in page and readers["codes"][name] not in page
+
+
+@pytest.mark.parametrize(("route", "kwargs"), REPORT_PAGES)
+@pytest.mark.parametrize("who", sorted(SEES))
+def test_the_xlsx_red_yellow_sheet_shows_only_the_readers_projects(
+    readers, client, route, kwargs, who
+):
+    client.force_login(readers[who])
+    response = client.get(reverse(f"tracker:{route}", kwargs=kwargs), {"export": "xlsx"})
+    workbook = load_workbook(io.BytesIO(response.content))
+    rows = list(workbook["红黄灯项目"].iter_rows(min_row=2, values_only=True))
+    listed = {row[2] for row in rows if row[1]}
+    assert listed == SEES[who]
+    hidden = 3 - len(SEES[who])
+    notes = [row[0] for row in rows if not row[1]]
+    assert notes == ([f"另有{hidden}个项目不在您的查看范围内，未列出。"] if hidden else [])
+    totals = [c.value for c in workbook["县市区"][workbook["县市区"].max_row]]
+    assert totals[-2:] == [2, 1]  # the city's red and yellow counts are city-wide
+
+
+def test_the_frozen_json_keeps_the_whole_list_whoever_reads_it(readers, client):
+    client.force_login(readers["chain"])
+    url = reverse("tracker:monthly_report_version", kwargs={"month": "2022-06", "version": 1})
+    assert client.get(url).status_code == 200
+    data = MonthlyReport.objects.get(year=2022, month=6, version=1).data
+    assert {w["name"] for w in data["warnings"]} == {"六号", "八号", "九号"}
+    assert "warnings_hidden" not in data
+
+
+@pytest.mark.parametrize(("who", "expected"), [("manager", 0), ("county", 0), ("chain", 1)])
+def test_the_scope_filter_costs_one_query_at_most(readers, client, who, expected):
+    url = reverse("tracker:monthly_report_version", kwargs={"month": "2022-06", "version": 1})
+    client.force_login(readers[who])
+    client.get(url)  # warm caches
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    assert sum('"tracker_project"' in q["sql"] for q in ctx.captured_queries) == expected
+
+
 def test_an_unpublished_version_is_404(june, client):
     client.force_login(factories.user(Role.MANAGER))
     url = reverse("tracker:monthly_report_version", kwargs={"month": "2022-06", "version": 3})
@@ -558,7 +687,7 @@ def test_xlsx_has_a_sheet_per_table_chinese_headers_and_numbers(june, client):
     assert dict(zip(header, empty, strict=True))["履约率"].value is None
     warnings = workbook["红黄灯项目"]
     assert [c.value for c in warnings[1]][:3] == ["灯色", "项目编号", "项目名称"]
-    assert warnings.max_row == 4  # header + three projects
+    assert warnings.max_row == 3  # header + the two start lights (2022 is a past year)
     definitions = workbook["指标说明"]
     assert [c.value for c in definitions[1]] == ["指标", "分子", "分母"]
     assert definitions.max_row >= 1 + len(RATES)

@@ -121,7 +121,7 @@ CASES = {
     "problem_create": (lambda p: {}, tp.scope_raise_post),
     "problem_detail": (tp.scope_problem, None),
     "problem_action": (tp.scope_problem_step, tp.scope_assign_post),
-    # 月通报: city-wide, read by every role (tests/test_reports.py: CITY_WIDE_ROUTES).
+    # 月通报: city-wide tables for every role; the red/yellow list only in the reader's scope.
     "report_index": (lambda p: {}, None),
     "monthly_report": (tr.report_month_kwargs, tr.publish_post),
     "monthly_report_version": (tr.published_version_kwargs, None),
@@ -170,7 +170,7 @@ def test_out_of_scope_get_shows_nothing_of_the_other_project(client, world, rout
     else:
         assert response.status_code == 200
         body = response.content.decode()
-        if (who != "county" or route.startswith("dispatch")) and route not in tr.CITY_WIDE_ROUTES:
+        if who != "county" or route.startswith("dispatch"):
             assert theirs.name not in body, f"{route} shows another scope's project to {who}"
     assert fingerprint(theirs) == before
 

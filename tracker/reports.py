@@ -36,8 +36,19 @@ Which months
     signed by D; earlier or later months, and months outside 2000–2100, are refused.
 
 Who
-    The report is a city-wide document: every signed-in role may read it (live or published);
-    only managers publish (``publish_monthly_report`` refuses others; the view answers 403).
+    The report's figures are a city-wide document: every signed-in role may read the tables
+    and rates (live or published); only managers publish (``publish_monthly_report`` refuses
+    others; the view answers 403). The list of red and yellow projects names projects, so each
+    reader sees only the rows of ``Project.objects.visible_to(user)`` (``warnings_for``):
+    managers and county staff all of them, a commissioner their own projects, a chain office
+    its chain's, with the number of rows left out. The filter is applied when the report is
+    shown or exported, by project code; the frozen JSON keeps the whole list.
+
+Lights of a past year
+    The investment light measures against the project's annual plan, which is the current
+    year's (``lights.invest_light_applies``): a month of a past year shows the start light and
+    the stalled rule only, so its lights never depend on when the book was loaded. The footnote
+    says so (``lights_note``).
 
 Publishing
     ``publish_monthly_report`` freezes ``compute_report(...)`` as JSON (Decimals as strings,
@@ -87,7 +98,14 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Stage
-from .lights import Light, annotate_lights, dispatch_investment_as_of, light_reasons
+from .lights import (
+    INVEST_LIGHT_NOTE,
+    Light,
+    annotate_lights,
+    dispatch_investment_as_of,
+    invest_light_applies,
+    light_reasons,
+)
 from .models import (
     IndustryChain,
     MonthlyReport,
@@ -690,7 +708,30 @@ def compute_report(*, year, month):
         "chains": chain_rows,
         "city": _row(gettext("City total"), now["city"], before["city"]),
         "warnings": _warnings(ctx),
+        "invest_light": invest_light_applies(ctx.day),
+        "lights_note": str(INVEST_LIGHT_NOTE),
     }
+
+
+def warnings_for(data, user):
+    """``data`` (a report's JSON) as ``user`` may see it: the red and yellow list reduced to
+    the projects of ``Project.objects.visible_to(user)`` (matched by code) and
+    ``warnings_hidden``, the number of rows left out. ``data`` itself is not changed.
+
+    At most one query; none for a user who sees every project or none.
+    """
+    warnings = data.get("warnings") or []
+    scope = Project.objects.visible_to(user)
+    if not warnings or (not scope.query.where and not scope.query.is_empty()):
+        visible = warnings
+    elif scope.query.is_empty():
+        visible = []
+    else:
+        codes = set(
+            scope.filter(code__in=[w["code"] for w in warnings]).values_list("code", flat=True)
+        )
+        visible = [w for w in warnings if w["code"] in codes]
+    return {**data, "warnings": visible, "warnings_hidden": len(warnings) - len(visible)}
 
 
 # --- publishing -------------------------------------------------------------------------------
@@ -855,6 +896,11 @@ def report_xlsx(data, *, timestamp):
                 )
                 for w in data["warnings"]
             ),
+            *(
+                [([f"另有{data['warnings_hidden']}个项目不在您的查看范围内，未列出。"], [])]
+                if data.get("warnings_hidden")
+                else []
+            ),
         ],
     )
     definitions = workbook.create_sheet("指标说明")
@@ -864,6 +910,7 @@ def report_xlsx(data, *, timestamp):
             (["指标", "分子", "分母"], None),
             *(([r["label"], r["numerator"], r["denominator"]], []) for r in data["rates"]),
             (["排名", data["ranking"], ""], []),
+            *([(["红黄灯", data["lights_note"], ""], [])] if data.get("lights_note") else []),
             *([(["统计期间", data["period"], ""], [])] if data.get("period") else []),
             (["统计截至", data["as_of"], ""], []),
             (["标题", title, ""], []),

@@ -1,7 +1,9 @@
 """月通报 pages: the list of months, a month's live report, its published versions, XLSX.
 
-Who: every signed-in role reads the reports (the 通报 is a city-wide document sent to every
-county and chain office); only managers publish (POST by anyone else → 403, nothing saved).
+Who: every signed-in role reads the reports (the 通报's tables and rates are a city-wide
+document sent to every county and chain office); the red and yellow project list shows only
+the projects the reader may see (``reports.warnings_for``), on the page and in the XLSX, live
+or published. Only managers publish (POST by anyone else → 403, nothing saved).
 A month that cannot be reported (no such month, outside 2000–2100, not ended yet, nothing
 signed by then, or text that is not ``yyyy-mm``) answers 404 with the reason.
 """
@@ -25,6 +27,7 @@ from ..reports import (
     publish_monthly_report,
     report_xlsx,
     reportable_months,
+    warnings_for,
 )
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
@@ -135,7 +138,7 @@ def monthly_report(request, month):
                 return redirect(
                     "tracker:monthly_report_version", month=label, version=report.version
                 )
-    data = compute_report(year=year, month=month_number)
+    data = warnings_for(compute_report(year=year, month=month_number), request.user)
     if request.GET.get("export") == "xlsx":
         return _xlsx(data, timestamp=timezone.now(), name=f"月通报-{label}-实时.xlsx")
     return render(
@@ -167,15 +170,14 @@ def monthly_report_version(request, month, version):
             % {"version": version, "month": month[:20]},
         )
     label = f"{report.year}-{report.month:02d}"
+    data = warnings_for(report.data, request.user)  # the frozen JSON itself stays as it is
     if request.GET.get("export") == "xlsx":
-        return _xlsx(
-            report.data, timestamp=report.published_at, name=f"月通报-{label}-v{version}.xlsx"
-        )
+        return _xlsx(data, timestamp=report.published_at, name=f"月通报-{label}-v{version}.xlsx")
     return render(
         request,
         "tracker/report_month.html",
         {
-            **_tables(report.data),
+            **_tables(data),
             "label": label,
             "report": report,
             "versions": _versions(report.year, report.month),
