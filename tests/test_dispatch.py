@@ -825,3 +825,72 @@ def test_sheet_refuses_last_week_above_this_weeks_figure(en, county):
     form = next(f for f in response.context["formset"].forms if f.project.pk == p1.pk)
     assert "a later week" in " ".join(form.errors["completed_investment"])
     assert WeeklyDispatch.objects.count() == 1
+
+
+# --- which projects must file: one rule for the sheet, the home page, the flags and the report --
+@pytest.mark.django_db
+def test_sheet_home_flags_and_report_agree_on_projects_stopping_mid_period(en):
+    from tracker.models import MissingDispatch
+    from tracker.overdue import flag_overdue
+    from tracker.reports import AsOf, rate_figures
+
+    region = f.region(code="agree")
+    county_user = f.user(Role.COUNTY, region=region)
+    manager = f.user(Role.MANAGER)
+    today = timezone.localdate()
+    this = current_week(today)
+    monday = datetime.date.fromisocalendar(*this, 1)
+    weeks = [shift_week(*this, -2), shift_week(*this, -1), this]
+    last_wednesday = monday - datetime.timedelta(days=5)
+
+    def make(history=None, signed_on=None):
+        return f.project(region=region, signed_on=signed_on or D(2022, 1, 1), history=history)
+
+    started = (Stage.STARTED, D(2022, 4, 1))
+    plain = make()
+    ended_now = make([(Stage.TERMINATED, monday)])  # terminated during this week
+    produced_now = make([started, (Stage.PRODUCTION, monday)])
+    ended_last = make([(Stage.TERMINATED, last_wednesday)])  # during last week
+    produced_last = make([started, (Stage.PRODUCTION, last_wednesday)])
+    ended_before = make([(Stage.TERMINATED, monday - datetime.timedelta(days=21))])
+    signed_last = make(signed_on=last_wednesday + datetime.timedelta(days=1))
+    expected = {
+        weeks[0]: {plain, ended_now, produced_now, ended_last, produced_last},
+        weeks[1]: {plain, ended_now, produced_now, ended_last, produced_last, signed_last},
+        weeks[2]: {plain, ended_now, produced_now, signed_last},
+    }
+    expected = {week: {p.pk for p in projects} for week, projects in expected.items()}
+
+    # The rule itself.
+    for week, pks in expected.items():
+        assert set(Project.objects.due_to_dispatch(*week).values_list("pk", flat=True)) == pks
+
+    # The dispatch sheet, week by week (a manager may open past weeks).
+    en.force_login(manager)
+    for week, pks in expected.items():
+        page = en.get(week_url(week_label(*week)) + "?region=" + region.code)
+        assert {form.project.pk for form in page.context["formset"].forms} == pks, week
+    assert page.context["excluded"] == 3  # ended_last, produced_last, ended_before
+
+    # The home page's counts for this week (county staff and the manager's city table).
+    home = en.get(reverse("tracker:home"))
+    row_ = next(r for r in home.context["regions"] if r["region"] == region)
+    assert (row_["total"], row_["filed"]) == (4, 0)
+    en.force_login(county_user)
+    home = en.get(reverse("tracker:home"))
+    assert home.context["status"] == {"total": 4, "filed": 0, "late": 0}
+    items = {i["project"].pk: [str(r) for r in i["reasons"]] for i in home.context["items"]}
+    assert items[ended_now.pk] == ["No report this week"]
+    assert not {ended_last.pk, produced_last.pk, ended_before.pk} & set(items)
+
+    # The daily check, run once this week's deadline has passed.
+    flag_overdue(today=monday + datetime.timedelta(days=7), weeks=3)
+    for week, pks in expected.items():
+        flagged = MissingDispatch.objects.filter(iso_year=week[0], iso_week=week[1])
+        assert set(flagged.values_list("project_id", flat=True)) == pks, week
+
+    # The monthly report's 报送及时率 counts the same reports due over these three weeks.
+    ctx = AsOf(monday + datetime.timedelta(days=6), start=monday - datetime.timedelta(days=14))
+    assert [(y, w) for y, w, _s, _e in ctx.weeks] == weeks
+    figures = rate_figures(ctx, ["timeliness"], by="region_id", ids=[region.pk])
+    assert figures[region.pk]["timeliness"] == (0, sum(len(p) for p in expected.values()))

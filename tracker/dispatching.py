@@ -19,8 +19,11 @@ Deadline and lateness
     keeps its first ``filed_at`` and its lateness: the correction is in the change history.
 
 Which projects dispatch
-    Those the user may edit (``Project.objects.editable_by``), signed by the end of the week,
-    excluding terminated projects and those in production before the week began.
+    Those the user may edit (``Project.objects.editable_by``) that are due that week
+    (``ProjectQuerySet.due_to_dispatch``, the one definition: signed by the end of the week and,
+    per the stage history, neither terminated nor in production before the week began). The
+    sheet, the home page's counts, the daily missing-dispatch check and the monthly report's
+    报送及时率 all count the same projects, for past weeks as for the current one.
 
 Stage
     The dispatch row offers "unchanged" plus the stages ``rules.allowed_targets`` permits from
@@ -53,7 +56,7 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -184,7 +187,7 @@ def dispatch_projects(user, iso_year, iso_week):
     reports after this week), ``latest_key`` (yyyyww of the project's latest report),
     ``stage_as_of`` (the stage in force at the end of the week, per the stage history).
     """
-    start, end = week_bounds(iso_year, iso_week)
+    _start, end = week_bounds(iso_year, iso_week)
     key = _week_key(iso_year, iso_week)
     reports = WeeklyDispatch.objects.filter(project=OuterRef("pk")).annotate(
         key=F("iso_year") * 100 + F("iso_week")
@@ -192,9 +195,7 @@ def dispatch_projects(user, iso_year, iso_week):
     newest_first = ("-iso_year", "-iso_week")
     return (
         Project.objects.editable_by(user)
-        .filter(signed_on__lte=end)
-        .exclude(stage=Stage.TERMINATED)
-        .exclude(actual_production_on__lt=start)
+        .due_to_dispatch(iso_year, iso_week)
         .with_stage_as_of(end)
         .select_related("region", "enterprise")
         .annotate(
@@ -219,11 +220,9 @@ def dispatch_projects(user, iso_year, iso_week):
 
 
 def excluded_count(user, iso_year, iso_week, *, region=None):
-    """Projects in the user's scope that no longer dispatch (terminated, in production)."""
-    start, _end = week_bounds(iso_year, iso_week)
-    qs = Project.objects.editable_by(user).filter(
-        Q(stage=Stage.TERMINATED) | Q(actual_production_on__lt=start)
-    )
+    """Projects in the user's scope signed by the week's end that no longer dispatch
+    (terminated or in production before the week began)."""
+    qs = Project.objects.editable_by(user).due_to_dispatch(iso_year, iso_week, flag=False)
     if region is not None:
         qs = qs.filter(region=region)
     return qs.count()

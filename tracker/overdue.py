@@ -15,9 +15,11 @@ Problems and rectification items
 
 Dispatches
     For each of the last ``weeks`` ISO weeks whose filing deadline (tracker.dispatching.deadline)
-    fell before ``today``, every project that had to report that week (the rules of
-    tracker.dispatching.dispatch_projects: signed by the end of the week, not terminated, not in
-    production before the week began) and has no report for it gets one MissingDispatch row.
+    fell before ``today``, every project that had to report that week
+    (``ProjectQuerySet.due_to_dispatch``, the rule of the dispatch sheet, the home page and the
+    monthly report: signed by the end of the week and, per the stage history, neither
+    terminated nor in production before the week began) and has no report for it gets one
+    MissingDispatch row.
     The window bounds the run; older weeks are left as they are. A report filed late afterwards
     does not remove the flag: the flag records that the deadline passed without a report.
 
@@ -33,8 +35,8 @@ from django.db import models, transaction
 from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
-from .choices import ProblemStatus, RectificationStatus, Stage
-from .dispatching import current_week, deadline, shift_week, week_bounds
+from .choices import ProblemStatus, RectificationStatus
+from .dispatching import current_week, deadline, shift_week
 from .models import MissingDispatch, Problem, Project, RectificationItem, WeeklyDispatch
 
 DEFAULT_WEEKS = 8
@@ -79,20 +81,10 @@ def due_weeks(today, weeks):
     return found
 
 
-def dispatch_due(iso_year, iso_week):
-    """Projects that had to file this week (the rules of dispatching.dispatch_projects)."""
-    start, end = week_bounds(iso_year, iso_week)
-    return (
-        Project.objects.filter(signed_on__lte=end)
-        .exclude(stage=Stage.TERMINATED)
-        .exclude(actual_production_on__lt=start)
-    )
-
-
 def flag_missing_dispatches(iso_year, iso_week, *, now):
     same_week = {"project": OuterRef("pk"), "iso_year": iso_year, "iso_week": iso_week}
     missing = (
-        dispatch_due(iso_year, iso_week)
+        Project.objects.due_to_dispatch(iso_year, iso_week)
         .exclude(Exists(WeeklyDispatch.objects.filter(**same_week)))
         .exclude(Exists(MissingDispatch.objects.filter(**same_week)))
         .order_by("pk")

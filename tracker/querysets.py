@@ -120,6 +120,29 @@ class ProjectQuerySet(models.QuerySet):
             count_billion=Count("pk", filter=Q(signed_amount__gte=billion)),
         )
 
+    # --- the weekly dispatch -------------------------------------------------------------
+    def due_to_dispatch(self, iso_year, iso_week, flag=True):
+        """Projects that must file the weekly dispatch of this ISO week: the one rule.
+
+        Signed by the end of the week and, per the stage history, neither terminated nor in
+        production before the week began (no change to 终止 or 投产 effective before its
+        Monday) — the monthly report's 报送及时率 counts the reports due the same way. As
+        there, a project once terminated or in production stays out, even if reopened later.
+        ``flag=False``: the projects signed by the week's end that no longer dispatch.
+        """
+        from .models import StageChange
+
+        start = week_start(iso_year, iso_week)
+        stopped = Exists(
+            StageChange.objects.filter(
+                project=OuterRef("pk"),
+                to_stage__in=[Stage.TERMINATED, Stage.PRODUCTION],
+                effective_on__lt=start,
+            )
+        )
+        signed = self.filter(signed_on__lte=start + datetime.timedelta(days=6))
+        return signed.exclude(stopped) if flag else signed.filter(stopped)
+
 
 class DispatchQuerySet(models.QuerySet):
     def for_week(self, iso_year, iso_week):

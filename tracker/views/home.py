@@ -2,9 +2,9 @@
 
 Scope: the projects the user edits (county staff, commissioners, managers); read-only roles
 (chain offices) see their visible scope. A project needs attention when it has no report
-this week (and still dispatches), its latest report (of this or last week) was filed late, or
-its warning light is
-red or yellow. Managers also get city-wide counts per region. A fixed number of queries,
+this week (and is due to dispatch this week, ``ProjectQuerySet.due_to_dispatch`` as on the
+dispatch sheet), its latest report (of this or last week) was filed late, or its warning
+light is red or yellow. Managers also get city-wide counts per region. A fixed number of queries,
 whatever the number of projects.
 """
 
@@ -21,7 +21,6 @@ from ..dispatching import (
     current_week,
     deadline,
     shift_week,
-    week_bounds,
     week_label,
 )
 from ..lights import Light, annotate_lights, light_reasons
@@ -30,18 +29,22 @@ from ..models import Inspection, Problem, Project, RectificationItem, Region, We
 ATTENTION_LIMIT = 50
 
 
+def _due(iso_year, iso_week):
+    """A condition on projects: due to dispatch this week (the one rule, as a subquery)."""
+    return Q(pk__in=Project.objects.due_to_dispatch(iso_year, iso_week).values("pk"))
+
+
 def attention_projects(scope, *, today):
-    """``scope`` annotated with lights and this week's dispatch state, worst first."""
+    """``scope`` annotated with lights and this week's dispatch state, worst first.
+
+    ``dispatch_due``: the project is due to dispatch this week. A terminated project shows no
+    light; it is listed only while it is still due (terminated during this week)."""
     iso_year, iso_week = current_week(today)
-    start, end = week_bounds(iso_year, iso_week)
     reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
     newest = reports.order_by("-iso_year", "-iso_week")
-    dispatches = (
-        Q(signed_on__lte=end)
-        & ~Q(stage=Stage.TERMINATED)
-        & (Q(actual_production_on__isnull=True) | Q(actual_production_on__gte=start))
-    )
-    qs = annotate_lights(scope.exclude(stage=Stage.TERMINATED), today=today).annotate(
+    dispatches = Q(dispatch_due=True)
+    qs = annotate_lights(scope, today=today).annotate(
+        dispatch_due=Case(When(_due(iso_year, iso_week), then=Value(True)), default=Value(False)),
         has_report=Exists(reports.filter(iso_year=iso_year, iso_week=iso_week)),
         last_late=Subquery(newest.values("is_late")[:1]),
         last_year=Subquery(newest.values("iso_year")[:1]),
@@ -55,14 +58,15 @@ def attention_projects(scope, *, today):
         & (Q(last_year__gt=prev_year) | Q(last_year=prev_year, last_week__gte=prev_week))
     )
     qs = qs.annotate(recent_late=Case(When(recent_late, then=Value(True)), default=Value(False)))
-    return qs.filter(
-        Q(light__in=["red", "yellow"]) | (dispatches & Q(has_report=False)) | Q(recent_late=True)
-    ).order_by("-light_rank", "region__sort_order", "code")
+    lit = Q(light__in=["red", "yellow"]) & ~Q(stage=Stage.TERMINATED)
+    return qs.filter(lit | (dispatches & Q(has_report=False)) | Q(recent_late=True)).order_by(
+        "-light_rank", "region__sort_order", "code"
+    )
 
 
-def reasons(project, *, dispatches_this_week=True):
-    found = list(light_reasons(project))
-    if not project.has_report and dispatches_this_week:
+def reasons(project):
+    found = list(light_reasons(project)) if project.stage != Stage.TERMINATED else []
+    if not project.has_report and project.dispatch_due:
         found.append(_("No report this week"))
     if project.recent_late:
         found.append(
@@ -75,34 +79,23 @@ def reasons(project, *, dispatches_this_week=True):
 def dispatch_status(scope, *, today):
     """Filed / total / late for this week over ``scope`` (one query)."""
     iso_year, iso_week = current_week(today)
-    start, end = week_bounds(iso_year, iso_week)
     this_week = WeeklyDispatch.objects.filter(
         project=OuterRef("pk"), iso_year=iso_year, iso_week=iso_week
     )
-    return (
-        scope.filter(signed_on__lte=end)
-        .exclude(stage=Stage.TERMINATED)
-        .exclude(actual_production_on__lt=start)
-        .aggregate(
-            total=Count("pk"),
-            filed=Count("pk", filter=Q(Exists(this_week))),
-            late=Count("pk", filter=Q(Exists(this_week.filter(is_late=True)))),
-        )
+    return scope.due_to_dispatch(iso_year, iso_week).aggregate(
+        total=Count("pk"),
+        filed=Count("pk", filter=Q(Exists(this_week))),
+        late=Count("pk", filter=Q(Exists(this_week.filter(is_late=True)))),
     )
 
 
 def city_counts(*, today):
     """Per region: dispatching projects, filed, late, red and yellow lights (one query)."""
     iso_year, iso_week = current_week(today)
-    start, end = week_bounds(iso_year, iso_week)
     this_week = WeeklyDispatch.objects.filter(
         project=OuterRef("pk"), iso_year=iso_year, iso_week=iso_week
     )
-    dispatching = (
-        Q(signed_on__lte=end)
-        & ~Q(stage=Stage.TERMINATED)
-        & (Q(actual_production_on__isnull=True) | Q(actual_production_on__gte=start))
-    )
+    dispatching = _due(iso_year, iso_week)
     rows = (
         annotate_lights(Project.objects.all(), today=today)
         .values("region_id")
@@ -129,19 +122,7 @@ def home(request):
     attention = attention_projects(scope, today=today).select_related("region", "enterprise")
     listed = list(attention[:ATTENTION_LIMIT])
     more = attention.count() - len(listed)  # always asked: the query count stays fixed
-    start, _end = week_bounds(iso_year, iso_week)
-    items = [
-        {
-            "project": p,
-            "light": Light(p.light).label,
-            "reasons": reasons(
-                p,
-                dispatches_this_week=p.actual_production_on is None
-                or p.actual_production_on >= start,
-            ),
-        }
-        for p in listed
-    ]
+    items = [{"project": p, "light": Light(p.light).label, "reasons": reasons(p)} for p in listed]
 
     # Overdue items are flagged to everyone who may see them (chain office and manager
     # above all): one count each, in the user's scope.
