@@ -438,6 +438,23 @@ def test_project_admin_save_records_history_and_bumps_the_version(admin_client, 
     assert not ChangeLog.objects.filter(object_id=project.pk, field="stage").exists()
 
 
+def test_moving_a_project_in_the_admin_moves_its_problems(admin_client, superuser):
+    problem = _problems(1)
+    project = problem.project
+    other_region, other_chain = factories.region(), factories.chain()
+    response = admin_client.post(
+        url(Project, "change", project.pk),
+        _project_form_data(project, region=other_region.pk, chain=other_chain.pk),
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    problem.refresh_from_db()
+    assert (problem.region, problem.chain) == (other_region, other_chain)
+    moved = ChangeLog.objects.filter(
+        content_type__model="problem", object_id=problem.pk, field__in=["region", "chain"]
+    )
+    assert moved.count() == 2 and {row.changed_by for row in moved} == {superuser}
+
+
 def test_project_admin_refuses_a_stale_edit(admin_client):
     project = factories.project(name="原名")
     Project.objects.filter(pk=project.pk).update(version=5, name="别人改的")

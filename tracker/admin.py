@@ -42,7 +42,7 @@ from .models import (
     User,
     WeeklyDispatch,
 )
-from .services import record_changes, record_creation, snapshot
+from .services import move_problems, record_changes, record_creation, snapshot
 
 admin.site.site_header = _("Yichun industrial project tracker")
 admin.site.site_title = _("Yichun industrial project tracker")
@@ -168,11 +168,15 @@ class HistoryAdminMixin:
             # that the history compares like with like.
             obj.refresh_from_db()
             record_changes(obj, before, by=request.user)
+            self.after_update(obj, by=request.user)
 
     def before_update(self, obj):
         pass
 
     def after_create(self, obj, *, by):
+        pass
+
+    def after_update(self, obj, *, by):
         pass
 
     def delete_model(self, request, obj):
@@ -439,6 +443,11 @@ class ProjectAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
     def before_update(self, obj):
         obj.version = F("version") + 1
+
+    def after_update(self, obj, *, by):
+        # A project moved to another region or chain takes its problems along (their
+        # scope follows the project), as an edit on the project page does.
+        ChangeLog.objects.bulk_create(move_problems(obj, by=by, at=timezone.now()))
 
     def after_create(self, obj, *, by):
         # Every project's history starts with its signing, so that "stage as of a day"

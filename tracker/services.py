@@ -142,14 +142,14 @@ def update_project(*, project_id, data, expected_version, by, stage=None, stage_
         now = timezone.now()
         history = changelog_rows(project, before, by=by, at=now)
         if (project.region_id, project.chain_id) != moved_from:
-            history += _move_problems(project, by=by, at=now)
+            history += move_problems(project, by=by, at=now)
         ChangeLog.objects.bulk_create(history)
         if stage:
             project.advance_to(stage, on=stage_on, by=by, note=note)
     return project
 
 
-def _move_problems(project, *, by, at):
+def move_problems(project, *, by, at):
     """Give the project's problems its (new) region and chain; their unsaved history rows.
 
     The ledger's scope (``ProblemQuerySet.visible_to`` / ``actionable_by``) reads the copies
