@@ -16,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 
 from tests import factories as f
@@ -34,7 +34,8 @@ LOAD_DAY = "2023-01-09"  # history of the whole of 2022 (ISO week 2023-W01 inclu
 @pytest.fixture(scope="class")
 def seeded(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
-        call_command("seed", "--today", LOAD_DAY, "--no-demo-users", stdout=StringIO())
+        with override_settings(DEBUG=True):  # the generated history is loaded only with DEBUG
+            call_command("seed", "--today", LOAD_DAY, "--no-demo-users", stdout=StringIO())
         yield
         transaction.set_rollback(True)
 
@@ -277,8 +278,31 @@ def test_a_past_years_investment_light_uses_that_years_reports_not_later_ones():
     )
     f.dispatch(p, iso_week=20, completed_investment=Decimal("100"))  # 10 % by May 2022
     f.dispatch(p, iso_year=2023, iso_week=10, completed_investment=Decimal("1000"))
-    rows = dashboard_data(Project.objects.all(), year=2022, today=D(2024, 1, 1))["regions"]
-    assert (rows[0]["red"], rows[0]["green"]) == (1, 0)  # 90 points behind at 31 Dec 2022
+    # Seen at the end of 2022 (2022's plan): 90 points behind at 31 Dec 2022 → red; the
+    # dispatch of March 2023 (the whole plan done) is not read.
+    rows = dashboard_data(Project.objects.all(), year=2022, today=D(2022, 12, 31))["regions"]
+    assert (rows[0]["red"], rows[0]["green"]) == (1, 0)
+
+
+def test_a_past_years_lights_are_the_start_light_only(client):
+    region = f.region(name="甲县")
+    behind = f.project(  # 10 % of its plan by the end of 2022: red while 2022 runs
+        region=region,
+        signed_on=D(2022, 1, 10),
+        history=[(Stage.STARTED, D(2022, 2, 1))],
+        annual_planned_investment=Decimal("1000"),
+    )
+    f.dispatch(behind, iso_week=20, completed_investment=Decimal("100"))
+    f.project(region=region, signed_on=D(2022, 1, 10), planned_start_on=D(2022, 3, 1))  # late
+    data = dashboard_data(Project.objects.all(), year=2022, today=D(2024, 1, 1))
+    # The annual plan is 2024's: the investment light does not apply to 2022.
+    assert data["invest_light"] is False
+    assert (data["regions"][0]["red"], data["regions"][0]["green"]) == (1, 1)
+    assert dashboard_data(Project.objects.all(), year=2022, today=D(2022, 12, 31))["invest_light"]
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # the English source text
+    client.force_login(f.user(Role.MANAGER))
+    body = client.get(URL, {"year": 2022}).content.decode()
+    assert 'id="lights-note"' in body and "applies only to the current year" in body
 
 
 def test_county_staff_see_their_region_marked(client):

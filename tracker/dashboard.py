@@ -9,7 +9,9 @@ As-of date
     Stages, lights and investment are taken as of ``as_of = min(31 December, today)``:
     a stage counts when the stage history (StageChange) reached it on or before that day;
     completed investment is the cumulative figure of each project's latest weekly dispatch of
-    a week that began on or before that day (0 without one).
+    a week that began on or before that day (0 without one). For a past year the lights are
+    the start light and the stalled rule only: the investment light measures against the
+    annual plan, which is the current year's (``lights.invest_light_applies``).
 
 Queries
     ``dashboard_data`` runs a fixed number of queries whatever the number of projects:
@@ -17,7 +19,6 @@ Queries
     by month, by region (with the warning lights), by chain and the city indicators.
 """
 
-import calendar
 import datetime
 from decimal import Decimal
 
@@ -28,8 +29,15 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Stage
-from .lights import Light, annotate_lights, dispatch_investment_as_of
-from .models import AnnualIndicator, Project
+from .lights import (
+    INVEST_LIGHT_NOTE,
+    Light,
+    annotate_lights,
+    dispatch_investment_as_of,
+    invest_light_applies,
+)
+from .models import AnnualIndicator
+from .reports import month_end, reached
 
 TEN_THOUSAND = Decimal(10000)
 ZERO = Decimal(0)
@@ -40,10 +48,6 @@ MONTHS = range(1, 13)
 def to_yi(amount, places="0.01"):
     """万元 → 亿元 (Decimal, two decimals by default)."""
     return ((amount or ZERO) / TEN_THOUSAND).quantize(Decimal(places))
-
-
-def month_end(year, month):
-    return datetime.date(year, month, calendar.monthrange(year, month)[1])
 
 
 def as_of_for(year, today):
@@ -63,10 +67,6 @@ def investment_as_of(day):
     return Coalesce(latest, Value(ZERO), output_field=MONEY)
 
 
-def _reached(stage, day):
-    return Q(pk__in=Project.objects.reached_by(stage, day).values("pk"))
-
-
 def headline(cohort, *, as_of):
     """The year's figures and the stage funnel, in one query.
 
@@ -83,12 +83,13 @@ def headline(cohort, *, as_of):
         "terminated": Count("pk", filter=Q(stage_as_of=Stage.TERMINATED)),
         "invested": Coalesce(Sum("invested_as_of"), Value(ZERO), output_field=MONEY),
     }
+    flags = {f"has_reached_{stage}": reached(stage, as_of) for stage in Stage.main_line()}
     for stage in Stage.main_line():
-        aggregates[f"reached_{stage}"] = Count("pk", filter=_reached(stage, as_of))
+        aggregates[f"reached_{stage}"] = Count("pk", filter=Q(**{f"has_reached_{stage}": True}))
     row = (
         cohort.with_tiers()
         .with_stage_as_of(as_of)
-        .annotate(invested_as_of=investment_as_of(as_of))
+        .annotate(invested_as_of=investment_as_of(as_of), **flags)
         .aggregate(**aggregates)
     )
     return {
@@ -161,17 +162,18 @@ def investment_by_month(cohort, *, year, today):
     return result
 
 
-def by_region(cohort, *, as_of):
+def by_region(cohort, *, as_of, plan_year=None):
     """Per region: count, amount and the warning lights as of ``as_of`` (one query).
 
     Lights come from ``tracker.lights.annotate_lights`` with the investment read from the
     dispatches as of ``as_of`` (as the monthly report does), so a past year's lights do not
     change with later reports; projects terminated by ``as_of`` are counted apart (they
-    carry no light).
+    carry no light). The investment light applies only when ``as_of`` is in ``plan_year``
+    (default: the current year), the year of the projects' annual plans.
     """
     live = ~Q(lights_stage=Stage.TERMINATED)
     rows = (
-        annotate_lights(cohort, today=as_of, investment_from_dispatch=True)
+        annotate_lights(cohort, today=as_of, investment_from_dispatch=True, plan_year=plan_year)
         .values("region_id", "region__name", "region__sort_order")
         .annotate(
             count=Count("pk"),
@@ -243,7 +245,9 @@ def dashboard_data(scope, *, year, today):
         "headline": headline(cohort, as_of=as_of),
         "signing": signing_by_month(cohort),
         "investment": investment_by_month(cohort, year=year, today=today),
-        "regions": by_region(cohort, as_of=as_of),
+        "regions": by_region(cohort, as_of=as_of, plan_year=today.year),
+        "invest_light": invest_light_applies(as_of, plan_year=today.year),
+        "lights_note": INVEST_LIGHT_NOTE,
         "chains": by_chain(cohort),
         "indicators": indicators(year),
     }

@@ -181,6 +181,7 @@ class AsOf:
 
 
 def month_end(year, month):
+    """The last day of ``year``-``month``."""
     if month == 12:
         return datetime.date(year, 12, 31)
     return datetime.date(year, month + 1, 1) - datetime.timedelta(days=1)
@@ -190,7 +191,9 @@ def previous_month(year, month):
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
-def _reached(stage, day):
+def reached(stage, day):
+    """Whether a project had reached ``stage`` (or a later main-line stage) by ``day``, per
+    the stage history: an ``Exists`` for annotations and aggregate filters."""
     return Exists(
         StageChange.objects.filter(
             project=OuterRef("pk"), to_stage__in=Stage.reached(stage), effective_on__lte=day
@@ -421,9 +424,9 @@ def _rate_rows(ctx):
     )
     qs = Project.objects.filter(signed_on__lte=ctx.day).annotate(
         report_stage=Coalesce(Subquery(stage_then), Value(Stage.SIGNED.value)),
-        reached_registered=_reached(Stage.REGISTERED, ctx.day),
-        reached_started=_reached(Stage.STARTED, ctx.day),
-        reached_production=_reached(Stage.PRODUCTION, ctx.day),
+        reached_registered=reached(Stage.REGISTERED, ctx.day),
+        reached_started=reached(Stage.STARTED, ctx.day),
+        reached_production=reached(Stage.PRODUCTION, ctx.day),
         report_investment=Coalesce(
             Subquery(dispatch_investment_as_of(ctx.day)), Value(Decimal(0)), output_field=MONEY
         ),
