@@ -80,6 +80,9 @@ def test_december_2022_lights_do_not_depend_on_the_load_date(loads):
 
 
 def test_the_dashboards_2022_lights_do_not_depend_on_the_load_date(loads):
-    first, second = (loads[day]["regions"] for day in LOAD_DAYS)
+    first, second = (
+        [{k: v for k, v in row.items() if k != "region_id"} for row in loads[day]["regions"]]
+        for day in LOAD_DAYS
+    )  # ids differ between the loads on PostgreSQL (sequences do not roll back)
     assert first == second
     assert sum(r["red"] + r["yellow"] for r in first) > 0
