@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tests import factories as f
 from tracker.choices import ChangeAction, Role, Stage
@@ -777,7 +777,7 @@ def test_an_earlier_week_cannot_exceed_a_later_report_except_for_a_manager(count
         by=user,
         now=now,
     )
-    with pytest.raises(DispatchError) as info:
+    with translation.override("en"), pytest.raises(DispatchError) as info:
         file_weekly_dispatch(
             iso_year=2023,
             iso_week=10,
