@@ -13,17 +13,14 @@ from django.urls import path, reverse
 from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from .. import problems as ledger
 from ..choices import ProblemStatus
 from ..exports import safe_text, stream_csv, xlsx_file
 from ..models import IndustryChain, Problem, ProblemEvent, Region
 from ..services import history_for
+from .lists import FilteredListView
 
-PAGE_SIZES = (25, 50, 100, 200)
-DEFAULT_PAGE_SIZE = 50
 HISTORY_LIMIT = 200
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -221,11 +218,12 @@ EXPORTERS = {
 
 
 # --- list --------------------------------------------------------------------------------------
-class ProblemListView(SingleTableMixin, FilterView):
+class ProblemListView(FilteredListView):
     """/problems/: filters in the URL, sortable table, overdue count of the filtered set."""
 
     table_class = ProblemTable
     filterset_class = ProblemFilterSet
+    exporters = EXPORTERS
     template_name = "tracker/problem_list.html"
 
     def get_queryset(self):
@@ -233,27 +231,8 @@ class ProblemListView(SingleTableMixin, FilterView):
             "chain", "region", "project"
         )
 
-    def get(self, request, *args, **kwargs):
-        export = request.GET.get("export")
-        if export in EXPORTERS:
-            filterset = self.get_filterset(self.get_filterset_class())
-            if filterset.is_valid():
-                return EXPORTERS[export](filterset.qs)
-            messages.error(request, _("Correct the filters before exporting."))
-        return super().get(request, *args, **kwargs)
-
-    def page_size(self):
-        try:
-            size = int(self.request.GET.get("per_page", DEFAULT_PAGE_SIZE))
-        except ValueError:
-            return DEFAULT_PAGE_SIZE
-        return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
-
     def get_table_kwargs(self):
         return {"per_page_field": "_per_page", "today": timezone.localdate()}
-
-    def get_table_pagination(self, table):
-        return {"per_page": self.page_size()}
 
     def get_table(self, **kwargs):
         table = super().get_table(**kwargs)
@@ -266,19 +245,10 @@ class ProblemListView(SingleTableMixin, FilterView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        query = self.request.GET.copy()
-        for key in ("page", "export"):
-            query.pop(key, None)
-        overdue_query = self.request.GET.copy()
-        for key in ("page", "export", "overdue"):
-            overdue_query.pop(key, None)
+        overdue_query = self.query_without("overdue")
         overdue_query["overdue"] = "true"
         context.update(
-            page_sizes=PAGE_SIZES,
-            page_size=self.page_size(),
-            export_query=query.urlencode(),
             overdue_query=overdue_query.urlencode(),
-            filters_invalid=self.filterset.is_bound and not self.filterset.is_valid(),
             totals=context["table"].totals,
             may_raise=ledger.may_raise(self.request.user),
         )

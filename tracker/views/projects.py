@@ -9,8 +9,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from ..exports import csv_response, xlsx_response
 from ..filters import ProjectFilterSet
@@ -19,12 +17,10 @@ from ..lights import annotate_lights, expected_percent, light_reasons
 from ..models import Project, StageChange
 from ..services import ConflictError, history_for, snapshot, update_project
 from ..tables import ProjectTable, yi
+from .lists import FilteredListView
 
-PAGE_SIZES = (25, 50, 100, 200)
-DEFAULT_PAGE_SIZE = 50
 DISPATCH_LIMIT = 52  # a year of weekly reports on the project page
 HISTORY_LIMIT = 200
-EXPORTERS = {"csv": csv_response, "xlsx": xlsx_response}
 
 
 def _percent(part, whole):
@@ -33,7 +29,7 @@ def _percent(part, whole):
     return (Decimal(100) * part / whole).quantize(Decimal("0.1"))
 
 
-class ProjectListView(SingleTableMixin, FilterView):
+class ProjectListView(FilteredListView):
     """/projects/: filters in the URL, sortable table, totals of the whole filtered set.
 
     Invalid filter values show their message beside the filter and the list is empty
@@ -42,6 +38,7 @@ class ProjectListView(SingleTableMixin, FilterView):
 
     table_class = ProjectTable
     filterset_class = ProjectFilterSet
+    exporters = {"csv": csv_response, "xlsx": xlsx_response}
     template_name = "tracker/project_list.html"
 
     def get_queryset(self):
@@ -52,22 +49,6 @@ class ProjectListView(SingleTableMixin, FilterView):
             .select_related("enterprise", "region", "chain")
         )
 
-    def get(self, request, *args, **kwargs):
-        export = request.GET.get("export")
-        if export in EXPORTERS:
-            filterset = self.get_filterset(self.get_filterset_class())
-            if filterset.is_valid():
-                return EXPORTERS[export](filterset.qs)
-            messages.error(request, _("Correct the filters before exporting."))
-        return super().get(request, *args, **kwargs)
-
-    def page_size(self):
-        try:
-            size = int(self.request.GET.get("per_page", DEFAULT_PAGE_SIZE))
-        except ValueError:
-            return DEFAULT_PAGE_SIZE
-        return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
-
     def get_table_data(self):
         return annotate_lights(self.object_list, today=timezone.localdate())
 
@@ -76,9 +57,6 @@ class ProjectListView(SingleTableMixin, FilterView):
         # instead (page_size), so the table reads a parameter nobody sends.
         return {"per_page_field": "_per_page"}
 
-    def get_table_pagination(self, table):
-        return {"per_page": self.page_size()}
-
     def get_table(self, **kwargs):
         table = super().get_table(**kwargs)
         table.totals = self.object_list.order_by().totals()
@@ -86,14 +64,7 @@ class ProjectListView(SingleTableMixin, FilterView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        query = self.request.GET.copy()
-        for key in ("page", "export"):
-            query.pop(key, None)
         context.update(
-            page_sizes=PAGE_SIZES,
-            page_size=self.page_size(),
-            export_query=query.urlencode(),
-            filters_invalid=self.filterset.is_bound and not self.filterset.is_valid(),
             totals=context["table"].totals,
             totals_yi=yi(context["table"].totals["amount"]),
         )
