@@ -744,3 +744,17 @@ def test_published_version_page_is_a_few_queries(june, client):
     url = reverse("tracker:monthly_report_version", kwargs={"month": "2022-06", "version": 1})
     assert _count(client, url) <= 5
     assert _count(client, url, export="xlsx") <= 3
+
+
+def test_the_ranking_order_is_a_setting(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tracker.reports import ranking_keys, ranking_text
+
+    assert ranking_keys() == ["start", "funds", "performance"]
+    settings.TRACKER = {**settings.TRACKER, "REPORT_RANKING": ["production", "start"]}
+    with translation.override("en"):
+        assert ranking_text().startswith("Ranked regions are ordered by production rate")
+    settings.TRACKER = {**settings.TRACKER, "REPORT_RANKING": ["nonsense"]}
+    with pytest.raises(ImproperlyConfigured):
+        ranking_keys()

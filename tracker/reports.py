@@ -26,10 +26,11 @@ Rates
     last day; January compares with December of the year before).
 
 Ranking
-    Only regions with ``Region.ranked_in_assessment`` are ranked, by ``RANKING_KEYS``: 开工率,
-    then 资金到位率, then 履约率 (each higher first; a region without projects signed in the
-    year has no rates and ranks last), then the region's sort order. Regions not ranked are
-    shown after the ranked ones, without a rank.
+    Only regions with ``Region.ranked_in_assessment`` are ranked, by ``ranking_keys()``
+    (settings.TRACKER["REPORT_RANKING"]), by default: 开工率, then 资金到位率, then 履约率
+    (each higher first; a region without projects signed in the year has no rates and ranks
+    last), then the region's sort order. Regions not ranked are shown after the ranked
+    ones, without a rank.
 
 Which months
     A month can be reported once it has ended (D before today) and if a project had been
@@ -75,7 +76,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import (
     Count,
@@ -407,11 +408,24 @@ RATES_BY_KEY = {rate.key: rate for rate in RATES}
 MONTH_PERIOD_TEXT = _(
     "The as-of day is the last day of the month; the period of the dispatch rate is the month."
 )
-RANKING_KEYS = ["start", "funds", "performance"]
 RANKING_TEXT = _(
-    "Ranked regions are ordered by start rate, then funds-in-place rate, then performance "
-    "rate (higher first); a region without projects signed in the year ranks last."
+    "Ranked regions are ordered by %(rates)s, each higher first; a region without projects "
+    "signed in the year ranks last."
 )
+
+
+def ranking_keys():
+    """The rates that order the region ranking, first decisive first (a setting [A])."""
+    keys = settings.TRACKER["REPORT_RANKING"]
+    unknown = [key for key in keys if key not in RATES_BY_KEY]
+    if unknown:
+        raise ImproperlyConfigured(f"TRACKER_REPORT_RANKING names unknown rates: {unknown}")
+    return keys
+
+
+def ranking_text():
+    labels = [str(RATES_BY_KEY[key].label) for key in ranking_keys()]
+    return RANKING_TEXT % {"rates": " → ".join(labels)}
 
 
 # --- the computation --------------------------------------------------------------------------
@@ -592,7 +606,7 @@ def _row(name, raw, previous, **extra):
 def _ranking_key(row):
     values = {r["key"]: r["value"] for r in row["rates"]}
     key = []
-    for rate_key in RANKING_KEYS:
+    for rate_key in ranking_keys():
         value = values[rate_key]
         key.append((0, -Decimal(value)) if value is not None else (1, 0))
     return (*key, row["sort_order"])
@@ -705,7 +719,7 @@ def compute_report(*, year, month):
             }
             for rate in RATES
         ],
-        "ranking": str(RANKING_TEXT),
+        "ranking": ranking_text(),
         "period": str(MONTH_PERIOD_TEXT),
         "regions": ranked + others,
         "chains": chain_rows,

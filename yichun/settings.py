@@ -214,6 +214,8 @@ TRACKER = {
     "WARN_INVEST_RED_POINTS": env_decimal("TRACKER_WARN_INVEST_RED_POINTS", "30"),
     # Daily overdue check: how many past weeks to look at for missing dispatches.
     "OVERDUE_LOOKBACK_WEEKS": int(os.environ.get("TRACKER_OVERDUE_LOOKBACK_WEEKS", "8")),
+    # Monthly report: the rates that order the region ranking, first decisive first.
+    "REPORT_RANKING": env_list("TRACKER_REPORT_RANKING", "start,funds,performance"),
     # Annual assessment: how many top-ranked regions win the overall award.
     "ASSESSMENT_TOP_N": int(os.environ.get("TRACKER_ASSESSMENT_TOP_N", "3")),
 }
