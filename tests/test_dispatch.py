@@ -199,6 +199,17 @@ def test_county_staff_file_only_this_and_last_week(county):
 
 
 @pytest.mark.django_db
+def test_the_filing_window_for_staff_is_a_setting(county, settings):
+    user, (p, _) = county
+    now = at(2023, 3, 22)  # Wednesday of 2023-W12
+    settings.TRACKER = {**settings.TRACKER, "DISPATCH_OPEN_WEEKS_BACK": 2}
+    file_weekly_dispatch(iso_year=2023, iso_week=10, rows=[row(p)], by=user, now=now)
+    with pytest.raises(DispatchError):
+        file_weekly_dispatch(iso_year=2023, iso_week=9, rows=[row(p)], by=user, now=now)
+    assert WeeklyDispatch.objects.filter(iso_year=2023, iso_week=10).count() == 1
+
+
+@pytest.mark.django_db
 def test_one_invalid_row_saves_nothing(county):
     user, (p1, p2) = county
     with pytest.raises(DispatchError) as info:

@@ -151,11 +151,12 @@ def week_error(iso_year, iso_week, *, user, today):
         }
     if user.is_manager:
         return None
-    if start < this_start - datetime.timedelta(weeks=1):
+    weeks_back = int(settings.TRACKER["DISPATCH_OPEN_WEEKS_BACK"])
+    if start < this_start - datetime.timedelta(weeks=weeks_back):
         return _(
-            "Week %(week)s is closed: county staff and commissioners file the current and the "
-            "previous week; a city bureau manager can correct older weeks."
-        ) % {"week": week_label(iso_year, iso_week)}
+            "Week %(week)s is closed: county staff and commissioners file the current week "
+            "and the %(n)s before it; a city bureau manager can correct older weeks."
+        ) % {"week": week_label(iso_year, iso_week), "n": weeks_back}
     return None
 
 

@@ -207,6 +207,8 @@ TRACKER = {
     # Weekly dispatch deadline: ISO weekday (1 = Monday) and local time.
     "DISPATCH_DEADLINE_WEEKDAY": int(os.environ.get("TRACKER_DISPATCH_DEADLINE_WEEKDAY", "5")),
     "DISPATCH_DEADLINE_TIME": os.environ.get("TRACKER_DISPATCH_DEADLINE_TIME", "18:00"),
+    # How many weeks before the current one county staff and commissioners may still file.
+    "DISPATCH_OPEN_WEEKS_BACK": int(os.environ.get("TRACKER_DISPATCH_OPEN_WEEKS_BACK", "1")),
     # Warning lights (红黄绿灯): days late to start, points behind the pro-rata schedule.
     "WARN_START_YELLOW_DAYS": int(os.environ.get("TRACKER_WARN_START_YELLOW_DAYS", "30")),
     "WARN_START_RED_DAYS": int(os.environ.get("TRACKER_WARN_START_RED_DAYS", "90")),
