@@ -101,9 +101,9 @@ def test_a_second_writer_waits_instead_of_failing(tmp_path, own_connections):
     first.close()
 
 
-def _import_settings(env):
+def _run(code, env):
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", code],
         env={**env, "DJANGO_SETTINGS_MODULE": "yichun.settings"},
         cwd=Path(BASE_DIR),
         capture_output=True,
@@ -112,10 +112,25 @@ def _import_settings(env):
     )
 
 
-def test_secret_key_is_required_without_debug():
+def test_serving_requires_the_secret_key_without_debug():
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    result = _import_settings(env)
+    serve = "import yichun.wsgi"
+    result = _run(serve, env)
     assert result.returncode != 0
     assert "DJANGO_SECRET_KEY must be set" in result.stderr
-    assert _import_settings({**env, "DJANGO_SECRET_KEY": "x" * 50}).returncode == 0
-    assert _import_settings({**env, "DJANGO_DEBUG": "1"}).returncode == 0
+    assert _run(serve, {**env, "DJANGO_SECRET_KEY": "x" * 50}).returncode == 0
+    assert _run(serve, {**env, "DJANGO_DEBUG": "1"}).returncode == 0
+    asgi = _run("import yichun.asgi", env)
+    assert asgi.returncode != 0 and "DJANGO_SECRET_KEY must be set" in asgi.stderr
+
+
+def test_management_commands_run_without_the_secret_key():
+    """makemigrations --check, migrate or seed sign nothing lasting: a throw-away key."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SECRET_KEY_IS_EPHEMERAL, len(settings.SECRET_KEY) > 40)"
+    )
+    result = _run(code, env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]

@@ -5,6 +5,7 @@ environment variable, listed in README.md.
 """
 
 import os
+import secrets
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -68,10 +69,16 @@ def parse_database_url(url):
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+SECRET_KEY_IS_EPHEMERAL = False
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
-    SECRET_KEY = "insecure-local-development-key-only-used-with-DJANGO_DEBUG-on"
+    if DEBUG:
+        SECRET_KEY = "insecure-local-development-key-only-used-with-DJANGO_DEBUG-on"
+    else:
+        # Management commands (migrate, makemigrations --check, seed …) sign nothing that
+        # must outlive the process, so a throw-away key lets them run. Serving needs the
+        # real, shared key: yichun/wsgi.py and asgi.py refuse to start without it.
+        SECRET_KEY = secrets.token_urlsafe(50)
+        SECRET_KEY_IS_EPHEMERAL = True
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")

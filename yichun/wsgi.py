@@ -1,6 +1,12 @@
 import os
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yichun.settings")
 application = get_wsgi_application()
+
+if settings.SECRET_KEY_IS_EPHEMERAL:
+    # Every app process must sign sessions and CSRF tokens with the same key.
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
