@@ -31,6 +31,11 @@ class ProjectFilterForm(forms.Form):
         return cleaned
 
 
+def yes_no_all():
+    """The drop-down of a yes/no filter: 全部 (no filter), 是, 否 — not Django's 未知."""
+    return forms.Select(choices=[("", _("all")), ("true", _("yes")), ("false", _("no"))])
+
+
 class ProjectFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),

@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .filters import YearFilter
+from .filters import YearFilter, yes_no_all
 from .models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -88,7 +88,7 @@ class InspectionFilterSet(django_filters.FilterSet):
     has_overdue = django_filters.BooleanFilter(
         label=_("Has overdue items"),
         method="filter_overdue",
-        widget=forms.Select(choices=[("", _("all")), ("true", _("yes")), ("false", _("no"))]),
+        widget=yes_no_all(),
     )
 
     class Meta:

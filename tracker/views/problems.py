@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import problems as ledger
 from ..choices import ProblemStatus
 from ..exports import safe_text, stream_csv, xlsx_file
+from ..filters import yes_no_all
 from ..models import IndustryChain, Problem, ProblemEvent, Region
 from ..services import history_for
 from .lists import FilteredListView
@@ -27,7 +28,6 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 # The values are the ones the links on the page use (``?overdue=true``), so a bound filter
 # form shows the chosen option again.
-YES_NO_ALL = forms.Select(choices=[("", _("all")), ("true", _("yes")), ("false", _("no"))])
 
 
 # --- filters -----------------------------------------------------------------------------------
@@ -55,9 +55,9 @@ class ProblemFilterSet(django_filters.FilterSet):
     )
     status = django_filters.ChoiceFilter(label=_("Status"), choices=ProblemStatus.choices)
     overdue = django_filters.BooleanFilter(
-        label=_("Overdue"), method="filter_overdue", widget=YES_NO_ALL
+        label=_("Overdue"), method="filter_overdue", widget=yes_no_all()
     )
-    escalated = django_filters.BooleanFilter(label=_("Escalated (督办)"), widget=YES_NO_ALL)
+    escalated = django_filters.BooleanFilter(label=_("Escalated (督办)"), widget=yes_no_all())
     deadline_after = django_filters.DateFilter(
         label=_("Deadline on or after"),
         field_name="deadline",
