@@ -324,7 +324,7 @@ def test_totals_aggregate_in_one_query(django_assert_num_queries):
     ],
 )
 def test_transition_rules(current, target, manager, allowed):
-    error = stage_transition_error(current=current, target=target, is_manager=manager)
+    error = stage_transition_error(current=current, target=target, override=manager)
     assert (error is None) is allowed
 
 
@@ -333,16 +333,16 @@ def test_stalled_project_resumes_forward_only_for_staff():
         stage_transition_error(
             current=Stage.STALLED,
             target=Stage.STARTED,
-            is_manager=False,
+            override=False,
             resume_stage=Stage.STARTED,
         )
         is None
     )
     assert stage_transition_error(
-        current=Stage.STALLED, target=Stage.LAND, is_manager=False, resume_stage=Stage.STARTED
+        current=Stage.STALLED, target=Stage.LAND, override=False, resume_stage=Stage.STARTED
     )
     assert Stage.LAND not in allowed_targets(
-        current=Stage.STALLED, is_manager=False, resume_stage=Stage.STARTED
+        current=Stage.STALLED, override=False, resume_stage=Stage.STARTED
     )
 
 

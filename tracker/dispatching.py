@@ -60,6 +60,7 @@ from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import permissions
 from .choices import ChangeAction, Role, Stage
 from .models import ChangeLog, Project, WeeklyDispatch
 from .rules import allowed_targets
@@ -506,7 +507,7 @@ class DispatchRowForm(forms.Form):
         self.user = user
         targets = allowed_targets(
             current=project.stage,
-            is_manager=user.is_manager,
+            override=permissions.may(user, permissions.MANAGE, project),
             resume_stage=resume_stage(project, stage_changes)
             if project.stage == Stage.STALLED
             else None,

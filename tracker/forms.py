@@ -7,6 +7,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import permissions
 from .choices import Role, Stage
 from .models import Park, Project, User
 from .rules import allowed_targets
@@ -112,7 +113,7 @@ class ProjectForm(forms.ModelForm):
         self.fields["opened_at"].initial = timezone.now().isoformat()
         targets = allowed_targets(
             current=project.stage,
-            is_manager=user.is_manager,
+            override=permissions.may(user, permissions.MANAGE, project),
             resume_stage=project.stage_before_stall() if project.stage == Stage.STALLED else None,
         )
         self.fields["target_stage"].choices = [("", _("(keep the current stage)"))] + [

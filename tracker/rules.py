@@ -36,13 +36,17 @@ def billion_or_more(amount):
     return amount is not None and Decimal(amount) >= settings.TRACKER["BILLION_THRESHOLD"]
 
 
-def stage_transition_error(*, current, target, is_manager, resume_stage=None):
-    """None when ``current → target`` is allowed, else the message to show."""
+def stage_transition_error(*, current, target, override, resume_stage=None):
+    """None when ``current → target`` is allowed, else the message to show.
+
+    ``override``: the user holds a manager's power over the project
+    (``permissions.may(user, MANAGE, project)``): any move is allowed.
+    """
     if target not in Stage.values:
         return _("Unknown project stage.")
     if target == current:
         return _("The project is already at this stage.")
-    if is_manager:
+    if override:
         return None
     if current == Stage.TERMINATED:
         return _("Only a city bureau manager can reopen a terminated project.")
@@ -54,12 +58,12 @@ def stage_transition_error(*, current, target, is_manager, resume_stage=None):
     return None
 
 
-def allowed_targets(*, current, is_manager, resume_stage=None):
+def allowed_targets(*, current, override, resume_stage=None):
     return [
         stage
         for stage in Stage.values
         if stage_transition_error(
-            current=current, target=stage, is_manager=is_manager, resume_stage=resume_stage
+            current=current, target=stage, override=override, resume_stage=resume_stage
         )
         is None
     ]

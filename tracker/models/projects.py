@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .. import permissions
 from ..choices import (
     CapitalSource,
     ChainLeaderPosition,
@@ -414,7 +415,7 @@ class Project(models.Model):
             error = stage_transition_error(
                 current=locked.stage,
                 target=stage,
-                is_manager=bool(by and getattr(by, "is_manager", False)),
+                override=permissions.may(by, permissions.MANAGE, locked),
                 resume_stage=locked.stage_before_stall() if locked.stage == Stage.STALLED else None,
             )
             if error:
