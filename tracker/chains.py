@@ -24,22 +24,15 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 
-from .choices import ChainLeaderPosition, Role
+from .choices import ChainLeaderPosition
 from .models import ChainLeader, IndustryChain, Problem, Project
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 
 
 def chains_visible_to(user):
-    """Chains ``user`` may open: a chain office its own chain, the other roles all."""
-    qs = IndustryChain.objects.all()
-    if not user or not user.is_authenticated or not user.is_active:
-        return qs.none()
-    if user.is_superuser or user.role in (Role.MANAGER, Role.COUNTY, Role.COMMISSIONER):
-        return qs
-    if user.role == Role.CHAIN_OFFICE and user.chain_id:
-        return qs.filter(pk=user.chain_id)
-    return qs.none()
+    """Chains ``user`` may open (``permissions.RULES``: a chain office its own chain)."""
+    return IndustryChain.objects.visible_to(user)
 
 
 def leaders_prefetch():

@@ -570,8 +570,14 @@ class BaseDispatchFormSet(forms.BaseFormSet):
             "stage_changes": getattr(project, "prefetched_stage_changes", ()),
         }
 
+    def total_form_count(self):
+        # Never a row without its project: a posted count beyond the page's list (the list
+        # changed, or a forged count) is refused by ``clean``, not built into a form.
+        return min(super().total_form_count(), len(self.projects))
+
     def clean(self):
-        if self.total_form_count() != len(self.projects):
+        posted = self.management_form.cleaned_data.get(forms.formsets.TOTAL_FORM_COUNT)
+        if posted != len(self.projects):
             raise ValidationError(PROJECTS_CHANGED)
 
     def changed_rows(self):

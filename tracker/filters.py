@@ -5,7 +5,8 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .choices import CapitalSource, Role, Stage, Tier5020
+from . import permissions
+from .choices import CapitalSource, Stage, Tier5020
 from .models import IndustryChain, Park, Region, User
 
 TIER_ANY = "5020"
@@ -102,7 +103,7 @@ class ProjectFilterSet(django_filters.FilterSet):
     )
     commissioner = django_filters.ModelChoiceFilter(
         label=_("Enterprise commissioner"),
-        queryset=User.objects.filter(role=Role.COMMISSIONER).order_by("username"),
+        queryset=permissions.commissioners(User.objects.all()).order_by("username"),
     )
 
     class Meta:

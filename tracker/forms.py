@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import permissions
-from .choices import Role, Stage
+from .choices import Stage
 from .models import Park, Project, User
 from .rules import allowed_targets
 
@@ -96,13 +96,16 @@ class ProjectForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.user = user
         project = self.instance
-        if not user.is_manager:
+        # A manager's power over this project: the manager-only fields, any stage move,
+        # changing recorded dates, lowering the investment below the dispatch.
+        self.override = permissions.may(user, permissions.MANAGE, project)
+        if not self.override:
             for name in MANAGER_FIELDS:
                 del self.fields[name]
             self.fields["park"].queryset = Park.objects.filter(region_id=project.region_id)
         else:
-            self.fields["commissioner"].queryset = User.objects.filter(
-                role=Role.COMMISSIONER
+            self.fields["commissioner"].queryset = permissions.commissioners(
+                User.objects.all()
             ).order_by("username")
             self.fields["enterprise"].queryset = self.fields["enterprise"].queryset.order_by("name")
         for name in ("annual_planned_investment", "completed_investment", "signed_amount"):
@@ -113,7 +116,7 @@ class ProjectForm(forms.ModelForm):
         self.fields["opened_at"].initial = timezone.now().isoformat()
         targets = allowed_targets(
             current=project.stage,
-            override=permissions.may(user, permissions.MANAGE, project),
+            override=self.override,
             resume_stage=project.stage_before_stall() if project.stage == Stage.STALLED else None,
         )
         self.fields["target_stage"].choices = [("", _("(keep the current stage)"))] + [
@@ -229,7 +232,7 @@ class ProjectForm(forms.ModelForm):
             old, new = getattr(project, name), cleaned[name]
             recorded = [on for stage, on in history if stage in stages]
             label = Stage(milestone).label
-            if old is not None and old in recorded and not self.user.is_manager:
+            if old is not None and old in recorded and not self.override:
                 self.add_error(
                     name,
                     _(
@@ -284,7 +287,7 @@ class ProjectForm(forms.ModelForm):
         """
         value = cleaned.get("completed_investment")
         current = self.instance.completed_investment
-        if self.user.is_manager or value is None or current is None or value >= current:
+        if self.override or value is None or current is None or value >= current:
             return
         latest = (
             self.instance.dispatches.order_by("-iso_year", "-iso_week")

@@ -23,7 +23,7 @@ The scope tests are generated from ``RULES`` (tests/test_permissions.py, tests/t
 
 from dataclasses import dataclass
 
-from django.db.models import Model, Q
+from django.db.models import CheckConstraint, Model, Q
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Role
@@ -234,3 +234,20 @@ def home_region_id(user):
 def commissioners(users):
     """The accounts among ``users`` that can be assigned to a project as its commissioner."""
     return users.filter(role=COMMISSIONER, is_active=True)
+
+
+def account_constraints():
+    """The database's guarantee that an account has what its rules read: county staff a
+    region (``REGION``), a chain office a chain (``CHAIN``). Used by ``User.Meta``."""
+    return [
+        CheckConstraint(
+            condition=~Q(role=COUNTY) | Q(region__isnull=False),
+            name="user_county_staff_has_region",
+            violation_error_message=_("County staff must belong to a region."),
+        ),
+        CheckConstraint(
+            condition=~Q(role=CHAIN_OFFICE) | Q(chain__isnull=False),
+            name="user_chain_office_has_chain",
+            violation_error_message=_("A chain office account must belong to a chain."),
+        ),
+    ]

@@ -43,7 +43,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import ProblemAction, ProblemStatus, Role
+from . import permissions
+from .choices import ProblemAction, ProblemStatus
 from .models import IndustryChain, Problem, ProblemEvent, Project
 from .services import record_changes, record_creation, snapshot
 
@@ -87,27 +88,15 @@ CONFLICT_MESSAGE = _(
 )
 
 
-# --- who may do what -------------------------------------------------------------------------
-def _is_chain_side(user, problem):
-    """Managers and the chain office of the problem's chain."""
-    if user.is_manager:
-        return True
-    return user.role == Role.CHAIN_OFFICE and user.chain_id == problem.chain_id
+# --- who may do what (the rules are tracker.permissions.RULES) ------------------------------
+# Each step asks one action of the permission module: resolving is ``RESOLVE`` (the chain
+# side and county staff of the problem's region), every other step is ``ACT``.
+STEP_PERMISSION = {action: permissions.ACT for action in STEPS} | {RESOLVE: permissions.RESOLVE}
 
 
 def may_take(user, problem, action):
-    """Whether ``user``'s role lets them take ``action`` on this problem (any status)."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    if _is_chain_side(user, problem):
-        return True
-    if action == RESOLVE:
-        return (
-            user.role == Role.COUNTY
-            and problem.region_id is not None
-            and user.region_id == problem.region_id
-        )
-    return False
+    """Whether ``user`` may take ``action`` on this problem (any status)."""
+    return permissions.may(user, STEP_PERMISSION[action], problem)
 
 
 def allowed_steps(user, problem):
@@ -123,28 +112,12 @@ def allowed_steps(user, problem):
 
 def raisable_projects(user):
     """Projects ``user`` may raise a problem against."""
-    if not user.is_authenticated or not user.is_active:
-        return Project.objects.none()
-    if user.is_manager:
-        return Project.objects.all()
-    if user.role == Role.CHAIN_OFFICE and user.chain_id:
-        return Project.objects.filter(chain_id=user.chain_id)
-    if user.role == Role.COUNTY and user.region_id:
-        return Project.objects.filter(region_id=user.region_id)
-    if user.role == Role.COMMISSIONER:
-        return Project.objects.filter(commissioner=user)
-    return Project.objects.none()
+    return Project.objects.restrict(user, permissions.RAISE)
 
 
 def raisable_chains(user):
     """Chains ``user`` may raise a chain-wide problem against."""
-    if not user.is_authenticated or not user.is_active:
-        return IndustryChain.objects.none()
-    if user.is_manager:
-        return IndustryChain.objects.all()
-    if user.role == Role.CHAIN_OFFICE and user.chain_id:
-        return IndustryChain.objects.filter(pk=user.chain_id)
-    return IndustryChain.objects.none()
+    return IndustryChain.objects.restrict(user, permissions.RAISE)
 
 
 def may_raise(user):
@@ -200,10 +173,10 @@ def raise_problem(*, by, title, description="", project=None, chain=None, today=
         errors["project"] = _("This project belongs to another chain.")
     elif project is None and chain is None:
         errors["project"] = _("Choose the project, or the chain for a chain-wide problem.")
-    if project is not None and not raisable_projects(by).filter(pk=project.pk).exists():
+    if project is not None and not permissions.may(by, permissions.RAISE, project):
         errors["project"] = _("You cannot raise a problem for this project.")
     if project is None and chain is not None:
-        if not raisable_chains(by).filter(pk=chain.pk).exists():
+        if not permissions.may(by, permissions.RAISE, chain):
             errors["chain"] = _("You cannot raise a chain-wide problem for this chain.")
     _raise_errors(errors)
     with transaction.atomic():

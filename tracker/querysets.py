@@ -6,7 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Sum, Value, When
 
-from .choices import CapitalSource, Role, Stage, Tier5020
+from . import permissions
+from .choices import CapitalSource, Stage, Tier5020
 
 
 def _tier_condition(threshold_index):
@@ -19,31 +20,21 @@ def _tier_condition(threshold_index):
     )
 
 
-class ProjectQuerySet(models.QuerySet):
-    # --- scope ---------------------------------------------------------------------------
-    def visible_to(self, user):
-        """Projects ``user`` may see: the one place read scope is decided."""
-        if not user or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser or user.role in (Role.MANAGER, Role.COUNTY):
-            return self
-        if user.role == Role.COMMISSIONER:
-            return self.filter(commissioner=user)
-        if user.role == Role.CHAIN_OFFICE and user.chain_id:
-            return self.filter(chain_id=user.chain_id)
-        return self.none()
+class RestrictedQuerySet(models.QuerySet):
+    """A queryset that asks the permission module which rows a user may reach."""
 
+    def restrict(self, user, action):
+        """The rows ``user`` may take ``action`` on (``tracker.permissions.RULES``)."""
+        return permissions.restrict(self, user, action)
+
+    def visible_to(self, user):
+        return self.restrict(user, permissions.VIEW)
+
+
+class ProjectQuerySet(RestrictedQuerySet):
     def editable_by(self, user):
-        """Projects ``user`` may change and file the weekly dispatch for."""
-        if not user or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser or user.role == Role.MANAGER:
-            return self
-        if user.role == Role.COUNTY and user.region_id:
-            return self.filter(region_id=user.region_id)
-        if user.role == Role.COMMISSIONER:
-            return self.filter(commissioner=user)
-        return self.none()
+        """Projects ``user`` may change."""
+        return self.restrict(user, permissions.EDIT)
 
     # --- classification ------------------------------------------------------------------
     def with_tiers(self):
@@ -158,37 +149,8 @@ def week_start(iso_year, iso_week):
     return datetime.date.fromisocalendar(iso_year, iso_week, 1)
 
 
-class ProblemQuerySet(models.QuerySet):
-    """The 链长制 problem ledger: who sees which problems, who may act on them, overdue."""
-
-    def visible_to(self, user):
-        """Problems ``user`` may see: managers all, a chain office its chain, county staff
-        their region's, a commissioner those of the projects assigned to them."""
-        if not user or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser or user.role == Role.MANAGER:
-            return self
-        if user.role == Role.CHAIN_OFFICE and user.chain_id:
-            return self.filter(chain_id=user.chain_id)
-        if user.role == Role.COUNTY and user.region_id:
-            return self.filter(region_id=user.region_id)
-        if user.role == Role.COMMISSIONER:
-            return self.filter(project__commissioner=user)
-        return self.none()
-
-    def actionable_by(self, user):
-        """Problems on which ``user`` may take some step after raising: managers and the
-        chain office (assign, extend, resolve, close, reopen, escalate), county staff of the
-        problem's region (resolve). Which step is allowed is decided in tracker/problems.py."""
-        if not user or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser or user.role == Role.MANAGER:
-            return self
-        if user.role == Role.CHAIN_OFFICE and user.chain_id:
-            return self.filter(chain_id=user.chain_id)
-        if user.role == Role.COUNTY and user.region_id:
-            return self.filter(region_id=user.region_id)
-        return self.none()
+class ProblemQuerySet(RestrictedQuerySet):
+    """The 链长制 problem ledger: open, overdue; who sees which is ``restrict``."""
 
     def open(self):
         from .choices import ProblemStatus
@@ -212,26 +174,7 @@ class ProblemQuerySet(models.QuerySet):
 # --- 季督查: quarterly inspections and their rectification items (tracker/inspections.py) ---
 
 
-class InspectionQuerySet(models.QuerySet):
-    def visible_to(self, user):
-        """Inspections ``user`` may see; the one place their read scope is decided.
-
-        Managers: all. County staff: their region's. A commissioner: inspections of a
-        project assigned to them. A chain office: inspections of a project of its chain
-        (a whole-region inspection belongs to no chain, so it is not theirs).
-        """
-        if not user or not user.is_authenticated or not user.is_active:
-            return self.none()
-        if user.is_superuser or user.role == Role.MANAGER:
-            return self
-        if user.role == Role.COUNTY and user.region_id:
-            return self.filter(region_id=user.region_id)
-        if user.role == Role.COMMISSIONER:
-            return self.filter(project__commissioner=user)
-        if user.role == Role.CHAIN_OFFICE and user.chain_id:
-            return self.filter(project__chain_id=user.chain_id)
-        return self.none()
-
+class InspectionQuerySet(RestrictedQuerySet):
     def with_item_counts(self, today):
         """Annotate ``item_count``, ``open_count``, ``done_count`` and ``overdue_count``."""
         from .choices import RectificationStatus
@@ -261,7 +204,7 @@ def _overdue_items(today, prefix=""):
     return Q(**{f"{prefix}deadline__lt": today, f"{prefix}status": RectificationStatus.OPEN})
 
 
-class RectificationItemQuerySet(models.QuerySet):
+class RectificationItemQuerySet(RestrictedQuerySet):
     def overdue(self, today):
         return self.filter(_overdue_items(today))
 

@@ -152,7 +152,7 @@ def update_project(*, project_id, data, expected_version, by, stage=None, stage_
 def move_problems(project, *, by, at):
     """Give the project's problems its (new) region and chain; their unsaved history rows.
 
-    The ledger's scope (``ProblemQuerySet.visible_to`` / ``actionable_by``) reads the copies
+    The ledger's scope (``permissions.RULES`` on ``Problem``) reads the copies
     on the problem, so without this the old region's staff and the old chain's office keep
     a moved project's problems and the new ones never see them. Every problem of the
     project moves, open or closed: the ledger of a region is the problems of its projects.

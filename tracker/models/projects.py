@@ -20,7 +20,7 @@ from ..choices import (
     Stage,
     Tier5020,
 )
-from ..querysets import DispatchQuerySet, ProjectQuerySet
+from ..querysets import DispatchQuerySet, ProjectQuerySet, RestrictedQuerySet
 from ..rules import billion_or_more, stage_transition_error, tier_5020
 from ..validators import validate_credit_code
 
@@ -75,6 +75,8 @@ class IndustryChain(models.Model):
         verbose_name=_("anchor enterprises"),
     )
     sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
+
+    objects = RestrictedQuerySet.as_manager()
 
     class Meta:
         ordering = ["sort_order", "name"]
@@ -150,22 +152,12 @@ class User(AbstractUser):
     class Meta(AbstractUser.Meta):
         verbose_name = _("user")
         verbose_name_plural = _("users")
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(role=Role.COUNTY) | Q(region__isnull=False),
-                name="user_county_staff_has_region",
-                violation_error_message=_("County staff must belong to a region."),
-            ),
-            models.CheckConstraint(
-                condition=~Q(role=Role.CHAIN_OFFICE) | Q(chain__isnull=False),
-                name="user_chain_office_has_chain",
-                violation_error_message=_("A chain office account must belong to a chain."),
-            ),
-        ]
+        # The scope rules read the region of county staff and the chain of a chain office.
+        constraints = permissions.account_constraints()
 
     @property
-    def is_manager(self):
-        return self.is_superuser or self.role == Role.MANAGER
+    def is_manager(self):  # TEMPORARY until the remaining callers ask tracker.permissions
+        return permissions.may(self, permissions.MANAGE, "project")
 
 
 class Enterprise(models.Model):

@@ -14,6 +14,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .. import permissions
 from ..chains import (
     chain_problems,
     chains_visible_to,
@@ -21,7 +22,6 @@ from ..chains import (
     problem_counts,
     with_rollups,
 )
-from ..choices import Role
 from ..dashboard import chart_payload, dashboard_data, signed_years, to_yi
 from ..models import Project
 
@@ -49,21 +49,6 @@ def _pick_year(raw, years, today):
     return year, None
 
 
-def _scope_note(user):
-    if user.is_superuser or user.role in (Role.MANAGER, Role.COUNTY):
-        return _("All projects of the city.")
-    if user.role == Role.CHAIN_OFFICE and user.chain_id:
-        return _("The projects of your chain (%(chain)s).") % {"chain": user.chain}
-    if user.role == Role.COMMISSIONER:
-        return _("The projects assigned to you as enterprise commissioner.")
-    return _("No projects are visible to your account.")
-
-
-def _own_region_id(user):
-    """County staff see the whole city with their own region marked."""
-    return user.region_id if user.role == Role.COUNTY else None
-
-
 def dashboard(request):
     today = timezone.localdate()
     scope = Project.objects.visible_to(request.user)
@@ -75,10 +60,12 @@ def dashboard(request):
         "years": years,
         "year_message": year_message,
         "no_data": not years,
-        "scope_note": _scope_note(request.user),
+        "scope_note": permissions.scope_note(request.user),
         "is_current_year": data["as_of"] == today,
-        "chart_data": chart_payload(data, highlight_region_id=_own_region_id(request.user)),
-        "own_region_id": _own_region_id(request.user),
+        "chart_data": chart_payload(
+            data, highlight_region_id=permissions.home_region_id(request.user)
+        ),
+        "own_region_id": permissions.home_region_id(request.user),
     }
     return render(request, "tracker/dashboard.html", context)
 

@@ -15,9 +15,9 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .. import permissions
 from ..choices import Stage
 from ..dispatching import (
-    can_dispatch,
     current_week,
     deadline,
     shift_week,
@@ -115,7 +115,7 @@ def home(request):
     user = request.user
     today = timezone.localdate()
     iso_year, iso_week = current_week(today)
-    files = can_dispatch(user)
+    files = permissions.may(user, permissions.DISPATCH, Project)
     scope = Project.objects.editable_by(user) if files else Project.objects.visible_to(user)
 
     status = dispatch_status(scope, today=today)
@@ -136,7 +136,7 @@ def home(request):
     }
 
     regions = []
-    if user.is_manager:
+    if permissions.may(user, permissions.OVERSEE, "site"):
         counts = city_counts(today=today)
         empty = {"total": 0, "filed": 0, "late": 0, "red": 0, "yellow": 0}
         regions = [{"region": r, **counts.get(r.pk, empty)} for r in Region.objects.all()]

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 
+from .. import permissions
 from ..models import MonthlyReport
 from ..reports import (
     ReportMonthError,
@@ -116,8 +117,9 @@ def monthly_report(request, month):
         return _not_found(request, str(error))
     label = f"{year}-{month_number:02d}"
     form = PublishForm()
+    may_publish = permissions.may(request.user, permissions.PUBLISH, "report")
     if request.method == "POST":
-        if not request.user.is_manager:
+        if not may_publish:
             raise PermissionDenied(_("Only city bureau managers publish the monthly report."))
         form = PublishForm(request.POST)
         if form.is_valid():
@@ -148,7 +150,7 @@ def monthly_report(request, month):
             **_tables(data),
             "label": label,
             "versions": _versions(year, month_number),
-            "form": form if request.user.is_manager else None,
+            "form": form if may_publish else None,
             "live": True,
         },
     )

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from .. import assessments, inspections
+from .. import assessments, inspections, permissions
 from ..models import ChangeLog, Inspection, RectificationItem, Region
 from ..review_forms import (
     AdjustmentForm,
@@ -277,25 +277,26 @@ def assessment_year(request, year):
     if request.GET.get("export") == "xlsx":
         return _xlsx(result)
     bounds = assessments.year_range()
+    may_adjust = permissions.may(request.user, permissions.ADJUST, "assessment")
     context = {
         "result": result,
         "year": year,
         "years": range(bounds[1], bounds[0] - 1, -1),
-        "can_manage": request.user.is_manager,
-        "adjustment_form": AdjustmentForm() if request.user.is_manager else None,
+        "can_manage": may_adjust,
+        "adjustment_form": AdjustmentForm() if may_adjust else None,
         "weights_saved": bool(result.weights and result.weights[0].pk is not None),
         "total_weight": sum(w.weight for w in result.weights),
     }
     return render(request, "tracker/assessment_year.html", context)
 
 
-def _require_manager(request):
-    if not request.user.is_manager:
+def _require_adjust(request):
+    if not permissions.may(request.user, permissions.ADJUST, "assessment"):
         raise PermissionDenied
 
 
 def assessment_weights(request, year):
-    _require_manager(request)
+    _require_adjust(request)
     missing = _year_or_404(request, year)
     if missing:
         return missing
@@ -313,7 +314,7 @@ def assessment_weights(request, year):
 
 
 def assessment_adjust(request, year):
-    _require_manager(request)
+    _require_adjust(request)
     missing = _year_or_404(request, year)
     if missing:
         return missing
