@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from tests import factories
 from tests.test_scope import CASES as SCOPE_CASES
-from tests.test_scope import tracker_routes
+from tests.test_scope import dispatch_post, edit_post, tracker_routes
 from tracker import permissions as perm
 from tracker.choices import Role, Stage
 from tracker.models import (
@@ -311,29 +311,6 @@ def this_week():
     return "{}-W{:02d}".format(*TODAY.isocalendar()[:2])
 
 
-def edit_post(rows):
-    project = rows["bx"]
-    return {
-        "version": project.version,
-        "name": "被篡改的名称",
-        "completed_investment": "1",
-        "annual_planned_investment": "1",
-        "target_stage": Stage.COMPLETED,
-        "stage_effective_on": TODAY.isoformat(),
-    }
-
-
-def dispatch_post(rows):
-    return {
-        "row-TOTAL_FORMS": "1",
-        "row-INITIAL_FORMS": "1",
-        "row-0-project": rows["bx"].pk,
-        "row-0-completed_investment": "5",
-        "row-0-progress": "篡改",
-        "row-0-confirm": "on",
-    }
-
-
 def any_user(user, rows):
     """Any signed-in, active user opens the page (showing only what their scope holds)."""
     return user.is_active
@@ -371,19 +348,19 @@ ROUTES = {
     "project_edit": (
         lambda r: {"pk": r["bx"].pk},
         needs(perm.EDIT, "bx"),
-        edit_post,
+        lambda r: edit_post(r["bx"]),
         needs(perm.EDIT, "bx"),
     ),
     "dispatch": (
         lambda r: {},
         needs(perm.DISPATCH, Project),
-        dispatch_post,
+        lambda r: dispatch_post(r["bx"]),
         needs(perm.DISPATCH, "bx"),
     ),
     "dispatch_week": (
         lambda r: {"week": this_week()},
         needs(perm.DISPATCH, Project),
-        dispatch_post,
+        lambda r: dispatch_post(r["bx"]),
         needs(perm.DISPATCH, "bx"),
     ),
     "inspection_list": (lambda r: {}, any_user, None, None),
