@@ -343,6 +343,22 @@ def test_a_stage_change_effective_on_the_last_day_counts_in_that_months_report()
     assert rate(july, "start")["value"] == "66.67"  # 2 of 3
 
 
+def test_production_rate_counts_production_not_construction_completed():
+    region = factories.region(name="投产县")
+    chain = factories.chain()
+    started = (Stage.STARTED, D(2022, 3, 1))
+    for history in (
+        [started, (Stage.COMPLETED, D(2022, 5, 10))],  # 竣工, not 投产
+        [started, (Stage.COMPLETED, D(2022, 5, 1)), (Stage.PRODUCTION, D(2022, 6, 1))],
+    ):
+        factories.project(region=region, chain=chain, signed_on=D(2022, 2, 1), history=history)
+    row = region_row(compute_report(year=2022, month=6), "投产县")
+    # In production by 30 June: one of the two projects signed this year.
+    assert (rate(row, "production")["numerator"], rate(row, "production")["denominator"]) == (1, 2)
+    assert rate(row, "production")["value"] == "50.00"
+    assert rate(row, "start")["value"] == "100.00"  # both had started
+
+
 def test_ranking_by_start_rate_then_funds_then_performance():
     fast = factories.region(name="快县", sort_order=3)
     slow = factories.region(name="慢县", sort_order=1)
