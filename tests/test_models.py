@@ -427,6 +427,37 @@ def test_advance_to_refuses_and_saves_nothing():
     assert after == before
 
 
+def test_two_stage_changes_on_the_same_day_are_allowed_and_kept_in_order():
+    staff = factories.user(Role.COUNTY)
+    day = datetime.date(2022, 4, 1)
+    project = factories.project(
+        signed_on=datetime.date(2022, 3, 1),
+        history=[(Stage.REGISTERED, day)],
+        region=staff.region,
+    )
+    project.advance_to(Stage.LAND, on=day, by=staff)  # the same day as the last change
+    project.advance_to(Stage.STARTED, on=day, by=staff)  # and once more
+    project.refresh_from_db()
+    assert (project.stage, project.actual_start_on) == (Stage.STARTED, day)
+    changes = list(project.stage_changes.values_list("to_stage", "effective_on"))
+    assert changes[1:] == [(Stage.REGISTERED, day), (Stage.LAND, day), (Stage.STARTED, day)]
+
+
+def test_a_stage_change_dated_a_day_before_the_last_one_is_refused():
+    staff = factories.user(Role.COUNTY)
+    project = factories.project(
+        signed_on=datetime.date(2022, 3, 1),
+        history=[(Stage.REGISTERED, datetime.date(2022, 4, 1))],
+        region=staff.region,
+    )
+    with translation.override("en"), pytest.raises(ValidationError) as info:
+        project.advance_to(Stage.LAND, on=datetime.date(2022, 3, 31), by=staff)
+    assert "before the last stage change (2022-04-01)" in info.value.message_dict["stage"][0]
+    project.refresh_from_db()
+    assert project.stage == Stage.REGISTERED
+    assert project.stage_changes.count() == 2
+
+
 def test_manager_may_stall_and_staff_may_resume():
     manager = factories.user(Role.MANAGER)
     staff = factories.user(Role.COUNTY)
