@@ -123,6 +123,25 @@ def test_scores_match_the_hand_computed_case(case):
     assert (a.rank, b.rank) == (1, 2)
 
 
+def test_the_production_rate_counts_production_not_construction_completed(case):
+    factories.project(
+        region=case["a"],
+        chain=case["lithium"],
+        signed_on=datetime.date(2022, 3, 1),
+        signed_amount=D("50000"),
+        history=[
+            (Stage.STARTED, datetime.date(2022, 4, 1)),
+            (Stage.COMPLETED, datetime.date(2022, 10, 1)),  # 竣工, never 投产
+        ],
+    )
+    result = compute_assessment(2022, today=TODAY)
+    a, b = row_of(result, case["a"]), row_of(result, case["b"])
+    # A: three projects signed in 2022, none in production; B: b1 in production, 1 of 1.
+    assert cells(a)["production_rate"] == (D(0), D(0))
+    assert cells(b)["production_rate"] == (D(100), D(10))
+    assert cells(a)["start_rate"][0] == D("66.67")  # a1 and the completed one started
+
+
 def test_a_region_without_problems_is_neither_rewarded_nor_punished(case):
     user = factories.user(Role.MANAGER)
 

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories
+from tests.html_tables import column as html_column
 from tracker import inspections
 from tracker.choices import RectificationStatus, Role
 from tracker.models import ChangeLog, Inspection, RectificationItem
@@ -510,6 +511,64 @@ def count_queries(client, url):
         response = client.get(url)
     assert response.status_code == 200
     return len(ctx.captured_queries)
+
+
+@pytest.fixture
+def sortable_inspections():
+    """Four inspections whose sortable columns put them in different orders (the quarter and
+    the inspection day necessarily agree). Titles and leaders start with a capital letter so
+    that any collation orders them alike; regions sort by their sort order, which runs
+    against the order of their names."""
+    rows = [
+        # title, region order, project code, inspected on, leader, number of items
+        ("C 督查", 3, "K2", datetime.date(2022, 8, 3), "B 副市长", 0),
+        ("A 督查", 1, "K4", datetime.date(2022, 2, 9), "D 局长", 2),
+        ("D 督查", 4, "K1", datetime.date(2023, 1, 5), "A 市长", 3),
+        ("B 督查", 2, "K3", datetime.date(2022, 5, 10), "C 处长", 1),
+    ]
+    keys = {}
+    for title, region_order, code, day, leader, items in rows:
+        region = factories.region(name=f"区{9 - region_order}", sort_order=region_order)
+        inspection = make_inspection(
+            region,
+            project=factories.project(code=code, region=region),
+            day=day,
+            title=title,
+        )
+        Inspection.objects.filter(pk=inspection.pk).update(leader=leader)
+        for _ in range(items):
+            make_item(inspection)
+        keys[title] = {
+            "period": (day.year, (day.month - 1) // 3 + 1),
+            "region": region_order,
+            "title": title,
+            "project": code,
+            "inspected_on": day,
+            "leader": leader,
+            "item_count": items,
+        }
+    return keys
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize(
+    "column", ["period", "region", "title", "project", "inspected_on", "leader", "item_count"]
+)
+def test_the_rendered_rows_follow_the_chosen_column_both_ways(
+    client, sortable_inspections, column, descending
+):
+    client.force_login(factories.user(Role.MANAGER))
+    sort = f"-{column}" if descending else column
+    response = client.get(reverse("tracker:inspection_list"), {"sort": sort})
+    shown = html_column(response, "inspections", 2)  # the titles
+    keys = sortable_inspections
+    assert shown == sorted(keys, key=lambda title: keys[title][column], reverse=descending)
+
+
+def test_the_default_order_is_the_latest_quarter_first(client, sortable_inspections):
+    client.force_login(factories.user(Role.MANAGER))
+    shown = html_column(client.get(reverse("tracker:inspection_list")), "inspections", 2)
+    assert shown == ["D 督查", "C 督查", "B 督查", "A 督查"]  # 2023 Q1, 2022 Q3, Q2, Q1
 
 
 def test_list_query_count_does_not_grow_with_rows(client):

@@ -26,12 +26,27 @@ from tracker.validators import credit_code_check_char, validate_credit_code
 
 pytestmark = pytest.mark.django_db
 
-# Published codes of well-known companies (from their public business registrations).
-REAL_VALID_CODES = [
-    "91440300708461136T",  # 深圳市腾讯计算机系统有限公司
-    "914403001922038216",  # 华为技术有限公司
-    "91330100716105852F",  # 阿里巴巴(中国)网络技术有限公司
-]
+# Published codes of real companies, hard-coded. Each check character was recomputed by hand
+# (GB 32100-2015: weights 3**i mod 31, check = 31 − Σ mod 31, 31 → 0) outside this code base,
+# and the embedded organisation code's own GB 11714 check digit was verified too. The list
+# covers every class of check character: a digit, a letter, 0 (Σ mod 31 = 0) and Y (= 1).
+REAL_VALID_CODES = {
+    "914403001922038216": "华为技术有限公司",  # digit 6 (Σ = 831, mod 31 = 25)
+    "91350900587527783P": "宁德时代新能源科技股份有限公司",  # letter P (Σ = 1558, mod 8)
+    "91440300192317458F": "比亚迪股份有限公司",  # letter F (Σ = 1194, mod 16)
+    "91440300708461136T": "深圳市腾讯计算机系统有限公司",  # letter T (Σ = 966, mod 5)
+    "91330100716105852F": "阿里巴巴(中国)网络技术有限公司",  # letter F (Σ = 884, mod 16)
+    "913700001675754710": "通裕重工股份有限公司",  # 0 (Σ = 1116 = 36 × 31)
+    "914200001775644500": "三环集团有限公司",  # 0 (Σ = 899 = 29 × 31)
+    "91340000610400837Y": "马鞍山钢铁股份有限公司",  # Y (Σ = 714, mod 31 = 1)
+}
+CHECK_CLASSES = {
+    "digit": "914403001922038216",
+    "letter": "91350900587527783P",
+    "zero": "913700001675754710",
+    "Y": "91340000610400837Y",
+}
+CREDIT_CODE_CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015, table 1
 
 
 # --- credit code (GB 32100-2015) ------------------------------------------------------
@@ -39,6 +54,30 @@ REAL_VALID_CODES = [
 def test_real_credit_codes_are_accepted(code):
     validate_credit_code(code)
     validate_credit_code(code.lower())  # typed in lower case is the same code
+    validate_credit_code(f" {code} ")  # pasted with spaces around it
+
+
+@pytest.mark.parametrize("code", REAL_VALID_CODES)
+def test_the_check_character_is_the_published_one(code):
+    assert credit_code_check_char(code[:17]) == code[17]
+
+
+def test_the_published_codes_cover_every_class_of_check_character():
+    last = {name: code[17] for name, code in CHECK_CLASSES.items()}
+    assert last["digit"] in "123456789"
+    assert last["letter"].isalpha() and last["letter"] != "Y"
+    assert (last["zero"], last["Y"]) == ("0", "Y")
+
+
+@pytest.mark.parametrize("code", CHECK_CLASSES.values())
+def test_every_other_check_character_is_refused_and_the_right_one_named(code):
+    for other in CREDIT_CODE_CHARSET.replace(code[17], ""):
+        with translation.override("en"):
+            with pytest.raises(ValidationError) as info:
+                validate_credit_code(code[:17] + other)
+            message = str(info.value.messages[0])
+        assert "check character" in message
+        assert f"should be {code[17]})" in message
 
 
 @pytest.mark.parametrize(
@@ -46,10 +85,19 @@ def test_real_credit_codes_are_accepted(code):
     [
         ("91440300708461136X", "check character"),  # last character altered
         ("91440300708461163T", "check character"),  # two digits swapped
+        ("91340000610400873Y", "check character"),  # two digits swapped, Y kept
+        ("913700001675754711", "check character"),  # 0 → 1
         ("9144030070846113", "18 characters"),  # too short
+        ("91440300708461136", "18 characters"),  # 17: the check character left out
         ("91440300708461136TT", "18 characters"),  # too long
+        ("", "18 characters"),
         ("9144030070846I136T", "capital letters"),  # I is not allowed
         ("91440300708461136O", "capital letters"),  # O is not allowed
+        ("9144030070846Z136T", "capital letters"),  # Z is not allowed
+        ("9144030070846S136T", "capital letters"),  # S is not allowed
+        ("9144030070846V136T", "capital letters"),  # V is not allowed
+        ("91350900587527783S", "capital letters"),  # a forbidden letter as check character
+        ("9135090058752778-P", "capital letters"),
         ("91AB0300708461136T", "region code"),
     ],
 )
@@ -58,17 +106,6 @@ def test_wrong_credit_codes_are_refused_with_a_reason(code, message_part):
         with pytest.raises(ValidationError) as info:
             validate_credit_code(code)
         assert message_part in str(info.value.messages[0])
-
-
-def test_check_character_matches_the_standard_for_a_generated_code():
-    body = "91360902MA3" + "5L2CF4"
-    code = body + credit_code_check_char(body)
-    validate_credit_code(code)
-    # Any other last character is wrong.
-    for other in "0123456789ABCDEFGHJKLMNPQRTUWXY":
-        if other != code[-1]:
-            with pytest.raises(ValidationError):
-                validate_credit_code(body + other)
 
 
 def test_enterprise_full_clean_refuses_a_wrong_code():
@@ -89,9 +126,9 @@ def test_two_enterprises_may_lack_a_code_but_not_share_one():
     region = factories.region()
     Enterprise.objects.create(name="未注册甲", credit_code="", region=region)
     Enterprise.objects.create(name="未注册乙", credit_code="", region=region)
-    Enterprise.objects.create(name="甲公司", credit_code=REAL_VALID_CODES[0], region=region)
+    Enterprise.objects.create(name="甲公司", credit_code=CHECK_CLASSES["letter"], region=region)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Enterprise.objects.create(name="乙公司", credit_code=REAL_VALID_CODES[0], region=region)
+        Enterprise.objects.create(name="乙公司", credit_code=CHECK_CLASSES["letter"], region=region)
 
 
 # --- single-row constraints -------------------------------------------------------------
@@ -388,6 +425,37 @@ def test_advance_to_refuses_and_saves_nothing():
     project.refresh_from_db()
     after = (project.stage, project.version, StageChange.objects.count(), ChangeLog.objects.count())
     assert after == before
+
+
+def test_two_stage_changes_on_the_same_day_are_allowed_and_kept_in_order():
+    staff = factories.user(Role.COUNTY)
+    day = datetime.date(2022, 4, 1)
+    project = factories.project(
+        signed_on=datetime.date(2022, 3, 1),
+        history=[(Stage.REGISTERED, day)],
+        region=staff.region,
+    )
+    project.advance_to(Stage.LAND, on=day, by=staff)  # the same day as the last change
+    project.advance_to(Stage.STARTED, on=day, by=staff)  # and once more
+    project.refresh_from_db()
+    assert (project.stage, project.actual_start_on) == (Stage.STARTED, day)
+    changes = list(project.stage_changes.values_list("to_stage", "effective_on"))
+    assert changes[1:] == [(Stage.REGISTERED, day), (Stage.LAND, day), (Stage.STARTED, day)]
+
+
+def test_a_stage_change_dated_a_day_before_the_last_one_is_refused():
+    staff = factories.user(Role.COUNTY)
+    project = factories.project(
+        signed_on=datetime.date(2022, 3, 1),
+        history=[(Stage.REGISTERED, datetime.date(2022, 4, 1))],
+        region=staff.region,
+    )
+    with translation.override("en"), pytest.raises(ValidationError) as info:
+        project.advance_to(Stage.LAND, on=datetime.date(2022, 3, 31), by=staff)
+    assert "before the last stage change (2022-04-01)" in info.value.message_dict["stage"][0]
+    project.refresh_from_db()
+    assert project.stage == Stage.REGISTERED
+    assert project.stage_changes.count() == 2
 
 
 def test_manager_may_stall_and_staff_may_resume():

@@ -9,8 +9,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from tests import factories
+from tests.html_tables import column as html_column
+from tests.html_tables import table_rows
 from tracker.choices import CapitalSource, Role, Stage
 from tracker.models import ChangeLog, Project
 from tracker.services import record_changes, snapshot
@@ -93,7 +96,8 @@ def codes(response):
 
 
 def ordered_codes(response):
-    return [row.record.code for row in response.context["table"].page.object_list]
+    """The project codes in the order the page shows them."""
+    return html_column(response, "projects", 0)
 
 
 # --- filters ---------------------------------------------------------------------------
@@ -171,21 +175,97 @@ def test_footer_totals_cover_the_whole_filtered_set_not_only_the_page(manager_cl
 # --- sorting and page size ------------------------------------------------------------
 
 
-def test_columns_sort_both_ways(manager_client, book):
-    up = manager_client.get(LIST, {"sort": "signed_amount"})
-    assert ordered_codes(up) == ["ZS-C", "ZS-D", "YC-A", "YC-B"]
-    down = manager_client.get(LIST, {"sort": "-signed_amount"})
-    assert ordered_codes(down) == ["YC-B", "YC-A", "ZS-D", "ZS-C"]
-    by_region = manager_client.get(LIST, {"sort": "-region"})  # region sort order, not name
-    assert ordered_codes(by_region)[2:] in (["YC-A", "YC-B"], ["YC-B", "YC-A"])
-    assert ordered_codes(manager_client.get(LIST, {"sort": "-code"})) == [
-        "ZS-D",
-        "ZS-C",
-        "YC-B",
-        "YC-A",
+@pytest.fixture
+def sortable():
+    """Five projects whose every sortable column puts them in a different order.
+
+    Names start with a capital letter so that any collation orders them alike; regions and
+    chains sort by their sort order, which runs against the order of their names. S2 is
+    stalled (red), S4 is 60 days past its planned start without having started (yellow:
+    more than 30, at most 90), the others are green.
+    """
+    today = timezone.localdate()
+    rows = [
+        # code, name, enterprise, region order, chain order, signed on, amount (万元)
+        ("S1", "D 项目", "B 企业", 3, 5, datetime.date(2022, 5, 1), "5000"),
+        ("S2", "A 项目", "E 企业", 1, 2, datetime.date(2022, 2, 1), "600000"),
+        ("S3", "E 项目", "A 企业", 5, 4, datetime.date(2022, 9, 1), "250000"),
+        ("S4", "B 项目", "D 企业", 2, 1, datetime.date(2022, 1, 15), "15000"),
+        ("S5", "C 项目", "C 企业", 4, 3, datetime.date(2022, 7, 1), "80000"),
     ]
-    html = up.content.decode()
-    assert "sort=-signed_amount" in html  # the header link flips the direction
+    keys = {}
+    for code, name, company, region_order, chain_order, signed_on, amount in rows:
+        region = factories.region(name=f"区{9 - region_order}", sort_order=region_order)
+        extra = {}
+        if code == "S2":
+            extra["history"] = [
+                (Stage.STARTED, datetime.date(2022, 3, 1)),
+                (Stage.STALLED, datetime.date(2022, 4, 1)),
+            ]
+        if code == "S4":
+            extra["planned_start_on"] = today - datetime.timedelta(days=60)
+        factories.project(
+            code=code,
+            name=name,
+            enterprise=factories.enterprise(name=company, region=region),
+            region=region,
+            chain=factories.chain(name=f"链{9 - chain_order}", sort_order=chain_order),
+            signed_on=signed_on,
+            signed_amount=Decimal(amount),
+            **extra,
+        )
+        amount = Decimal(amount)
+        keys[code] = {
+            "code": code,
+            "name": name,
+            "enterprise": company,
+            "region": region_order,
+            "chain": chain_order,
+            "signed_on": signed_on,
+            "signed_amount": amount,
+            # 5020: ≥ 50 亿 / ≥ 20 亿 (domestic); 亿元以上: ≥ 1 亿 = 10000 万元.
+            "tier_5020": 50 if amount >= 500000 else 20 if amount >= 200000 else 0,
+            "billion": amount >= 10000,
+            # Sorting by the light puts the worst first: red, yellow, green.
+            "light": {"S2": 0, "S4": 1}.get(code, 2),
+        }
+    return keys
+
+
+UNIQUE_SORT_KEYS = ["code", "name", "enterprise", "region", "chain", "signed_on", "signed_amount"]
+TIED_SORT_KEYS = ["tier_5020", "billion", "light"]
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("column", UNIQUE_SORT_KEYS + TIED_SORT_KEYS)
+def test_the_rendered_rows_follow_the_chosen_column_both_ways(
+    manager_client, sortable, column, descending
+):
+    sort = f"-{column}" if descending else column
+    shown = html_column(manager_client.get(LIST, {"sort": sort}), "projects", 0)
+    assert sorted(shown) == sorted(sortable)
+    wanted = sorted(sortable, key=lambda code: sortable[code][column], reverse=descending)
+    if column in UNIQUE_SORT_KEYS:
+        assert shown == wanted
+    else:  # equal keys may come in any order; the keys themselves must be in order
+        assert [sortable[code][column] for code in shown] == [
+            sortable[code][column] for code in wanted
+        ]
+
+
+def test_the_light_column_shows_the_lights_the_order_was_computed_from(manager_client, sortable):
+    response = manager_client.get(LIST, {"sort": "light"})
+    rows = table_rows(response.content.decode(), "projects")
+    shown = [(row[0].text, {c for c in row[10].classes if c.startswith("light-")}) for row in rows]
+    assert shown[:2] == [("S2", {"light-red"}), ("S4", {"light-yellow"})]
+    assert all(classes == {"light-green"} for _code, classes in shown[2:])
+
+
+def test_a_sorted_header_links_to_the_other_direction(manager_client, sortable):
+    html = manager_client.get(LIST, {"sort": "signed_amount"}).content.decode()
+    assert 'href="?sort=-signed_amount"' in html
+    html = manager_client.get(LIST, {"sort": "-signed_amount"}).content.decode()
+    assert 'href="?sort=signed_amount"' in html
 
 
 def test_default_order_is_newest_signing_first(manager_client, book):

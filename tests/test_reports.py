@@ -321,6 +321,44 @@ def test_a_stage_change_in_july_does_not_alter_junes_report(june):
     assert rate(july, "start")["numerator"] == 4  # p1, p4, p8 (10 July), p3 (2 July)
 
 
+def test_a_stage_change_effective_on_the_last_day_counts_in_that_months_report():
+    region = factories.region(name="边界县")
+    chain = factories.chain()
+
+    def make(history):
+        return factories.project(
+            region=region, chain=chain, signed_on=D(2022, 3, 1), history=history
+        )
+
+    make([(Stage.STARTED, D(2022, 6, 30))])  # started on June's last day
+    make([(Stage.STARTED, D(2022, 7, 1))])  # a day too late for June
+    make([(Stage.STARTED, D(2022, 4, 1)), (Stage.TERMINATED, D(2022, 6, 30))])
+    june = region_row(compute_report(year=2022, month=6), "边界县")
+    # Started by 30 June and not terminated on 30 June: the first project only, 1 of 3.
+    assert (rate(june, "start")["numerator"], rate(june, "start")["denominator"]) == (1, 3)
+    assert rate(june, "start")["value"] == "33.33"
+    may = region_row(compute_report(year=2022, month=5), "边界县")
+    assert rate(may, "start")["numerator"] == 1  # only the one terminated in June
+    july = region_row(compute_report(year=2022, month=7), "边界县")
+    assert rate(july, "start")["value"] == "66.67"  # 2 of 3
+
+
+def test_production_rate_counts_production_not_construction_completed():
+    region = factories.region(name="投产县")
+    chain = factories.chain()
+    started = (Stage.STARTED, D(2022, 3, 1))
+    for history in (
+        [started, (Stage.COMPLETED, D(2022, 5, 10))],  # 竣工, not 投产
+        [started, (Stage.COMPLETED, D(2022, 5, 1)), (Stage.PRODUCTION, D(2022, 6, 1))],
+    ):
+        factories.project(region=region, chain=chain, signed_on=D(2022, 2, 1), history=history)
+    row = region_row(compute_report(year=2022, month=6), "投产县")
+    # In production by 30 June: one of the two projects signed this year.
+    assert (rate(row, "production")["numerator"], rate(row, "production")["denominator"]) == (1, 2)
+    assert rate(row, "production")["value"] == "50.00"
+    assert rate(row, "start")["value"] == "100.00"  # both had started
+
+
 def test_ranking_by_start_rate_then_funds_then_performance():
     fast = factories.region(name="快县", sort_order=3)
     slow = factories.region(name="慢县", sort_order=1)
@@ -376,6 +414,26 @@ def test_the_current_month_is_not_reported_before_it_ends(june, client, settings
     response = client.get(url)
     assert response.status_code == 404
     assert "once the month has ended" in response.content.decode()
+
+
+def test_a_month_is_reportable_from_the_day_after_its_last_day():
+    factories.project(signed_on=D(2022, 3, 1))
+    with pytest.raises(reports.ReportMonthError):
+        reports.check_month(2022, 6, today=D(2022, 6, 30))  # its own last day
+    assert reports.check_month(2022, 6, today=D(2022, 7, 1)) == D(2022, 6, 30)
+    assert (2022, 6) not in reports.reportable_months(today=D(2022, 6, 30))
+    assert reports.reportable_months(today=D(2022, 7, 1))[0] == (2022, 6)
+
+
+@pytest.mark.parametrize(("today", "status"), [(D(2022, 6, 30), 404), (D(2022, 7, 1), 200)])
+def test_the_report_page_opens_the_day_after_the_months_last_day(
+    client, monkeypatch, today, status
+):
+    factories.project(signed_on=D(2022, 3, 1))
+    monkeypatch.setattr("django.utils.timezone.localdate", lambda *a, **k: today)
+    client.force_login(factories.user(Role.MANAGER))
+    response = client.get(reverse("tracker:monthly_report", kwargs={"month": "2022-06"}))
+    assert response.status_code == status
 
 
 def test_the_index_lists_months_from_the_first_signing_with_their_versions(june, client):
