@@ -281,8 +281,8 @@ def assessment_year(request, year):
         "result": result,
         "year": year,
         "years": range(bounds[1], bounds[0] - 1, -1),
-        "can_manage": request.user.is_manager,
-        "adjustment_form": AdjustmentForm() if request.user.is_manager else None,
+        "can_manage": assessments.may_adjust(request.user),
+        "adjustment_form": AdjustmentForm() if assessments.may_adjust(request.user) else None,
         "weights_saved": bool(result.weights and result.weights[0].pk is not None),
         "total_weight": sum(w.weight for w in result.weights),
     }
@@ -290,7 +290,7 @@ def assessment_year(request, year):
 
 
 def _require_manager(request):
-    if not request.user.is_manager:
+    if not assessments.may_adjust(request.user):
         raise PermissionDenied
 
 
