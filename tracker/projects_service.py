@@ -57,6 +57,7 @@ def create_project(*, data, by, at=None):
         project = Project(**data, stage=Stage.SIGNED)
         project.full_clean()
         project.save()
+        project.refresh_from_db()  # the stored values (decimal places) go into the history
         signing_change(project, by=by, recorded_at=at).save()
         record_creation(project, by=by, at=at, values=True)
     return project
