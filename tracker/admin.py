@@ -28,10 +28,11 @@ ChangeLog
 =====================  ============================================  ============================
 
 Reference data — Region, Park, IndustryChain (with its chain leaders and anchor
-enterprises), ChainLeader, Enterprise, AnnualIndicator and User (role, region, chain, staff
-flags, groups) — has no rules beyond the model's own validation and stays plain admin, but
-it is *tracked*: ``TrackedAdminMixin`` records every creation, field change (many-to-many
-and inline rows included), password change and deletion in the ChangeLog. Passwords and
+enterprises), ChainLeader, Enterprise, AnnualIndicator, User (role, region, chain, staff
+flags, groups) and auth's Group (model permissions) — has no rules beyond the model's own
+validation and stays plain admin, but it is *tracked*: ``TrackedAdminMixin`` records every
+creation, field change (many-to-many and inline rows included), password change and
+deletion in the ChangeLog. Passwords and
 login times are never copied into the history (``history.HISTORY_EXCLUDED``).
 
 Who may enter: ``permissions.may(user, ENTER, "site")``, and the account must be active
@@ -41,7 +42,9 @@ commissioners must not get in even if someone ticks "staff".
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -268,6 +271,15 @@ class UserAdmin(TrackedAdminMixin, DjangoUserAdmin):
                     changed_by=request.user,
                 )
         return response
+
+
+# Groups carry the back office's model permissions: tracked like the accounts.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(TrackedAdminMixin, DjangoGroupAdmin):
+    pass
 
 
 @admin.register(Enterprise)
@@ -811,6 +823,13 @@ class RectificationItemAdmin(ServiceAdminMixin, admin.ModelAdmin):
         inspections.delete_item(item=obj, by=request.user)
 
 
+class AdminWeightsForm(WeightsForm):
+    """The year's weights; the total is checked by ``assessments.set_weights`` alone."""
+
+    def clean(self):
+        return super(WeightsForm, self).clean()
+
+
 @admin.register(AssessmentWeight)
 class AssessmentWeightAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """A year's weights are saved together (each 0–100, together exactly 100) with
@@ -841,7 +860,7 @@ class AssessmentWeightAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def year_view(self, request, year):
         if not assessments.may_adjust(request.user):
             raise PermissionDenied
-        form = WeightsForm(request.POST or None, weights=assessments.weights_for(year))
+        form = AdminWeightsForm(request.POST or None, weights=assessments.weights_for(year))
         if request.method == "POST" and form.is_valid():
             try:
                 assessments.set_weights(year=year, values=form.values(), by=request.user)

@@ -270,6 +270,7 @@ def set_weights(*, year, values, by):
         if not rows:
             for row in _default_rows(year):
                 row.save()
+                row.refresh_from_db(fields=["weight"])  # as stored, for the history
                 record_creation(row, by=by, at=now)
                 rows[row.key] = row
         keys = (set(rows) | set(values)) & set(INDICATOR_BY_KEY)
@@ -277,7 +278,8 @@ def set_weights(*, year, values, by):
         if total != TOTAL_WEIGHT:
             raise ValidationError(
                 _("The weights add up to %(total)s points; they must add up to %(required)s.")
-                % {"total": total.normalize(), "required": TOTAL_WEIGHT}
+                # "f": 110, not 1.1E+2 (what normalize() alone gives for 110.00)
+                % {"total": format(total.normalize(), "f"), "required": TOTAL_WEIGHT}
             )
         for key, points in values.items():
             row = rows.get(key)
@@ -291,6 +293,7 @@ def set_weights(*, year, values, by):
                 before = snapshot(row, {"weight"})
                 row.weight = points
                 row.save(update_fields=["weight"])
+                row.refresh_from_db(fields=["weight"])
                 record_changes(row, before, by=by, at=now)
     return weights_for(year)
 
