@@ -32,8 +32,8 @@ enterprises), ChainLeader, Enterprise, AnnualIndicator, User (role, region, chai
 flags, groups) and auth's Group (model permissions) — has no rules beyond the model's own
 validation and stays plain admin, but it is *tracked*: ``TrackedAdminMixin`` records every
 creation, field change (many-to-many and inline rows included), password change and
-deletion in the ChangeLog. Passwords and
-login times are never copied into the history (``history.HISTORY_EXCLUDED``).
+deletion in the ChangeLog. Passwords and login times are never copied into the history
+(``history.HISTORY_EXCLUDED``).
 
 Who may enter: ``permissions.may(user, ENTER, "site")``, and the account must be active
 and marked staff: model permissions are not scoped by region, so county staff or
@@ -161,9 +161,11 @@ class TrackedAdminMixin(HistoryLinkMixin):
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            record_deletion(obj, by=request.user)
-        super().delete_queryset(request, queryset)
+        # The list's "delete selected" action is not run in a transaction by the admin.
+        with transaction.atomic():
+            for obj in queryset:
+                record_deletion(obj, by=request.user)
+            super().delete_queryset(request, queryset)
 
 
 class ReadOnlyAdminMixin(HistoryLinkMixin):
