@@ -485,8 +485,13 @@ def test_project_admin_add_records_creation(admin_client, superuser):
     response = admin_client.post(url(Project, "add"), data)
     assert response.status_code == 302, response.context["adminform"].form.errors
     project = Project.objects.get(code="NEW-1")
-    log = ChangeLog.objects.get(object_id=project.pk, action=ChangeAction.CREATE)
-    assert log.changed_by == superuser
+    created = ChangeLog.objects.filter(
+        content_type__model="project", object_id=project.pk, action=ChangeAction.CREATE
+    )
+    assert {row.changed_by for row in created} == {superuser}
+    values = {row.field: (row.old_value, row.new_value) for row in created}
+    assert values[""] == ("", ""), "the creation row itself"
+    assert values["name"] == ("", "新项目") and values["signed_amount"] == ("", "12000.00")
     # its history starts with the signing, so "stage as of a day" has an answer
     assert list(project.stage_changes.values_list("from_stage", "to_stage", "effective_on")) == [
         ("", Stage.SIGNED, datetime.date(2022, 5, 1))
@@ -516,8 +521,11 @@ def test_change_stage_action_goes_through_advance_to(admin_client, superuser):
     assert ended.stage == Stage.REGISTERED and ended.version == 1, "already there: refused"
 
 
-def test_dispatch_admin_save_records_history(admin_client, superuser):
-    d = factories.dispatch(factories.project(), completed_investment=Decimal("100"))
+def test_dispatch_is_read_only_in_the_admin_even_over_the_cap(admin_client):
+    """The dispatch sheet is the one write path (cap, cumulative figures, the project's own
+    figure): a report edited in the admin is refused and nothing changes."""
+    project = factories.project(signed_amount=Decimal("1000"))
+    d = factories.dispatch(project, completed_investment=Decimal("100"))
     response = admin_client.post(
         url(WeeklyDispatch, "change", d.pk),
         {
@@ -525,18 +533,17 @@ def test_dispatch_admin_save_records_history(admin_client, superuser):
             "iso_year": d.iso_year,
             "iso_week": d.iso_week,
             "stage": d.stage,
-            "completed_investment": "250",
+            "completed_investment": "99999999",  # far over the cap
             "progress": "主体结构封顶",
             "problems": "",
-            "filed_by": "",
-            "filed_at_0": "2022-03-10",
-            "filed_at_1": "10:00:00",
-            "is_late": "",
         },
     )
-    assert response.status_code == 302, response.context["adminform"].form.errors
-    log = ChangeLog.objects.get(object_id=d.pk, field="completed_investment")
-    assert (log.old_value, log.new_value) == ("100.00", "250.00")
+    assert response.status_code == 403
+    d.refresh_from_db()
+    project.refresh_from_db()
+    assert d.completed_investment == Decimal("100") and d.progress != "主体结构封顶"
+    assert project.version == 1
+    assert not ChangeLog.objects.filter(field="completed_investment").exists()
 
 
 def test_project_delete_is_recorded(admin_client, superuser):

@@ -377,7 +377,9 @@ def test_weights_page_saves_valid_weights_with_history(client, case):
     saved = dict(AssessmentWeight.objects.filter(year=2022).values_list("key", "weight"))
     assert (saved["signed_amount"], saved["count_5020"]) == (D(30), D(10))
     assert sum(saved.values()) == 100
-    assert ChangeLog.objects.filter(content_type__model="assessmentweight").count() == 2
+    weights = ChangeLog.objects.filter(content_type__model="assessmentweight")
+    assert weights.filter(action="update").count() == 2
+    assert weights.filter(action="create").count() == len(INDICATORS), "defaults created"
 
 
 def test_adjust_page_requires_a_reason(client, case):

@@ -1,26 +1,66 @@
 """The back office: every model can be browsed, searched and filtered here.
 
-Project and dispatch saves write the same change history (ChangeLog) as the front end.
-A project's stage is never typed in: it moves through ``Project.advance_to`` (the
-"change stage" action), which checks the allowed transitions and records a StageChange.
+Nothing is written here that the application's write paths do not write elsewhere: a
+model is either saved through its topic's service, which checks the rules and records the
+change history in the same transaction, or it is read-only.
+
+=====================  ============================================  ============================
+model                  written through                               history
+=====================  ============================================  ============================
+Project                ``projects_service.create_project`` (add),    ChangeLog; StageChange
+                       ``services.update_project`` (change, with     (签约 on creation, each
+                       the front end's ProjectForm rules),           stage change)
+                       ``Project.advance_to`` (the "change stage"
+                       action), ``projects_service.delete_project``
+Inspection             ``inspections.create_inspection`` /           ChangeLog
+                       ``update_inspection`` / ``delete_inspection``
+RectificationItem      ``inspections.add_item`` / ``update_item`` /  ChangeLog
+                       ``delete_item`` (status: the inspection page)
+AssessmentWeight       ``assessments.set_weights`` (the per-year     ChangeLog
+                       weights page, here and on the front end)
+WeeklyDispatch,        read-only: the dispatch sheet, the problem    ChangeLog / ProblemEvent
+Problem, ProblemEvent, ledger, the monthly report's publishing, the  written by those services
+MonthlyReport,         assessment page and the daily check write
+AssessmentAdjustment,  them
+StageChange,
+MissingDispatch,
+ChangeLog
+=====================  ============================================  ============================
+
+Reference data — Region, Park, IndustryChain (with its chain leaders and anchor
+enterprises), ChainLeader, Enterprise, AnnualIndicator, User (role, region, chain, staff
+flags, groups) and auth's Group (model permissions) — has no rules beyond the model's own
+validation and stays plain admin, but it is *tracked*: ``TrackedAdminMixin`` records every
+creation, field change (many-to-many and inline rows included), password change and
+deletion in the ChangeLog. Passwords and login times are never copied into the history
+(``history.HISTORY_EXCLUDED``).
+
+Who may enter: ``permissions.may(user, ENTER, "site")``, and the account must be active
+and marked staff: model permissions are not scoped by region, so county staff or
+commissioners must not get in even if someone ticks "staff".
 """
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from . import assessments, inspections, permissions, projects_service
 from .choices import ChangeAction, Stage, Tier5020
+from .forms import ProjectForm
+from .history import record_changes, record_creation, record_deletion, snapshot, snapshot_m2m
 from .models import (
     AnnualIndicator,
     AssessmentAdjustment,
@@ -42,33 +82,124 @@ from .models import (
     User,
     WeeklyDispatch,
 )
-from .services import move_problems, record_changes, record_creation, snapshot
+from .review_forms import WeightsForm
+from .services import update_project
 
 admin.site.site_header = _("Yichun industrial project tracker")
 admin.site.site_title = _("Yichun industrial project tracker")
 admin.site.index_title = _("Administration")
 
 
-def _managers_only(request):
+def _may_enter(request):
     """The back office is for the city bureau: model permissions are not scoped by region,
     so county staff or commissioners must not get in even if someone ticks "staff"."""
     user = request.user
-    return user.is_active and user.is_staff and user.is_manager
+    return user.is_active and user.is_staff and permissions.may(user, permissions.ENTER, "site")
 
 
-admin.site.has_permission = _managers_only
+admin.site.has_permission = _may_enter
+
+
+# --- change history -------------------------------------------------------------------
+def history_url(obj):
+    ctype = ContentType.objects.get_for_model(obj, for_concrete_model=True)
+    return (
+        reverse("admin:tracker_changelog_changelist")
+        + "?"
+        + urlencode({"content_type__id__exact": ctype.pk, "object_id": obj.pk})
+    )
+
+
+class HistoryLinkMixin:
+    @admin.display(description=_("change history"))
+    def history_link(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        return format_html('<a href="{}">{}</a>', history_url(obj), _("Show the change history"))
+
+
+class TrackedAdminMixin(HistoryLinkMixin):
+    """Reference data saved by the admin itself, every write recorded in the ChangeLog:
+    creations (with their values), field changes, many-to-many changes, inline rows and
+    deletions, in the admin's transaction."""
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.save()
+            record_creation(obj, by=request.user, values=True)
+            return
+        before = snapshot(type(obj)._default_manager.get(pk=obj.pk))
+        obj.save()
+        # Read back what the database stored (decimal places), to compare like with like.
+        obj.refresh_from_db()
+        record_changes(obj, before, by=request.user)
+
+    def save_related(self, request, form, formsets, change):
+        obj = form.instance
+        before = snapshot_m2m(obj) if change else dict.fromkeys(snapshot_m2m(obj), "")
+        super().save_related(request, form, formsets, change)
+        if before:
+            record_changes(obj, before, by=request.user, after=snapshot_m2m(obj))
+
+    def save_formset(self, request, form, formset, change):
+        by = request.user
+        model = formset.model
+        pks = [f.instance.pk for f in formset.initial_forms if f.instance.pk]
+        before = {o.pk: snapshot(o) for o in model._default_manager.filter(pk__in=pks)}
+        for deleted in formset.deleted_forms:
+            if deleted.instance.pk:
+                record_deletion(deleted.instance, by=by)
+        formset.save()
+        for obj in formset.new_objects:
+            record_creation(obj, by=by, values=True)
+        for obj, _fields in formset.changed_objects:
+            obj.refresh_from_db()
+            record_changes(obj, before[obj.pk], by=by)
+
+    def delete_model(self, request, obj):
+        record_deletion(obj, by=request.user)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        # The list's "delete selected" action is not run in a transaction by the admin.
+        with transaction.atomic():
+            for obj in queryset:
+                record_deletion(obj, by=request.user)
+            super().delete_queryset(request, queryset)
+
+
+class ReadOnlyAdminMixin(HistoryLinkMixin):
+    """Records that the app writes through its services: browse and search only."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _apply_errors(form, error):
+    """Put a service's ValidationError on the admin form (by field where there is one)."""
+    if hasattr(error, "error_dict"):
+        for field, messages_ in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages_)
+    else:
+        form.add_error(None, error.messages)
 
 
 # --- reference data -------------------------------------------------------------------
 @admin.register(Region)
-class RegionAdmin(admin.ModelAdmin):
+class RegionAdmin(TrackedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "kind", "ranked_in_assessment", "sort_order")
     list_filter = ("kind", "ranked_in_assessment")
     search_fields = ("name", "code")
 
 
 @admin.register(Park)
-class ParkAdmin(admin.ModelAdmin):
+class ParkAdmin(TrackedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "region")
     list_filter = ("region",)
     list_select_related = ("region",)
@@ -82,7 +213,7 @@ class ChainLeaderInline(admin.TabularInline):
 
 
 @admin.register(IndustryChain)
-class IndustryChainAdmin(admin.ModelAdmin):
+class IndustryChainAdmin(TrackedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "code", "emerging", "is_leading", "lead_unit", "sort_order")
     list_filter = ("emerging", "is_leading")
     search_fields = ("name", "code", "lead_unit")
@@ -91,7 +222,7 @@ class IndustryChainAdmin(admin.ModelAdmin):
 
 
 @admin.register(ChainLeader)
-class ChainLeaderAdmin(admin.ModelAdmin):
+class ChainLeaderAdmin(TrackedAdminMixin, admin.ModelAdmin):
     list_display = ("chain", "position", "title", "user", "sort_order")
     list_filter = ("chain", "position")
     list_select_related = ("chain", "user")
@@ -100,7 +231,7 @@ class ChainLeaderAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(TrackedAdminMixin, DjangoUserAdmin):
     fieldsets = (
         *DjangoUserAdmin.fieldsets[:1],
         (_("Role and scope"), {"fields": ("role", "region", "chain")}),
@@ -123,9 +254,38 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("role", "region", "chain", "is_staff", "is_superuser", "is_active", "groups")
     list_select_related = ("region", "chain")
 
+    def user_change_password(self, request, id, form_url=""):
+        # The password page saves the form itself, not through save_model: record that the
+        # password changed (never the hash) when it did.
+        with transaction.atomic():
+            old = User.objects.filter(pk=id).values_list("password", flat=True).first()
+            response = super().user_change_password(request, id, form_url)
+            user = User.objects.filter(pk=id).first()
+            if user is not None and user.password != old:
+                ChangeLog.objects.create(
+                    content_type=ContentType.objects.get_for_model(User),
+                    object_id=user.pk,
+                    object_repr=str(user)[:200],
+                    action=ChangeAction.UPDATE,
+                    field="password",
+                    old_value="",
+                    new_value=str(_("(changed)")),
+                    changed_by=request.user,
+                )
+        return response
+
+
+# Groups carry the back office's model permissions: tracked like the accounts.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(TrackedAdminMixin, DjangoGroupAdmin):
+    pass
+
 
 @admin.register(Enterprise)
-class EnterpriseAdmin(admin.ModelAdmin):
+class EnterpriseAdmin(TrackedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "credit_code", "region", "chain", "above_scale", "is_sample")
     list_filter = ("region", "chain", "above_scale", "is_sample")
     list_select_related = ("region", "chain")
@@ -133,78 +293,15 @@ class EnterpriseAdmin(admin.ModelAdmin):
 
 
 @admin.register(AnnualIndicator)
-class AnnualIndicatorAdmin(admin.ModelAdmin):
+class AnnualIndicatorAdmin(TrackedAdminMixin, admin.ModelAdmin):
     list_display = ("year", "name", "value", "unit", "growth", "growth_unit", "provincial_rank")
     list_display_links = ("year", "name")
     list_filter = ("year",)
     search_fields = ("name", "key", "source")
 
 
-# --- change history -------------------------------------------------------------------
-def _record_deletion(obj, *, by):
-    ChangeLog.objects.create(
-        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
-        object_id=obj.pk,
-        object_repr=str(obj)[:200],
-        action=ChangeAction.DELETE,
-        changed_by=by,
-    )
-
-
-class HistoryAdminMixin:
-    """Saves and deletions made in the admin land in ChangeLog, like the front end's."""
-
-    def save_model(self, request, obj, form, change):
-        with transaction.atomic():
-            if not change:
-                obj.save()
-                self.after_create(obj, by=request.user)
-                record_creation(obj, by=request.user)
-                return
-            before = snapshot(type(obj).objects.get(pk=obj.pk))
-            self.before_update(obj)
-            obj.save()
-            # Read back what the database stored (F() expressions, decimal places), so
-            # that the history compares like with like.
-            obj.refresh_from_db()
-            record_changes(obj, before, by=request.user)
-            self.after_update(obj, by=request.user)
-
-    def before_update(self, obj):
-        pass
-
-    def after_create(self, obj, *, by):
-        pass
-
-    def after_update(self, obj, *, by):
-        pass
-
-    def delete_model(self, request, obj):
-        with transaction.atomic():
-            _record_deletion(obj, by=request.user)
-            super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        with transaction.atomic():
-            for obj in queryset:
-                _record_deletion(obj, by=request.user)
-            super().delete_queryset(request, queryset)
-
-    @admin.display(description=_("change history"))
-    def history_link(self, obj):
-        if obj is None or obj.pk is None:
-            return "-"
-        ctype = ContentType.objects.get_for_model(obj, for_concrete_model=True)
-        url = (
-            reverse("admin:tracker_changelog_changelist")
-            + "?"
-            + urlencode({"content_type__id__exact": ctype.pk, "object_id": obj.pk})
-        )
-        return format_html('<a href="{}">{}</a>', url, _("Show the change history"))
-
-
 @admin.register(ChangeLog)
-class ChangeLogAdmin(admin.ModelAdmin):
+class ChangeLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the history is written by the application, never by hand."""
 
     list_display = (
@@ -221,15 +318,6 @@ class ChangeLogAdmin(admin.ModelAdmin):
     list_select_related = ("content_type", "changed_by")
     search_fields = ("object_repr", "field", "old_value", "new_value", "changed_by__username")
     date_hierarchy = "changed_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- projects -------------------------------------------------------------------------
@@ -277,43 +365,56 @@ class BillionFilter(admin.SimpleListFilter):
         return queryset.billion_or_more(self.value() == "1")
 
 
-class ProjectAdminForm(forms.ModelForm):
-    """Carries the version the user started from, so that a concurrent edit is refused."""
+# The project's model fields a form may give; the stage and the version are the app's.
+PROJECT_FIELDS = [
+    f.name
+    for f in Project._meta.concrete_fields
+    if f.editable and f.name not in projects_service.NOT_GIVEN and not f.primary_key
+]
 
+
+class ProjectChangeForm(ProjectForm):
+    """The front end's project form — its rules (dates against the stage history, the
+    investment against the weekly dispatch, the manager-only fields) — plus the code and
+    the sample flag. Saved with ``services.update_project``; the stage moves with the
+    "change the stage" action. Carries the version the user started from, so that a
+    concurrent edit is refused."""
+
+    # ``version`` is not editable, so the admin cannot put a field of that name on the page.
     expected_version = forms.IntegerField(
-        label=_("version you started from"), widget=forms.HiddenInput, required=False
+        label=_("version you started from"), widget=forms.HiddenInput, min_value=1
     )
 
-    class Meta:
-        model = Project
-        fields = "__all__"  # noqa: DJ007 — the admin's fieldsets pick the fields
+    class Meta(ProjectForm.Meta):
+        fields = ["code", *ProjectForm.Meta.fields, "is_sample"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["expected_version"].initial = self.instance.version
+        for name in ("version", "opened_at", "target_stage", "stage_effective_on", "stage_note"):
+            self.fields.pop(name, None)
+        self.fields["expected_version"].initial = self.instance.version
 
     def clean(self):
         cleaned = super().clean()
-        if self.instance.pk:
-            # The admin runs the whole request in a transaction: the row stays locked
-            # until the save, so nobody can slip in between this check and the write.
-            current = (
-                Project.objects.select_for_update()
-                .filter(pk=self.instance.pk)
-                .values_list("version", flat=True)
-                .first()
+        # The admin runs the whole request in a transaction: the row stays locked until
+        # the save, so nobody can slip in between this check and the write.
+        current = (
+            Project.objects.select_for_update()
+            .filter(pk=self.instance.pk)
+            .values_list("version", flat=True)
+            .first()
+        )
+        expected = cleaned.get("expected_version")
+        if current is not None and expected is not None and expected != current:
+            raise ValidationError(
+                _(
+                    "Someone else changed this project while you were editing it (it is "
+                    "now at version %(version)s). Reload the page and make your change "
+                    "again."
+                ),
+                code="stale_version",
+                params={"version": current},
             )
-            if current is not None and cleaned.get("expected_version") != current:
-                raise ValidationError(
-                    _(
-                        "Someone else changed this project while you were editing it (it is "
-                        "now at version %(version)s). Reload the page and make your change "
-                        "again."
-                    ),
-                    code="stale_version",
-                    params={"version": current},
-                )
         return cleaned
 
 
@@ -330,8 +431,7 @@ class ChangeStageForm(forms.Form):
 
 
 @admin.register(Project)
-class ProjectAdmin(HistoryAdminMixin, admin.ModelAdmin):
-    form = ProjectAdminForm
+class ProjectAdmin(HistoryLinkMixin, admin.ModelAdmin):
     list_display = (
         "code",
         "name",
@@ -414,6 +514,49 @@ class ProjectAdmin(HistoryAdminMixin, admin.ModelAdmin):
     inlines = [StageChangeInline]
     actions = ["change_stage"]
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # a new project starts at 签约; it has no version or history yet
+            return [fs for fs in self.fieldsets if fs[0] not in (_("Stage"), _("Record"))]
+        return self.fieldsets
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, form=ProjectChangeForm, **kwargs)
+        user = request.user
+
+        class ProjectChangeFormForUser(form):
+            def __init__(self, *args, **kw):
+                super().__init__(*args, user=user, **kw)
+
+        return ProjectChangeFormForUser
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            data = {name: form.cleaned_data[name] for name in PROJECT_FIELDS if name in form.fields}
+            created = projects_service.create_project(data=data, by=request.user)
+            obj.pk, obj._state.adding = created.pk, False
+            return
+        data = {
+            name: form.cleaned_data[name] for name in form.changed_data if name in PROJECT_FIELDS
+        }
+        if data:
+            # Also moves the project's problems to its new region or chain, with history.
+            update_project(
+                project_id=obj.pk,
+                data=data,
+                expected_version=form.cleaned_data["expected_version"],
+                by=request.user,
+            )
+
+    def delete_model(self, request, obj):
+        projects_service.delete_project(project=obj, by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for project in queryset:
+                projects_service.delete_project(project=project, by=request.user)
+
     def get_queryset(self, request):
         return super().get_queryset(request).with_tiers()
 
@@ -440,25 +583,6 @@ class ProjectAdmin(HistoryAdminMixin, admin.ModelAdmin):
                 return None
             value = obj.is_billion
         return bool(value)
-
-    def before_update(self, obj):
-        obj.version = F("version") + 1
-
-    def after_update(self, obj, *, by):
-        # A project moved to another region or chain takes its problems along (their
-        # scope follows the project), as an edit on the project page does.
-        ChangeLog.objects.bulk_create(move_problems(obj, by=by, at=timezone.now()))
-
-    def after_create(self, obj, *, by):
-        # Every project's history starts with its signing, so that "stage as of a day"
-        # has an answer from the signing date on (reports, lights, the dashboard).
-        StageChange.objects.create(
-            project=obj,
-            from_stage="",
-            to_stage=Stage.SIGNED,
-            effective_on=obj.signed_on,
-            changed_by=by,
-        )
 
     @admin.action(description=_("Change the stage of the selected projects"))
     def change_stage(self, request, queryset):
@@ -506,7 +630,7 @@ class ProjectAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin):
+class StageChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: stage changes are made with Project.advance_to (the project action)."""
 
     list_display = (
@@ -522,18 +646,12 @@ class StageChangeAdmin(admin.ModelAdmin):
     search_fields = ("project__code", "project__name", "note")
     date_hierarchy = "effective_on"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(WeeklyDispatch)
-class WeeklyDispatchAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class WeeklyDispatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: the dispatch sheet (/dispatch/) files and corrects reports, checking the
+    cap, the cumulative figures and the week, and keeps the project's own figure in step."""
+
     list_display = (
         "project",
         "iso_year",
@@ -548,26 +666,10 @@ class WeeklyDispatchAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_select_related = ("project", "filed_by")
     search_fields = ("project__code", "project__name")
     raw_id_fields = ("project",)
-    autocomplete_fields = ("filed_by",)
-    # Who filed, when and whether late are facts of the filing, not editable afterwards;
-    # the stage of a report follows the project's stage history.
-    readonly_fields = ("history_link", "stage", "filed_by", "filed_at", "is_late")
+    readonly_fields = ("history_link",)
 
 
 # --- the review cycle ------------------------------------------------------------------
-class ReadOnlyAdminMixin:
-    """Records that the app writes through its services: browse and search only."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(MonthlyReport)
 class MonthlyReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """A published report is frozen: it is neither edited nor deleted, only republished."""
@@ -580,27 +682,96 @@ class MonthlyReportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 class RectificationItemInline(admin.TabularInline):
+    """Shown with the inspection; each item is added and edited on its own page (through
+    ``inspections.add_item`` / ``update_item``), its status on the inspection page."""
+
     model = RectificationItem
     extra = 0
     fields = ("description", "owner_unit", "deadline", "status", "overdue_since", "escalated")
-    readonly_fields = ("status", "overdue_since")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ServiceAdminMixin(HistoryLinkMixin):
+    """A model whose saves go through its topic's service: the form's ``clean`` asks the
+    service's checks (so a refusal shows beside the field and nothing is saved), and
+    ``save_model`` / ``delete_model`` call the service, which checks again under the row
+    lock and records the history."""
+
+    def delete_queryset(self, request, queryset):
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_model(request, obj)
+
+
+class InspectionAdminForm(forms.ModelForm):
+    class Meta:
+        model = Inspection
+        fields = inspections.INSPECTION_FIELDS
+
+    def clean(self):
+        cleaned = super().clean()
+        error = inspections.inspection_date_error(
+            inspection=self.instance, inspected_on=cleaned.get("inspected_on")
+        )
+        if error:
+            self.add_error("inspected_on", error)
+        return cleaned
 
 
 @admin.register(Inspection)
-class InspectionAdmin(admin.ModelAdmin):
+class InspectionAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    form = InspectionAdminForm
     list_display = ("title", "year", "quarter", "region", "project", "inspected_on")
     list_filter = ("year", "quarter", "region")
     list_select_related = ("region", "project")
     search_fields = ("title", "findings", "project__name")
     raw_id_fields = ("project",)
-    autocomplete_fields = ("created_by",)
+    readonly_fields = ("created_by", "created_at", "history_link")
     inlines = [RectificationItemInline]
+
+    def save_model(self, request, obj, form, change):
+        fields = form.changed_data if change else form.cleaned_data
+        data = {name: form.cleaned_data[name] for name in fields if name in form._meta.fields}
+        if change:
+            if data:
+                inspections.update_inspection(inspection=obj, data=data, by=request.user)
+            return
+        created = inspections.create_inspection(data=data, by=request.user)
+        obj.pk, obj._state.adding = created.pk, False
+
+    def delete_model(self, request, obj):
+        inspections.delete_inspection(inspection=obj, by=request.user)
+
+
+class RectificationItemAdminForm(forms.ModelForm):
+    class Meta:
+        model = RectificationItem
+        fields = ("inspection", *inspections.ITEM_FIELDS)
+
+    def clean(self):
+        cleaned = super().clean()
+        inspection = cleaned.get("inspection") or getattr(self.instance, "inspection", None)
+        if inspection is not None and cleaned.get("deadline"):
+            error = inspections.deadline_error(inspection=inspection, deadline=cleaned["deadline"])
+            if error:
+                self.add_error("deadline", error)
+        return cleaned
 
 
 @admin.register(RectificationItem)
-class RectificationItemAdmin(admin.ModelAdmin):
-    """Status moves on the inspection page (open → done → verified); read-only here."""
+class RectificationItemAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Added and edited through ``inspections.add_item`` / ``update_item``; the status moves
+    on the inspection page (open → done → verified, escalation)."""
 
+    form = RectificationItemAdminForm
     list_display = (
         "description",
         "inspection",
@@ -613,15 +784,108 @@ class RectificationItemAdmin(admin.ModelAdmin):
     list_filter = ("status", "escalated", "inspection__region", "deadline")
     list_select_related = ("inspection", "inspection__region")
     search_fields = ("description", "owner_unit", "inspection__title")
-    readonly_fields = ("status", "done_on", "verified_on", "verified_by", "overdue_since")
     raw_id_fields = ("inspection",)
+    _STATUS_FIELDS = (
+        "status",
+        "done_on",
+        "done_note",
+        "verified_on",
+        "verified_by",
+        "escalated",
+        "overdue_since",
+        "history_link",
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        # An item stays with the inspection it was found in.
+        return self._STATUS_FIELDS if obj is None else ("inspection", *self._STATUS_FIELDS)
+
+    def get_fields(self, request, obj=None):
+        fields = ["inspection", *inspections.ITEM_FIELDS]
+        return fields if obj is None else [*fields, *self._STATUS_FIELDS]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            data = {
+                name: form.cleaned_data[name]
+                for name in form.changed_data
+                if name in inspections.ITEM_FIELDS
+            }
+            if data:
+                inspections.update_item(item=obj, data=data, by=request.user)
+            return
+        created = inspections.add_item(
+            inspection=form.cleaned_data["inspection"],
+            by=request.user,
+            **{name: form.cleaned_data[name] for name in inspections.ITEM_FIELDS},
+        )
+        obj.pk, obj._state.adding = created.pk, False
+
+    def delete_model(self, request, obj):
+        inspections.delete_item(item=obj, by=request.user)
+
+
+class AdminWeightsForm(WeightsForm):
+    """The year's weights; the total is checked by ``assessments.set_weights`` alone."""
+
+    def clean(self):
+        return super(WeightsForm, self).clean()
 
 
 @admin.register(AssessmentWeight)
-class AssessmentWeightAdmin(admin.ModelAdmin):
-    list_display = ("name", "year", "key", "weight", "sort_order")
+class AssessmentWeightAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A year's weights are saved together (each 0–100, together exactly 100) with
+    ``assessments.set_weights``, on the per-year page linked from the list."""
+
+    list_display = ("name", "year", "key", "weight", "sort_order", "year_link")
     list_filter = ("year",)
     search_fields = ("name", "key", "definition")
+    readonly_fields = ("year_link", "history_link")
+
+    @admin.display(description=_("edit the year's weights"))
+    def year_link(self, obj):
+        url = reverse("admin:tracker_assessmentweight_year", args=[obj.year])
+        return format_html(
+            '<a href="{}">{}</a>', url, _("Edit the weights of %(year)s") % {"year": obj.year}
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "year/<int:year>/",
+                self.admin_site.admin_view(self.year_view),
+                name="tracker_assessmentweight_year",
+            ),
+            *super().get_urls(),
+        ]
+
+    def year_view(self, request, year):
+        if not permissions.may(request.user, permissions.ADJUST, "assessment"):
+            raise PermissionDenied
+        form = AdminWeightsForm(request.POST or None, weights=assessments.weights_for(year))
+        if request.method == "POST" and form.is_valid():
+            try:
+                assessments.set_weights(year=year, values=form.values(), by=request.user)
+            except ValidationError as error:
+                _apply_errors(form, error)
+            else:
+                self.message_user(
+                    request, _("The weights of %(year)s were saved.") % {"year": year}
+                )
+                return redirect(
+                    reverse("admin:tracker_assessmentweight_changelist") + f"?year={year}"
+                )
+        return TemplateResponse(
+            request,
+            "admin/tracker/assessmentweight/year.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Assessment weights %(year)s") % {"year": year},
+                "opts": self.model._meta,
+                "form": form,
+                "year": year,
+            },
+        )
 
 
 @admin.register(AssessmentAdjustment)

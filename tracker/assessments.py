@@ -67,9 +67,11 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from . import permissions
+from .history import record_changes, record_creation, snapshot
+from .models import AssessmentAdjustment, AssessmentWeight
 from .querysets import _tier_condition  # the one definition of "5020"
 from .reports import RATES_BY_KEY, AsOf, rate_figures, rate_value
-from .services import record_changes, record_creation, snapshot
 
 TOTAL_WEIGHT = Decimal(100)
 TEN_THOUSAND = Decimal(10000)
@@ -206,8 +208,6 @@ def year_error(year, *, today=None):
 
 
 def _default_rows(year):
-    from .models import AssessmentWeight
-
     return [
         AssessmentWeight(
             year=year,
@@ -223,8 +223,6 @@ def _default_rows(year):
 
 def weights_for(year):
     """The year's weight rows, or the defaults (unsaved) when the year has none."""
-    from .models import AssessmentWeight
-
     rows = [w for w in AssessmentWeight.objects.filter(year=year) if w.key in INDICATOR_BY_KEY]
     for row in rows:  # the definition in force (a saved row keeps the text of its creation)
         row.definition = str(INDICATOR_BY_KEY[row.key].definition)[:500]
@@ -233,23 +231,25 @@ def weights_for(year):
 
 def ensure_default_weights(year):
     """Create the default weights for ``year`` if it has none; returns the year's rows."""
-    from .models import AssessmentWeight
-
     with transaction.atomic():
         if not AssessmentWeight.objects.filter(year=year).exists():
             AssessmentWeight.objects.bulk_create(_default_rows(year))
     return list(AssessmentWeight.objects.filter(year=year))
 
 
+def _require_adjuster(by):
+    if not permissions.may(by, permissions.ADJUST, "assessment"):
+        raise PermissionDenied
+
+
 def set_weights(*, year, values, by):
     """Save the weights of ``year`` (key → points). Managers only; each 0–100, total 100.
 
-    Nothing is saved when a check fails (ValidationError).
+    The one write path of the weights (the assessment page and the admin call it). Nothing
+    is saved when a check fails (ValidationError). Default rows it creates for a year that
+    had none are recorded as created by ``by``; each changed weight is recorded old → new.
     """
-    from .models import AssessmentWeight
-
-    if not (by and by.is_authenticated and by.is_manager):
-        raise PermissionDenied
+    _require_adjuster(by)
     unknown = set(values) - set(INDICATOR_BY_KEY)
     if unknown:
         raise ValidationError(_("Unknown indicator: %(keys)s.") % {"keys": ", ".join(unknown)})
@@ -259,35 +259,43 @@ def set_weights(*, year, values, by):
                 _("The weight of %(name)s must be between 0 and 100 points.")
                 % {"name": INDICATOR_BY_KEY[key].name}
             )
+    now = timezone.now()
     with transaction.atomic():
-        rows = {w.key: w for w in ensure_default_weights(year)}
-        for w in AssessmentWeight.objects.select_for_update().filter(year=year):
-            rows[w.key] = w
-        total = sum(
-            (values.get(key, w.weight) for key, w in rows.items() if key in INDICATOR_BY_KEY),
-            Decimal(0),
-        )
+        rows = {w.key: w for w in AssessmentWeight.objects.select_for_update().filter(year=year)}
+        if not rows:
+            for row in _default_rows(year):
+                row.save()
+                row.refresh_from_db(fields=["weight"])  # as stored, for the history
+                record_creation(row, by=by, at=now)
+                rows[row.key] = row
+        keys = (set(rows) | set(values)) & set(INDICATOR_BY_KEY)
+        total = sum((values[k] if k in values else rows[k].weight for k in keys), Decimal(0))
         if total != TOTAL_WEIGHT:
             raise ValidationError(
                 _("The weights add up to %(total)s points; they must add up to %(required)s.")
-                % {"total": total.normalize(), "required": TOTAL_WEIGHT}
+                # "f": 110, not 1.1E+2 (what normalize() alone gives for 110.00)
+                % {"total": format(total.normalize(), "f"), "required": TOTAL_WEIGHT}
             )
         for key, points in values.items():
-            row = rows[key]
+            row = rows.get(key)
+            if row is None:  # an indicator added after the year's rows were made
+                row = next(r for r in _default_rows(year) if r.key == key)
+                row.weight = points
+                row.save()
+                record_creation(row, by=by, at=now, values=True)
+                continue
             if row.weight != points:
                 before = snapshot(row, {"weight"})
                 row.weight = points
                 row.save(update_fields=["weight"])
-                record_changes(row, before, by=by)
+                row.refresh_from_db(fields=["weight"])
+                record_changes(row, before, by=by, at=now)
     return weights_for(year)
 
 
 def add_adjustment(*, year, region, points, reason, by):
     """A manager's ± adjustment of a region's score; the reason is required."""
-    from .models import AssessmentAdjustment
-
-    if not (by and by.is_authenticated and by.is_manager):
-        raise PermissionDenied
+    _require_adjuster(by)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("An adjustment needs a reason.")})

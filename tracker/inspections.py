@@ -11,7 +11,13 @@ Who does what (scope of reading is ``Inspection.objects.visible_to(user)``):
 An item moves open → done → verified and nothing else: ``ITEM_TRANSITIONS`` is the whole
 table. Escalation is a flag beside the status (an escalated item still has to be done and
 verified). Every change goes through a function below: keyword-only arguments, one
-transaction, the row locked, the change recorded in the ChangeLog.
+transaction, the row locked, the change recorded in the ChangeLog. The front end and the
+admin call the same functions, so both get the rules and the history:
+
+- an item's deadline is not before the inspection date (``deadline_error``), whether the
+  item is added, its deadline changed, or the inspection's date moved later;
+- an inspection's date stays in its quarter and not in the future, its project in its
+  region (``Inspection.clean``, run by ``full_clean``).
 
 "Overdue" is computed live (deadline before today, item still open:
 ``RectificationItemQuerySet.overdue``); the daily check only stamps ``overdue_since``.
@@ -22,8 +28,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import RectificationStatus, Role
-from .services import record_changes, record_creation, snapshot
+from . import permissions
+from .choices import RectificationStatus
+from .history import record_changes, record_creation, record_deletion, snapshot
+from .models import Inspection, RectificationItem
 
 DONE = "done"
 VERIFY = "verify"
@@ -38,29 +46,20 @@ ITEM_TRANSITIONS = {
 
 
 def can_manage(user):
-    """Create inspections, add items, verify, escalate: city bureau managers."""
-    return bool(user and user.is_authenticated and user.is_active and user.is_manager)
+    """Create and edit inspections, add and edit items, verify, escalate (the city bureau)."""
+    return permissions.may(user, permissions.MANAGE, "inspection")
 
 
 def can_mark_done(user, inspection):
     """County staff of the inspected region, and managers."""
-    if can_manage(user):
-        return True
-    return bool(
-        user
-        and user.is_authenticated
-        and user.is_active
-        and user.role == Role.COUNTY
-        and user.region_id
-        and user.region_id == inspection.region_id
-    )
+    return permissions.may(user, permissions.MARK_DONE, inspection)
 
 
 def may(user, action, inspection):
     """Whether ``user`` may take ``action`` on an item of ``inspection`` at all."""
     if action == DONE:
         return can_mark_done(user, inspection)
-    return can_manage(user)
+    return permissions.may(user, permissions.MANAGE, inspection)
 
 
 def transition_error(item, action):
@@ -97,12 +96,64 @@ def allowed_actions(user, item):
 # --- services ----------------------------------------------------------------------------
 
 
+DEADLINE_BEFORE_INSPECTION = _("The deadline cannot be before the inspection date.")
+INSPECTION_AFTER_DEADLINES = _(
+    "The inspection date cannot be after the deadline of one of its rectification items (%(date)s)."
+)
+# What an edit may change; the status and its dates move through the actions below.
+INSPECTION_FIELDS = (
+    "year",
+    "quarter",
+    "region",
+    "project",
+    "title",
+    "inspected_on",
+    "leader",
+    "findings",
+)
+ITEM_FIELDS = ("description", "owner_unit", "deadline")
+
+
+def deadline_error(*, inspection, deadline):
+    """Why an item of ``inspection`` cannot have ``deadline`` (a message), or None."""
+    if deadline and inspection.inspected_on and deadline < inspection.inspected_on:
+        return DEADLINE_BEFORE_INSPECTION
+    return None
+
+
+def inspection_date_error(*, inspection, inspected_on):
+    """Why saved ``inspection`` cannot move to ``inspected_on`` (its items' deadlines)."""
+    if inspection.pk is None or inspected_on is None:
+        return None
+    earliest = (
+        RectificationItem.objects.filter(inspection=inspection, deadline__lt=inspected_on)
+        .order_by("deadline")
+        .values_list("deadline", flat=True)
+        .first()
+    )
+    if earliest is None:
+        return None
+    return INSPECTION_AFTER_DEADLINES % {"date": earliest.isoformat()}
+
+
+def _require_manager(by, target="inspection"):
+    if not permissions.may(by, permissions.MANAGE, target):
+        raise PermissionDenied
+
+
+def _only(data, allowed):
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise ValidationError(
+            _("These fields cannot be changed here: %(fields)s.")
+            % {"fields": ", ".join(sorted(unknown))}
+        )
+
+
 def create_inspection(*, data, by):
     """Create an inspection from ``data`` (field name → value); managers only."""
-    from .models import Inspection
-
-    if not can_manage(by):
-        raise PermissionDenied
+    _require_manager(by)
+    _only(data, INSPECTION_FIELDS)
     with transaction.atomic():
         inspection = Inspection(**data, created_by=by)
         inspection.full_clean(exclude=["created_by"])
@@ -111,15 +162,46 @@ def create_inspection(*, data, by):
     return inspection
 
 
+def update_inspection(*, inspection, data, by):
+    """Change an inspection's fields (``data``: field name → value); managers only.
+
+    Its date may not move after the deadline of one of its items.
+    """
+    _only(data, INSPECTION_FIELDS)
+    with transaction.atomic():
+        locked = Inspection.objects.select_for_update().get(pk=inspection.pk)
+        _require_manager(by, locked)
+        before = snapshot(locked, set(data))
+        for name, value in data.items():
+            setattr(locked, name, value)
+        locked.full_clean(exclude=["created_by"])
+        error = inspection_date_error(inspection=locked, inspected_on=locked.inspected_on)
+        if error:
+            raise ValidationError({"inspected_on": error})
+        locked.save(update_fields=list(data) or None)
+        record_changes(locked, before, by=by)
+    return locked
+
+
+def delete_inspection(*, inspection, by):
+    """Delete an inspection with its items, each deletion recorded; managers only."""
+    with transaction.atomic():
+        locked = Inspection.objects.select_for_update().get(pk=inspection.pk)
+        _require_manager(by, locked)
+        for item in locked.items.all():
+            record_deletion(item, by=by)
+        record_deletion(locked, by=by)
+        locked.delete()
+
+
 def add_item(*, inspection, description, owner_unit, deadline, by):
     """Add a rectification item (open) to ``inspection``; managers only."""
-    from .models import RectificationItem
-
-    if not can_manage(by):
-        raise PermissionDenied
-    if deadline < inspection.inspected_on:
-        raise ValidationError({"deadline": _("The deadline cannot be before the inspection date.")})
+    _require_manager(by, inspection)
     with transaction.atomic():
+        inspection = Inspection.objects.select_for_update().get(pk=inspection.pk)
+        error = deadline_error(inspection=inspection, deadline=deadline)
+        if error:
+            raise ValidationError({"deadline": error})
         item = RectificationItem(
             inspection=inspection,
             description=description,
@@ -132,10 +214,39 @@ def add_item(*, inspection, description, owner_unit, deadline, by):
     return item
 
 
+def update_item(*, item, data, by):
+    """Change an item's description, responsible unit or deadline; managers only."""
+    _only(data, ITEM_FIELDS)
+    with transaction.atomic():
+        locked = (
+            RectificationItem.objects.select_for_update()
+            .select_related("inspection")
+            .get(pk=item.pk)
+        )
+        _require_manager(by, locked.inspection)
+        before = snapshot(locked, set(data))
+        for name, value in data.items():
+            setattr(locked, name, value)
+        locked.full_clean()
+        error = deadline_error(inspection=locked.inspection, deadline=locked.deadline)
+        if error:
+            raise ValidationError({"deadline": error})
+        locked.save(update_fields=list(data) or None)
+        record_changes(locked, before, by=by)
+    return locked
+
+
+def delete_item(*, item, by):
+    """Delete a rectification item, the deletion recorded; managers only."""
+    with transaction.atomic():
+        locked = RectificationItem.objects.select_for_update().get(pk=item.pk)
+        _require_manager(by, locked.inspection)
+        record_deletion(locked, by=by)
+        locked.delete()
+
+
 def _locked(item, action, by):
     """The item's row, locked, after checking ``by`` may take ``action`` now."""
-    from .models import RectificationItem
-
     locked = (
         RectificationItem.objects.select_for_update().select_related("inspection").get(pk=item.pk)
     )

@@ -1,97 +1,37 @@
-"""Work that spans several models: change history, optimistic saves, dispatch filing."""
+"""Work that spans several models: optimistic saves of a project, moving its problems.
+
+The change-history helpers live in ``tracker.history``; they are re-exported here for the
+modules that import them from this one.
+"""
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .choices import ChangeAction
+from .history import (
+    HISTORY_EXCLUDED,
+    changelog_rows,
+    history_for,
+    record_changes,
+    record_creation,
+    record_deletion,
+    snapshot,
+)
+from .models import Problem
 
-HISTORY_EXCLUDED = {"id", "version", "created_at", "updated_at"}
-
-
-def _display(obj, field):
-    """A field's value as a person reads it (choice labels, related names, ISO dates)."""
-    value = getattr(obj, field.attname)
-    if value is None or value == "":
-        return ""
-    if field.choices:
-        return str(dict(field.flatchoices).get(value, value))
-    if isinstance(field, models.ForeignKey):
-        related = getattr(obj, field.name)
-        return str(related)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-def snapshot(obj, fields=None):
-    """Field name → display value, for later comparison by ``record_changes``."""
-    return {
-        f.name: _display(obj, f)
-        for f in obj._meta.concrete_fields
-        if f.name not in HISTORY_EXCLUDED and (fields is None or f.name in fields)
-    }
-
-
-def changelog_rows(obj, before, *, by, at, ctype=None):
-    """Unsaved ChangeLog rows, one per field that differs from ``before`` (a ``snapshot``).
-
-    For callers that write many objects' history in one ``bulk_create``.
-    """
-    from .models import ChangeLog
-
-    ctype = ctype or ContentType.objects.get_for_model(obj, for_concrete_model=True)
-    after = snapshot(obj, set(before))
-    return [
-        ChangeLog(
-            content_type=ctype,
-            object_id=obj.pk,
-            object_repr=str(obj)[:200],
-            action=ChangeAction.UPDATE,
-            field=name,
-            old_value=old,
-            new_value=after[name],
-            changed_by=by,
-            changed_at=at,
-        )
-        for name, old in before.items()
-        if after[name] != old
-    ]
-
-
-def record_changes(obj, before, *, by, at=None):
-    """Write one ChangeLog row per field that differs from ``before``.
-
-    ``before`` is what ``snapshot`` returned before the change.
-    """
-    from .models import ChangeLog
-
-    rows = changelog_rows(obj, before, by=by, at=at or timezone.now())
-    ChangeLog.objects.bulk_create(rows)
-    return rows
-
-
-def record_creation(obj, *, by, at=None):
-    from .models import ChangeLog
-
-    return ChangeLog.objects.create(
-        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=True),
-        object_id=obj.pk,
-        object_repr=str(obj)[:200],
-        action=ChangeAction.CREATE,
-        changed_by=by,
-        changed_at=at or timezone.now(),
-    )
-
-
-def history_for(obj):
-    from .models import ChangeLog
-
-    ctype = ContentType.objects.get_for_model(obj, for_concrete_model=True)
-    return ChangeLog.objects.filter(content_type=ctype, object_id=obj.pk).select_related(
-        "changed_by"
-    )
+__all__ = [
+    "HISTORY_EXCLUDED",
+    "ConflictError",
+    "changelog_rows",
+    "history_for",
+    "move_problems",
+    "record_changes",
+    "record_creation",
+    "record_deletion",
+    "snapshot",
+    "update_project",
+]
 
 
 # --- optimistic saves of a project ---------------------------------------------------------
@@ -162,8 +102,6 @@ def move_problems(project, *, by, at):
     step re-checks the user's scope on the current row, so a form opened before the move
     cannot act outside the new scope.
     """
-    from .models import Problem
-
     problems = list(
         Problem.objects.filter(project=project)
         .exclude(region=project.region_id, chain=project.chain_id)

@@ -20,6 +20,7 @@ from ..choices import (
     Stage,
     Tier5020,
 )
+from ..history import record_changes, snapshot
 from ..querysets import DispatchQuerySet, ProjectQuerySet, RestrictedQuerySet
 from ..rules import billion_or_more, stage_transition_error, tier_5020
 from ..validators import validate_credit_code
@@ -399,8 +400,6 @@ class Project(models.Model):
         Raises ValidationError (with a message a person can read) when the move is not
         allowed for ``by``. Saves the project and the StageChange in one transaction.
         """
-        from ..services import record_changes, snapshot  # lazy: services import models
-
         with transaction.atomic():
             locked = Project.objects.select_for_update().get(pk=self.pk)
             last = locked.stage_changes.order_by("-effective_on", "-id").first()

@@ -36,6 +36,7 @@ from tracker.models import (
     StageChange,
     WeeklyDispatch,
 )
+from tracker.projects_service import signing_change
 
 from .history import BookProject, State, Step, history, last_full_week_end
 
@@ -48,6 +49,10 @@ STATE_FIELDS = [
     "completed_investment",
     "annual_planned_investment",
 ]
+
+
+def _recorded_at(step, tz):
+    return datetime.datetime.combine(step.on, datetime.time(17, 30), tz)
 
 
 def read_json(name):
@@ -346,12 +351,15 @@ def load_book(ref, *, today, with_history, summary):
                 summary.kept_projects.append(project.code)
             continue
         new_steps += [
-            StageChange(
+            # The first step is the signing, as for a project created in the app.
+            signing_change(project, recorded_at=_recorded_at(s, tz))
+            if s.from_stage == ""
+            else StageChange(
                 project=project,
                 from_stage=s.from_stage,
                 to_stage=s.to_stage,
                 effective_on=s.on,
-                recorded_at=datetime.datetime.combine(s.on, datetime.time(17, 30), tz),
+                recorded_at=_recorded_at(s, tz),
             )
             for s in steps[len(got_steps) :]
         ]
