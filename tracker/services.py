@@ -34,10 +34,11 @@ def snapshot(obj, fields=None):
     }
 
 
-def changelog_rows(obj, before, *, by, at, ctype=None):
+def changelog_rows(obj, before, *, by, at, ctype=None, note=""):
     """Unsaved ChangeLog rows, one per field that differs from ``before`` (a ``snapshot``).
 
-    For callers that write many objects' history in one ``bulk_create``.
+    For callers that write many objects' history in one ``bulk_create``. ``note``: the
+    reason given for the change, kept on each row.
     """
     from .models import ChangeLog
 
@@ -54,6 +55,7 @@ def changelog_rows(obj, before, *, by, at, ctype=None):
             new_value=after[name],
             changed_by=by,
             changed_at=at,
+            note=note,
         )
         for name, old in before.items()
         if after[name] != old
