@@ -352,16 +352,12 @@ def row_errors(project, data, *, by, previous_completed, later_completed=None, c
             )
         going_down = _going_down(done, current, previous_completed, later_completed)
         if going_down and not permissions.may(by, permissions.MANAGE, project):
-            errors.setdefault("completed_investment", []).extend(going_down)
+            errors.setdefault("completed_investment", []).extend(
+                _refusal(kind, bound, done) for kind, bound in going_down
+            )
         elif going_down and not (data.get("reason") or "").strip():
             errors.setdefault("reason", []).extend(
-                [
-                    *going_down,
-                    _(
-                        "To correct the figure anyway, give the reason; it is kept in the "
-                        "change history."
-                    ),
-                ]
+                _reason_needed(kind, bound, done) for kind, bound in going_down
             )
     for name in ("progress", "problems"):
         if len(data.get(name) or "") > TEXT_MAX:
@@ -373,36 +369,75 @@ def row_errors(project, data, *, by, previous_completed, later_completed=None, c
 
 
 def _going_down(done, current, previous, later):
-    """The messages for a cumulative figure that would go down (both figures shown)."""
+    """[(kind, figure)] for a cumulative figure that would go down: below the project's
+    ``current`` figure or the ``previous`` report, or above a ``later`` report."""
     found = []
     if current is not None and done < current:
-        found.append(
+        found.append(("current", current))
+    if previous is not None and done < previous and not (found and previous <= current):
+        found.append(("previous", previous))
+    if later is not None and done > later:
+        found.append(("later", later))
+    return found
+
+
+def _refusal(kind, figure, done):
+    """The message refusing a figure that goes down, with both figures."""
+    values = {"figure": _money(figure), "done": _money(done)}
+    if kind == "current":
+        return (
             _(
                 "The cumulative completed investment cannot go down: the project now has "
-                "%(current)s 万元 and this row has %(done)s 万元. Enter at least %(current)s "
+                "%(figure)s 万元 and this row has %(done)s 万元. Enter at least %(figure)s "
                 "万元; if the project's figure is wrong, ask a city bureau manager to correct it."
             )
-            % {"current": current, "done": done}
+            % values
         )
-    if previous is not None and done < previous and not (found and previous <= current):
-        found.append(
+    if kind == "previous":
+        return (
             _(
-                "The cumulative completed investment cannot go down: the previous report "
-                "had %(previous)s 万元 and this row has %(done)s 万元. If that figure was "
-                "wrong, ask a city bureau manager to correct it."
+                "The cumulative completed investment cannot go down: the previous report had "
+                "%(figure)s 万元 and this row has %(done)s 万元. If that figure was wrong, ask a "
+                "city bureau manager to correct it."
             )
-            % {"previous": previous, "done": done}
+            % values
         )
-    if later is not None and done > later:
-        found.append(
+    return (
+        _(
+            "The cumulative completed investment cannot go down: a later week's report already "
+            "has %(figure)s 万元 and this row has %(done)s 万元. If that figure was wrong, ask a "
+            "city bureau manager to correct it."
+        )
+        % values
+    )
+
+
+def _reason_needed(kind, figure, done):
+    """A manager's version of ``_refusal``: the correction is possible with a reason."""
+    values = {"figure": _money(figure), "done": _money(done)}
+    if kind == "current":
+        return (
             _(
-                "The cumulative completed investment cannot go down: a later week's "
-                "report already has %(later)s 万元 and this row has %(done)s 万元. If that "
-                "figure was wrong, ask a city bureau manager to correct it."
+                "This lowers the project's cumulative completed investment from %(figure)s 万元 to "
+                "%(done)s 万元: give the reason for the correction (kept in the change history)."
             )
-            % {"later": later, "done": done}
+            % values
         )
-    return found
+    if kind == "previous":
+        return (
+            _(
+                "This is below the previous report's %(figure)s 万元 (this row: %(done)s 万元): "
+                "give the reason for the correction (kept in the change history)."
+            )
+            % values
+        )
+    return (
+        _(
+            "This is above a later week's report of %(figure)s 万元 (this row: %(done)s 万元): "
+            "give the reason for the correction (kept in the change history)."
+        )
+        % values
+    )
 
 
 def _row_errors_now(project, row, *, by, iso_year, iso_week):
