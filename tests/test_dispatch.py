@@ -1184,6 +1184,8 @@ def test_manager_lowers_a_figure_only_with_a_reason_kept_in_the_history(client, 
         reason,
         manager,
     )
+    page = client.get(reverse("tracker:project_detail", args=[p1.pk])).content.decode()
+    assert reason in page[page.index('id="history"') :]
 
 
 @pytest.mark.django_db

@@ -28,7 +28,7 @@
 
   form.querySelectorAll("[data-reason]").forEach(function (reason) {
     var cell = reason.closest("td");
-    var figure = cell.querySelector('input[name$="-completed_investment"]');
+    var figure = cell.querySelector('input[name^="row-"][name$="-completed_investment"]');
     var text = reason.querySelector("input");
     if (!figure || !text) return;
     var floor = number(cell.getAttribute("data-floor"));
