@@ -767,7 +767,6 @@ class DispatchRowForm(forms.Form):
         self.project = project
         self.user = user
         self.week = week
-        self.stale = False
         if not permissions.may(user, permissions.MANAGE, project):
             del self.fields["reason"]
         targets = allowed_targets(
@@ -802,9 +801,7 @@ class DispatchRowForm(forms.Form):
         if self.errors:
             return data
         if is_stale(self.project, data):
-            # Judged by the filing as a conflict, beside the other person's values.
-            self.stale = True
-            return data
+            return data  # the filing refuses it as a conflict, beside the other's values
         found = _row_errors_now(self.project, data, by=self.user, **self.week)
         for name, messages in found.items():
             for message in messages:
