@@ -87,3 +87,41 @@ def test_one_box_files_every_unchanged_row(browser_page):
     filed = set(WeeklyDispatch.objects.values_list("project_id", flat=True))
     assert filed == {p.pk for p in projects}
     assert page.console_errors == []
+
+
+def test_a_manager_on_a_phone_is_asked_for_a_reason_only_when_lowering(browser_page):
+    page = browser_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    region = f.region(name="高安市", code="gaoan")
+    manager = f.user(Role.MANAGER, username="manager-test")
+    project = f.project(
+        region=region,
+        signed_on=datetime.date(2022, 1, 1),
+        signed_amount=Decimal(20000),
+        completed_investment=Decimal("9034.50"),
+    )
+    login(page, manager.username, f.PASSWORD)
+    page.goto(page.base_url + "/dispatch/?region=gaoan")
+    row = page.locator(f"#row-{project.pk}")
+    figure = row.locator("input[name^='row-'][name$='-completed_investment']")
+    reason = row.locator("[data-reason]")
+    assert figure.input_value() == "9034.50"  # the project's current figure
+    assert not reason.is_visible()
+    figure.fill("9100")
+    assert not reason.is_visible()
+    figure.fill("8713")
+    assert reason.is_visible()  # lowering: the reason field appears under the figure
+    # The page stays a phone's width: the row is a card, no sideways scrolling.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.click("#submit-dispatch")
+    page.wait_for_load_state()
+    assert WeeklyDispatch.objects.count() == 0  # refused without a reason
+    row = page.locator(f"#row-{project.pk}")
+    assert row.locator("[data-reason]").is_visible()
+    assert row.locator("[data-reason] .errorlist").count() == 1
+    row.locator("input[name^='row-'][name$='-reason']").fill("重复统计，核实为 8713")
+    page.click("#submit-dispatch")
+    page.wait_for_load_state()
+    assert page.locator(".messages .msg-success").count() == 1
+    assert WeeklyDispatch.objects.get().completed_investment == Decimal(8713)
+    assert page.console_errors == []

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -63,6 +64,8 @@ def sheet_data(response, changes=None):
     for form in formset.forms:
         values = {
             "project": form.project.pk,
+            "version": form.initial["version"],
+            "report_version": form.initial["report_version"],
             "stage": "",
             "completed_investment": form.initial["completed_investment"],
             "progress": form.initial["progress"],
@@ -159,7 +162,9 @@ def row(project, **kw):
 )
 def test_late_flag_around_the_deadline(county, now, late):
     user, (p, _) = county
-    (report,) = file_weekly_dispatch(iso_year=2023, iso_week=10, rows=[row(p)], by=user, now=now)
+    (report,) = file_weekly_dispatch(
+        iso_year=2023, iso_week=10, rows=[row(p)], by=user, now=now
+    ).reports
     report.refresh_from_db()
     assert report.is_late is late
     assert report.filed_at == now
@@ -176,7 +181,7 @@ def test_a_correction_keeps_first_filing_time_and_lateness(county):
         rows=[row(p, completed_investment=Decimal(150))],
         by=user,
         now=at(2023, 3, 11),
-    )
+    ).reports
     assert (returned.filed_at, returned.is_late) == (first, False)
     report = WeeklyDispatch.objects.get()
     assert (report.completed_investment, report.is_late, report.filed_at) == (
@@ -298,7 +303,7 @@ def test_filing_updates_project_and_records_history(county):
         rows=[row(p, completed_investment=Decimal("1234.50"), stage=Stage.REGISTERED)],
         by=user,
         now=now,
-    )
+    ).reports
     p.refresh_from_db()
     assert p.completed_investment == Decimal("1234.50")
     assert p.stage == Stage.REGISTERED
@@ -306,9 +311,18 @@ def test_filing_updates_project_and_records_history(county):
     assert StageChange.objects.filter(project=p, to_stage=Stage.REGISTERED).get().effective_on == (
         D(2023, 3, 9)
     )
-    created = ChangeLog.objects.get(action=ChangeAction.CREATE, object_id=report.pk)
-    assert (created.changed_by, created.changed_at) == (user, now)
-    invest = ChangeLog.objects.get(field="completed_investment", object_id=p.pk)
+    # The first filing records each field's value, not a bare "create".
+    created = ChangeLog.objects.filter(action=ChangeAction.CREATE, object_id=report.pk)
+    assert {c.field: (c.old_value, c.new_value) for c in created} == {
+        "stage": ("", str(Stage.REGISTERED.label)),
+        "completed_investment": ("", "1234.50"),
+        "progress": ("", ""),
+        "problems": ("", ""),
+    }
+    assert {(c.changed_by, c.changed_at) for c in created} == {(user, now)}
+    invest = ChangeLog.objects.get(
+        field="completed_investment", object_id=p.pk, content_type__model="project"
+    )
     assert (invest.old_value, invest.new_value, invest.changed_by) == ("0.00", "1234.50", user)
     # A correction records the changed fields of the report.
     file_weekly_dispatch(
@@ -370,15 +384,40 @@ def test_decreasing_investment_refused_for_staff_allowed_for_manager(county):
         )
     assert "cannot go down" in str(info.value.rows[p.pk]["completed_investment"][0])
     manager = f.user(Role.MANAGER)
-    file_weekly_dispatch(
+    # A manager correcting a mistake needs a reason ...
+    with translation.override("en"), pytest.raises(DispatchError) as info:
+        file_weekly_dispatch(
+            iso_year=2023,
+            iso_week=11,
+            rows=[row(p, completed_investment=Decimal(400))],
+            by=manager,
+            now=now,
+        )
+    assert "give the reason" in " ".join(str(m) for m in info.value.rows[p.pk]["reason"])
+    p.refresh_from_db()
+    assert p.completed_investment == Decimal(500)
+    # ... which the history keeps, on the report and on the project.
+    (report,) = file_weekly_dispatch(
         iso_year=2023,
         iso_week=11,
-        rows=[row(p, completed_investment=Decimal(400))],
+        rows=[row(p, completed_investment=Decimal(400), reason="第10周误报，应为400")],
         by=manager,
         now=now,
-    )
+    ).reports
     p.refresh_from_db()
     assert p.completed_investment == Decimal(400)
+    lowered = ChangeLog.objects.get(
+        content_type__model="project", object_id=p.pk, old_value="500.00"
+    )
+    assert (lowered.new_value, lowered.note, lowered.changed_by) == (
+        "400.00",
+        "第10周误报，应为400",
+        manager,
+    )
+    first = ChangeLog.objects.get(
+        content_type__model="weeklydispatch", object_id=report.pk, field="completed_investment"
+    )
+    assert (first.new_value, first.note) == ("400.00", "第10周误报，应为400")
 
 
 @pytest.mark.django_db
@@ -399,21 +438,24 @@ def test_double_submission_leaves_one_report_with_latest_values(county):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_double_submit_on_postgres(county):
+    """Two concurrent filings without versions (a script, an import) leave one report per
+    project-week, holding one filing's values for every row (the same figure: a lower one
+    would now be refused as going below the other's)."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: SQLite serialises writers")
     user, (p1, p2) = county
     barrier = threading.Barrier(2)
     errors = []
 
-    def submit(amount):
+    def submit(text):
         try:
             barrier.wait(timeout=10)
             file_weekly_dispatch(
                 iso_year=2023,
                 iso_week=10,
                 rows=[
-                    row(p1, completed_investment=Decimal(amount)),
-                    row(p2, completed_investment=Decimal(amount)),
+                    row(p1, completed_investment=Decimal(111), progress=text),
+                    row(p2, completed_investment=Decimal(111), progress=text),
                 ],
                 by=user,
                 now=at(2023, 3, 9),
@@ -423,7 +465,7 @@ def test_concurrent_double_submit_on_postgres(county):
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=submit, args=(a,)) for a in (111, 222)]
+    threads = [threading.Thread(target=submit, args=(a,)) for a in ("第一次", "第二次")]
     for t in threads:
         t.start()
     for t in threads:
@@ -431,25 +473,45 @@ def test_concurrent_double_submit_on_postgres(county):
     assert errors == []
     reports = WeeklyDispatch.objects.order_by("project_id")
     assert reports.count() == 2
-    values = {r.completed_investment for r in reports}
-    assert len(values) == 1 and values <= {Decimal(111), Decimal(222)}
-    assert ChangeLog.objects.filter(action=ChangeAction.CREATE).count() == 2
+    texts = {r.progress for r in reports}
+    assert len(texts) == 1 and texts <= {"第一次", "第二次"}
+    assert {r.version for r in reports} == {2}  # the second filing bumped the first's
+    created = ChangeLog.objects.filter(action=ChangeAction.CREATE)
+    assert created.values("object_id").distinct().count() == 2
 
 
 # --- the page ----------------------------------------------------------------------------------
 @pytest.mark.django_db
-def test_sheet_prefills_the_last_report_and_lists_missing(en, county):
+def test_sheet_prefills_the_current_figures_beside_the_last_report(en, county):
     user, (p1, p2) = county
+    # p1's figure was raised on the project form after its last report (8713).
+    Project.objects.filter(pk=p1.pk).update(
+        completed_investment=Decimal("9034.50"), stage=Stage.REGISTERED
+    )
     Project.objects.filter(pk=p2.pk).update(completed_investment=Decimal(77))
-    year, week = shift_week(*current_week(), -3)
-    f.dispatch(p1, iso_year=year, iso_week=week, completed_investment=Decimal(40), problems="缺电")
+    year, week = shift_week(*current_week(), -1)
+    f.dispatch(
+        p1,
+        iso_year=year,
+        iso_week=week,
+        stage=Stage.SIGNED,
+        completed_investment=Decimal(8713),
+        problems="缺电",
+    )
     en.force_login(user)
     response = en.get(reverse("tracker:dispatch"))
     assert response.status_code == 200
     forms = {form.project.pk: form for form in response.context["formset"].forms}
-    assert forms[p1.pk].initial["completed_investment"] == Decimal(40)
-    assert forms[p1.pk].initial["problems"] == "缺电"
+    assert forms[p1.pk].initial["completed_investment"] == Decimal("9034.50")
+    assert forms[p1.pk].initial["problems"] == "缺电"  # the texts start from the report
     assert forms[p2.pk].initial["completed_investment"] == Decimal(77)
+    # The stage offered as "unchanged" is the project's current one.
+    assert forms[p1.pk].fields["stage"].choices[0][1] == f"unchanged ({Stage.REGISTERED.label})"
+    # The last report is shown beside them.
+    html = response.content.decode()
+    row_html = html[html.index(f'id="row-{p1.pk}"') :][:4000]
+    assert f"{year}-W{week:02d}" in row_html and "8713.00" in row_html
+    assert 'value="9034.50"' in row_html
     assert {p.pk for p in response.context["missing"]} == {p1.pk, p2.pk}
 
 
@@ -484,10 +546,15 @@ def test_same_form_posted_twice_keeps_one_report(en, county):
     first = sheet_data(page, {p1.pk: {"completed_investment": "100"}})
     second = sheet_data(page, {p1.pk: {"completed_investment": "200"}})  # another tab
     assert en.post(week_url(), first).status_code == 302
-    assert en.post(week_url(), first).status_code == 302  # double click / back button
-    assert en.post(week_url(), second).status_code == 302
+    # A double click / the back button asks for what is filed already: not a conflict.
+    response = en.post(week_url(), first, follow=True)
+    assert "Saved 1 reports" in response.content.decode()
+    # The other tab, opened before the first filing, is refused for that row.
+    response = en.post(week_url(), second)
+    assert response.status_code == 200
+    assert "1 rows were not saved" in response.content.decode()
     report = WeeklyDispatch.objects.get()
-    assert report.completed_investment == Decimal(200)
+    assert (report.completed_investment, report.version) == (Decimal(100), 1)
 
 
 @pytest.mark.django_db
@@ -676,6 +743,19 @@ def test_nav_links_to_the_dispatch(en, county):
     assert f'href="{reverse("tracker:dispatch")}"' in html
 
 
+def statements(ctx):
+    """The number of statements, counting a bulk insert once: SQLite splits one into batches
+    of 999 parameters (some 90 history rows), PostgreSQL does not."""
+    count, previous = 0, None
+    for query in ctx.captured_queries:
+        sql = query["sql"]
+        insert = sql.split(" (", 1)[0] if sql.startswith("INSERT INTO") else None
+        if insert is None or insert != previous:
+            count += 1
+        previous = insert
+    return count
+
+
 def _region_with_projects(n):
     region = f.region()
     user = f.user(Role.COUNTY, region=region)
@@ -702,6 +782,7 @@ def test_sheet_runs_a_fixed_number_of_queries(client):
     for n in (5, 50):
         user = _region_with_projects(n)
         client.force_login(user)
+        ContentType.objects.clear_cache()
         with CaptureQueriesContext(connection) as get_ctx:
             page = client.get(week_url())
         assert len(page.context["formset"].forms) == n
@@ -712,11 +793,12 @@ def test_sheet_runs_a_fixed_number_of_queries(client):
                 for form in page.context["formset"].forms
             },
         )
+        ContentType.objects.clear_cache()
         with CaptureQueriesContext(connection) as post_ctx:
             response = client.post(week_url(), data)
         assert response.status_code == 302, response.context["formset"].errors
         assert WeeklyDispatch.objects.filter(project__region=user.region).count() >= n
-        counts[n] = (len(get_ctx.captured_queries), len(post_ctx.captured_queries))
+        counts[n] = (statements(get_ctx), statements(post_ctx))
     print("dispatch query counts (GET, POST) for 5 and 50 rows:", counts)
     assert counts[5] == counts[50]
 
@@ -752,7 +834,7 @@ def test_correcting_a_past_week_keeps_the_stage_of_that_week(county):
         rows=[row(p, completed_investment=Decimal(0))],
         by=manager,
         now=at(2023, 3, 22),
-    )
+    ).reports
     assert WeeklyDispatch.objects.get(pk=first.pk).stage == Stage.SIGNED
 
 
@@ -767,7 +849,7 @@ def test_a_stage_change_filed_with_a_past_week_is_that_reports_stage(county):
         rows=[row(p, stage=Stage.REGISTERED)],
         by=manager,
         now=at(2023, 3, 22),
-    )
+    ).reports
     p.refresh_from_db()
     assert p.stage == Stage.REGISTERED
     assert StageChange.objects.get(project=p, to_stage=Stage.REGISTERED).effective_on == D(
@@ -807,12 +889,20 @@ def test_an_earlier_week_cannot_exceed_a_later_report_except_for_a_manager(count
         by=user,
         now=now,
     )
-    # A manager may correct (the later week's figure was wrong, say).
+    # A manager may correct (the later week's figure was wrong, say), with a reason.
     manager = f.user(Role.MANAGER)
+    with pytest.raises(DispatchError):
+        file_weekly_dispatch(
+            iso_year=2023,
+            iso_week=10,
+            rows=[row(p, completed_investment=Decimal(1000))],
+            by=manager,
+            now=now,
+        )
     file_weekly_dispatch(
         iso_year=2023,
         iso_week=10,
-        rows=[row(p, completed_investment=Decimal(1000))],
+        rows=[row(p, completed_investment=Decimal(1000), reason="第11周数字有误")],
         by=manager,
         now=now,
     )
@@ -905,3 +995,260 @@ def test_sheet_home_flags_and_report_agree_on_projects_stopping_mid_period(en):
     assert [(y, w) for y, w, _s, _e in ctx.weeks] == weeks
     figures = rate_figures(ctx, ["timeliness"], by="region_id", ids=[region.pk])
     assert figures[region.pk]["timeliness"] == (0, sum(len(p) for p in expected.values()))
+
+
+# --- the sheet is trustworthy: current figures, no silent lowering, stale rows -------------------
+def edit_form_data(client, project, **changes):
+    """What the browser sends back from a freshly opened project edit form, plus ``changes``."""
+    form = client.get(reverse("tracker:project_edit", args=[project.pk])).context["form"]
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        data[name] = "" if value is None else getattr(value, "isoformat", lambda v=value: v)()
+    data["target_stage"] = ""
+    data.update(changes)
+    return data
+
+
+def row_of(response, project):
+    return next(f for f in response.context["formset"].forms if f.project.pk == project.pk)
+
+
+@pytest.fixture
+def reported(county):
+    """County staff, and two projects whose last week's report is 8713 and 500 万元."""
+    user, (p1, p2) = county
+    year, week = shift_week(*current_week(), -1)
+    for p, amount in ((p1, Decimal(8713)), (p2, Decimal(500))):
+        Project.objects.filter(pk=p.pk).update(completed_investment=amount)
+        f.dispatch(p, iso_year=year, iso_week=week, completed_investment=amount, progress="旧")
+    return user, Project.objects.get(pk=p1.pk), Project.objects.get(pk=p2.pk)
+
+
+def investment_history(project):
+    return list(
+        ChangeLog.objects.filter(
+            content_type__model="project", object_id=project.pk, field="completed_investment"
+        ).values_list("old_value", "new_value")
+    )
+
+
+@pytest.mark.django_db
+def test_a_figure_raised_on_the_project_form_survives_a_text_only_sheet(client, reported):
+    """The reported bug: 8713 → 9034.50 on the form, then a progress-only sheet save put
+    8713.00 back (history "9034.50 → 8713.00")."""
+    user, p1, _p2 = reported
+    client.force_login(user)
+    edit = client.post(
+        reverse("tracker:project_edit", args=[p1.pk]),
+        edit_form_data(client, p1, completed_investment="9034.50"),
+    )
+    assert edit.status_code == 302
+    page = client.get(week_url())
+    assert row_of(page, p1).initial["completed_investment"] == Decimal("9034.50")
+    response = client.post(
+        week_url(), sheet_data(page, {p1.pk: {"progress": "设备安装完成"}}), follow=True
+    )
+    assert response.redirect_chain  # saved
+    p1.refresh_from_db()
+    assert p1.completed_investment == Decimal("9034.50")
+    report = WeeklyDispatch.objects.for_week(*current_week()).get(project=p1)
+    assert (report.completed_investment, report.progress) == (Decimal("9034.50"), "设备安装完成")
+    assert investment_history(p1) == [("8713.00", "9034.50")]  # the form's change only
+
+
+@pytest.mark.django_db
+def test_a_sheet_opened_before_the_project_form_save_is_refused_for_that_row(client, reported):
+    user, p1, p2 = reported
+    client.force_login(user)
+    stale = client.get(week_url())  # pre-filled with 8713 for p1
+    client.post(
+        reverse("tracker:project_edit", args=[p1.pk]),
+        edit_form_data(client, p1, completed_investment="9034.50"),
+    )
+    data = sheet_data(
+        stale,
+        {p1.pk: {"progress": "设备安装完成"}, p2.pk: {"completed_investment": "520"}},
+    )
+    response = client.post(week_url(), data)
+    assert response.status_code == 200
+    p1.refresh_from_db()
+    assert p1.completed_investment == Decimal("9034.50")
+    assert not WeeklyDispatch.objects.for_week(*current_week()).filter(project=p1).exists()
+    # The other row was saved.
+    assert WeeklyDispatch.objects.for_week(*current_week()).get(
+        project=p2
+    ).completed_investment == Decimal(520)
+    html = response.content.decode()
+    box = html[html.index(f'id="conflict-{p1.pk}"') :][:3000]
+    assert "9034.50" in box and "8713.00" in box and "yuanzhou" in box
+    # Saving the typed 8713 again is not silent either: refused, both figures in Chinese.
+    again = client.post(week_url(), sheet_data_bound(response))
+    form = row_of(again, p1)
+    message = " ".join(form.errors["completed_investment"])
+    assert "9034.50" in message and "8713.00" in message and "不能减少" in message
+    p1.refresh_from_db()
+    assert p1.completed_investment == Decimal("9034.50")
+
+
+def sheet_data_bound(response):
+    """The POST data of a re-shown (bound) sheet, as the browser sends it back."""
+    formset = response.context["formset"]
+    return {k: v for k, v in formset.data.items()}
+
+
+@pytest.mark.django_db
+def test_staff_cannot_lower_the_current_figure_and_see_both_numbers(client, reported):
+    user, p1, _p2 = reported
+    Project.objects.filter(pk=p1.pk).update(completed_investment=Decimal("9034.50"))
+    client.force_login(user)
+    page = client.get(week_url())
+    response = client.post(week_url(), sheet_data(page, {p1.pk: {"completed_investment": "8713"}}))
+    assert response.status_code == 200
+    message = " ".join(row_of(response, p1).errors["completed_investment"])
+    assert "项目当前累计完成投资为 9034.50 万元" in message and "8713.00 万元" in message
+    assert "reason" not in row_of(response, p1).fields  # staff are refused, not asked why
+    assert not WeeklyDispatch.objects.for_week(*current_week()).exists()
+    assert Project.objects.get(pk=p1.pk).completed_investment == Decimal("9034.50")
+
+
+@pytest.mark.django_db
+def test_two_tabs_the_later_save_does_not_overwrite_the_earlier(client, reported):
+    """The reported bug: two people open the same week; the later save overwrote the
+    earlier one's figure for the same project (9013 → 8963) without a word."""
+    first_user, p1, p2 = reported
+    second_user = f.user(Role.COUNTY, region=first_user.region, username="tongshi")
+    other = client.__class__()
+    client.force_login(first_user)
+    other.force_login(second_user)
+    tab_a, tab_b = client.get(week_url()), other.get(week_url())
+
+    assert (
+        client.post(
+            week_url(), sheet_data(tab_a, {p1.pk: {"completed_investment": "9013"}})
+        ).status_code
+        == 302
+    )
+    response = other.post(
+        week_url(),
+        sheet_data(
+            tab_b,
+            {p1.pk: {"completed_investment": "8963"}, p2.pk: {"completed_investment": "600"}},
+        ),
+    )
+    assert response.status_code == 200
+    this = WeeklyDispatch.objects.for_week(*current_week())
+    assert this.get(project=p1).completed_investment == Decimal(9013)
+    assert Project.objects.get(pk=p1.pk).completed_investment == Decimal(9013)
+    assert this.get(project=p2).completed_investment == Decimal(600)  # the other row saved
+    html = response.content.decode()
+    box = html[html.index(f'id="conflict-{p1.pk}"') :][:3000]
+    assert "9013.00" in box and "8963" in box and "yuanzhou" in box
+    assert f'id="conflict-{p2.pk}"' not in html
+    form = row_of(response, p1)
+    assert form["completed_investment"].value() == "8963"  # what the clerk typed is kept
+    p1.refresh_from_db()
+    assert form["version"].value() == p1.version  # … with the current versions
+    assert form["report_version"].value() == 1
+    assert not ChangeLog.objects.filter(new_value="8963.00").exists()
+
+
+@pytest.mark.django_db
+def test_manager_lowers_a_figure_only_with_a_reason_kept_in_the_history(client, reported):
+    _user, p1, _p2 = reported
+    Project.objects.filter(pk=p1.pk).update(completed_investment=Decimal("9034.50"))
+    manager = f.user(Role.MANAGER, username="shigongxin")
+    client.force_login(manager)
+    url = week_url() + "?region=" + p1.region.code
+    page = client.get(url)
+    refused = client.post(url, sheet_data(page, {p1.pk: {"completed_investment": "8713"}}))
+    assert refused.status_code == 200
+    reason_errors = " ".join(row_of(refused, p1).errors["reason"])
+    assert "9034.50" in reason_errors and "8713.00" in reason_errors
+    assert "data-needed" in refused.content.decode()  # the field is shown with its message
+    assert not WeeklyDispatch.objects.for_week(*current_week()).exists()
+    reason = "9034.50 为重复统计，核实为 8713"
+    saved = client.post(
+        url,
+        sheet_data(page, {p1.pk: {"completed_investment": "8713", "reason": reason}}),
+    )
+    assert saved.status_code == 302
+    p1.refresh_from_db()
+    assert p1.completed_investment == Decimal(8713)
+    entry = ChangeLog.objects.get(
+        content_type__model="project", object_id=p1.pk, field="completed_investment"
+    )
+    assert (entry.old_value, entry.new_value, entry.note, entry.changed_by) == (
+        "9034.50",
+        "8713.00",
+        reason,
+        manager,
+    )
+    page = client.get(reverse("tracker:project_detail", args=[p1.pk])).content.decode()
+    assert reason in page[page.index('id="history"') :]
+
+
+@pytest.mark.django_db
+def test_filing_the_sheet_makes_an_open_project_form_stale(client, reported):
+    """One lock: the sheet bumps the project's version like the form does."""
+    user, p1, _p2 = reported
+    client.force_login(user)
+    # (the same figure, so that the form's own check against the reports does not speak first)
+    opened = edit_form_data(client, p1, responsible_unit="某单位", completed_investment="9000")
+    page = client.get(week_url())
+    client.post(week_url(), sheet_data(page, {p1.pk: {"completed_investment": "9000"}}))
+    response = client.post(reverse("tracker:project_edit", args=[p1.pk]), opened)
+    assert response.status_code == 200
+    assert response.context["conflict"] is not None
+    p1.refresh_from_db()
+    assert (p1.completed_investment, p1.responsible_unit) == (Decimal(9000), "")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_saves_of_one_opened_sheet_on_postgres(county):
+    """Both requests carry the versions the page showed: one files, the other is refused
+    for the row (a conflict, not an error), and nothing is overwritten."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: SQLite serialises writers")
+    user, (p1, _p2) = county
+    now = timezone.now()
+    iso_year, iso_week = current_week(timezone.localdate(now))
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def submit(amount):
+        try:
+            barrier.wait(timeout=10)
+            results.append(
+                file_weekly_dispatch(
+                    iso_year=iso_year,
+                    iso_week=iso_week,
+                    rows=[
+                        row(
+                            p1,
+                            completed_investment=Decimal(amount),
+                            version=p1.version,
+                            report_version=0,
+                        )
+                    ],
+                    by=user,
+                    now=now,
+                )
+            )
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit, args=(a,)) for a in (111, 222)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert sorted((len(r.reports), len(r.conflicts)) for r in results) == [(0, 1), (1, 0)]
+    (winner,) = [r for r in results if r.reports]
+    report = WeeklyDispatch.objects.get()
+    assert report.completed_investment == winner.reports[0].completed_investment
+    assert report.version == 1

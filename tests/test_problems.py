@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 
 from tests import factories
 from tests.html_tables import column as html_column
-from tracker import permissions
+from tracker import locking, permissions
 from tracker import problems as ledger
 from tracker.choices import ProblemAction, ProblemStatus, Role
 from tracker.models import ChangeLog, Inspection, Problem, ProblemEvent
@@ -493,14 +493,14 @@ def test_the_version_guard_is_in_the_update_itself(world, monkeypatch):
         return obj
 
     monkeypatch.setattr(ProblemQuerySet, "get", racing_get)
-    with pytest.raises(ledger.ProblemConflict) as conflict:
+    with pytest.raises(locking.Conflict) as conflict:
         ledger.resolve_problem(
             problem_id=problem.pk,
             expected_version=1,
             by=world["users"]["manager"],
             resolution="x",
         )
-    assert conflict.value.problem.version == 2
+    assert conflict.value.current.version == 2
     problem.refresh_from_db()  # (the simulated save was rolled back with the transaction)
     assert problem.status == ProblemStatus.ASSIGNED
     assert not problem.events.exists()

@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from tests import factories
 from tracker.choices import ChangeAction, Role, Stage
+from tracker.locking import Conflict
 from tracker.models import ChangeLog, Project, StageChange
-from tracker.services import ConflictError, update_project
+from tracker.services import update_project
 
 pytestmark = pytest.mark.django_db
 
@@ -203,7 +204,7 @@ def test_second_save_of_a_stale_form_is_refused_and_shows_what_changed(
 
 def test_update_project_refuses_a_stale_version(project, staff):
     before = state(project)
-    with pytest.raises(ConflictError):
+    with pytest.raises(Conflict):
         update_project(project_id=project.pk, data={"name": "新名称"}, expected_version=7, by=staff)
     assert state(project) == before
 
@@ -221,12 +222,12 @@ def test_a_save_that_lands_between_read_and_write_is_not_overwritten(project, st
         return real_snapshot(obj, fields)
 
     monkeypatch.setattr(services, "snapshot", concurrent_save_then_snapshot)
-    with pytest.raises(ConflictError) as caught:
+    with pytest.raises(Conflict) as caught:
         update_project(
             project_id=project.pk, data={"name": "我的名称"}, expected_version=1, by=staff
         )
-    assert caught.value.project.version == 2
-    assert caught.value.project.name == "别人刚保存的名称"  # what the conflict shows
+    assert caught.value.current.version == 2
+    assert caught.value.current.name == "别人刚保存的名称"  # what the conflict shows
     project.refresh_from_db()
     assert project.name != "我的名称"
     assert not ChangeLog.objects.filter(object_id=project.pk).exists()

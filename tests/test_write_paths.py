@@ -526,8 +526,8 @@ SERVICES = {
                 }
             ],
             by=by,
-        )[0],
-        {""},
+        ).reports[0],
+        {"stage", "completed_investment"},  # the first filing records its values
     ),
     "raise_problem": (
         lambda by: problems.raise_problem(by=by, title="用地指标", project=factories.project()),

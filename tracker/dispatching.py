@@ -19,7 +19,7 @@ Deadline and lateness
     keeps its first ``filed_at`` and its lateness: the correction is in the change history.
 
 Which projects dispatch
-    Those the user may edit (``Project.objects.editable_by``) that are due that week
+    Those the user may file for (``permissions.restrict(…, DISPATCH)``) that are due that week
     (``ProjectQuerySet.due_to_dispatch``, the one definition: signed by the end of the week and,
     per the stage history, neither terminated nor in production before the week began). The
     sheet, the home page's counts, the daily missing-dispatch check and the monthly report's
@@ -35,21 +35,53 @@ Stage
     without history by then), so correcting a past week's figures does not stamp today's stage
     on it.
 
+Pre-filled values
+    A row starts from the project's current figures (its stage, its cumulative completed
+    investment), not from a report: a figure raised on the project form since the last report
+    is what the sheet shows and files. Beside them the sheet shows the reference report (this
+    week's when already filed, else the latest earlier one), and the texts (形象进度, 存在问题)
+    start from it. A past week that already has later reports starts from its own report (or
+    the latest earlier one): the project's current figure belongs to a later week.
+
 Completed investment
-    Not negative, at most ``signed_amount × MAX_COMPLETED_RATIO``, and cumulative both ways:
-    lower than the project's previous report, or higher than any of its later reports (a late
-    report of an earlier week), is refused, except for a manager (who may correct an earlier
-    wrong figure). The project's ``completed_investment`` follows the report (with history)
-    unless a later week has already been reported.
+    Not negative, at most ``signed_amount × MAX_COMPLETED_RATIO``, and cumulative: filing a
+    figure below the project's current one (when this week's report sets the project's
+    figure, i.e. no later week is reported), below the project's previous report, or above
+    any of its later reports (a late report of an earlier week), is refused with both
+    figures. A manager (``permissions.MANAGE``) correcting a wrong figure may do it, but only
+    with a reason, kept in the change history of the report and of the project. The
+    project's ``completed_investment`` follows the report (with history) unless a later week
+    has already been reported.
+
+Stale sheets (optimistic lock, ``tracker.locking``)
+    Each row carries the project's ``version`` and this week's report's ``version`` (0: no
+    report yet) as the page showed them. A filed row is refused *for that row* when either
+    has moved on — someone else filed or corrected the week, or changed the project (its
+    form, a stage move) — and nothing of it is written; the other rows of the submission are
+    saved. The refused rows come back with the other person's values beside the user's and
+    the current versions, so saving again applies the user's values knowingly. A stale row
+    that asks for exactly what is filed already (a double click, the back button) is not a
+    conflict: it is reported as saved. Rows without versions (scripts, imports) are not
+    checked.
+    Invalid input (a bad figure, a missing reason, a refused stage move) still refuses the
+    whole submission, as one sheet: nothing is saved and every message is shown beside its
+    row, so a clerk never has to work out which half of a sheet went in.
 
 Double submission
     One report per project and week (unique constraint). Filing upserts
     (``bulk_create(update_conflicts=True)``, i.e. INSERT … ON CONFLICT DO UPDATE) after locking
-    the projects' rows, so a double click, the back button or two tabs — even two concurrent
-    requests — leave one report holding the values saved last.
+    the projects' rows, so even two concurrent requests leave one report; with versions, the
+    second of two concurrent filings of one opened sheet finds the first's report and is
+    refused for those rows.
+
+History
+    A first filing records each field's value (one ``create`` row per field); a correction
+    records each changed field, old → new; the project's figure, when it follows, too.
 """
 
 import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.conf import settings
@@ -60,26 +92,40 @@ from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import permissions
-from .choices import ChangeAction, Role, Stage
+from . import locking, permissions
+from .choices import ChangeAction, Stage
 from .models import ChangeLog, Project, WeeklyDispatch
 from .rules import allowed_targets
 from .services import changelog_rows, snapshot
 
 TEXT_MAX = 2000
+REASON_MAX = 500
 DISPATCH_FIELDS = ("stage", "completed_investment", "progress", "problems")
+VERSION_FIELDS = ("version", "report_version")
+CENTS = Decimal("0.01")
 
 
 class DispatchError(Exception):
     """A filing that was refused as a whole; nothing was saved.
 
-    ``messages``: problems of the whole submission; ``rows``: project id → {field: [messages]}.
+    ``messages``: problems of the whole submission; ``rows``: project id → {field: [messages]};
+    ``conflicts``: project id → ``locking.Conflict`` for stale rows found meanwhile.
     """
 
-    def __init__(self, messages=(), rows=None):
+    def __init__(self, messages=(), rows=None, conflicts=None):
         self.messages = [str(m) for m in messages]
         self.rows = rows or {}
+        self.conflicts = conflicts or {}
         super().__init__("; ".join(self.messages) or f"{len(self.rows)} rows refused")
+
+
+@dataclass
+class Filing:
+    """What a filing did: ``reports`` saved (or found already so), ``conflicts``: project id
+    → ``locking.Conflict`` for the stale rows, which were not written."""
+
+    reports: list = field(default_factory=list)
+    conflicts: dict = field(default_factory=dict)
 
 
 class WeekError(ValueError):
@@ -150,7 +196,7 @@ def week_error(iso_year, iso_week, *, user, today):
         return _("Week %(week)s has not begun yet; a week can be filed once it has begun.") % {
             "week": week_label(iso_year, iso_week)
         }
-    if user.is_manager:
+    if permissions.may(user, permissions.MANAGE, Project):
         return None
     weeks_back = int(settings.TRACKER["DISPATCH_OPEN_WEEKS_BACK"])
     if start < this_start - datetime.timedelta(weeks=weeks_back):
@@ -170,10 +216,12 @@ def report_date(iso_year, iso_week, today):
 # --- which projects, with what they need -----------------------------------------------------
 def can_dispatch(user):
     """Roles that file dispatches at all (chain offices only read)."""
-    return bool(
-        user.is_authenticated
-        and (user.is_superuser or user.role in (Role.MANAGER, Role.COUNTY, Role.COMMISSIONER))
-    )
+    return permissions.may(user, permissions.DISPATCH, Project)
+
+
+def dispatchable(user):
+    """The projects ``user`` may file the dispatch for (any week)."""
+    return permissions.restrict(Project.objects.all(), user, permissions.DISPATCH)
 
 
 def _week_key(iso_year, iso_week):
@@ -183,10 +231,11 @@ def _week_key(iso_year, iso_week):
 def dispatch_projects(user, iso_year, iso_week):
     """The projects ``user`` files for this week, annotated for the dispatch sheet.
 
-    Annotations: ``report_id`` (this week's report), ``prefill_id`` (this week's report or
-    the latest earlier one), ``previous_completed`` (cumulative investment of the latest
-    report before this week), ``later_completed`` (the lowest cumulative investment of the
-    reports after this week), ``latest_key`` (yyyyww of the project's latest report),
+    Annotations: ``report_id`` and ``report_version`` (this week's report), ``prefill_id``
+    (this week's report or the latest earlier one), ``previous_completed`` (cumulative
+    investment of the latest report before this week), ``later_completed`` (the lowest
+    cumulative investment of the reports after this week), ``latest_key`` (yyyyww of the
+    project's latest report),
     ``stage_as_of`` (the stage in force at the end of the week, per the stage history).
     """
     _start, end = week_bounds(iso_year, iso_week)
@@ -196,12 +245,13 @@ def dispatch_projects(user, iso_year, iso_week):
     )
     newest_first = ("-iso_year", "-iso_week")
     return (
-        Project.objects.editable_by(user)
+        dispatchable(user)
         .due_to_dispatch(iso_year, iso_week)
         .with_stage_as_of(end)
         .select_related("region", "enterprise")
         .annotate(
             report_id=Subquery(reports.filter(key=key).values("pk")[:1]),
+            report_version=Subquery(reports.filter(key=key).values("version")[:1]),
             prefill_id=Subquery(
                 reports.filter(key__lte=key).order_by(*newest_first).values("pk")[:1]
             ),
@@ -224,7 +274,7 @@ def dispatch_projects(user, iso_year, iso_week):
 def excluded_count(user, iso_year, iso_week, *, region=None):
     """Projects in the user's scope signed by the week's end that no longer dispatch
     (terminated or in production before the week began)."""
-    qs = Project.objects.editable_by(user).due_to_dispatch(iso_year, iso_week, flag=False)
+    qs = dispatchable(user).due_to_dispatch(iso_year, iso_week, flag=False)
     if region is not None:
         qs = qs.filter(region=region)
     return qs.count()
@@ -237,9 +287,49 @@ def resume_stage(project, stage_changes):
     return main[-1].to_stage if main else None
 
 
+def follows(project, iso_year, iso_week):
+    """Whether this week's report sets the project's current figure (no later week reported)."""
+    return (project.latest_key or 0) <= _week_key(iso_year, iso_week)
+
+
+def row_initial(project, reference, iso_year, iso_week):
+    """A row's pre-filled values: the project's current figures and the reference report's
+    texts (``reference``: this week's report, else the latest earlier one; see the module
+    docstring, "Pre-filled values")."""
+    if follows(project, iso_year, iso_week) or reference is None:
+        completed = project.completed_investment
+    else:
+        completed = reference.completed_investment
+    return {
+        "project": project.pk,
+        "version": project.version,
+        "report_version": project.report_version or locking.NO_ROW,
+        "stage": "",
+        "completed_investment": completed,
+        "progress": reference.progress if reference else "",
+        "problems": reference.problems if reference else "",
+        "reason": "",
+    }
+
+
+def bounds(project, iso_year, iso_week):
+    """(lowest, highest) cumulative figure this week's row may file without a manager's
+    reason (None: no bound); the sheet uses them to ask for the reason as soon as needed."""
+    floors = [project.previous_completed]
+    if follows(project, iso_year, iso_week):
+        floors.append(project.completed_investment)
+    floors = [f for f in floors if f is not None]
+    return (max(floors) if floors else None), project.later_completed
+
+
 # --- validation of one row ---------------------------------------------------------------------
-def row_errors(project, data, *, by, previous_completed, later_completed=None):
-    """Field → list of messages for one dispatch row (empty when the row is fine)."""
+def row_errors(project, data, *, by, previous_completed, later_completed=None, current=None):
+    """Field → list of messages for one dispatch row (empty when the row is fine).
+
+    ``current``: the project's cumulative completed investment when this row's report would
+    set it (``follows``), else None. Going below it or ``previous_completed``, or above
+    ``later_completed``, is refused; a manager may do it with a ``reason``.
+    """
     errors = {}
     done = data.get("completed_investment")
     if done is None:
@@ -260,41 +350,157 @@ def row_errors(project, data, *, by, previous_completed, later_completed=None):
                 )
                 % {"done": done, "ratio": ratio, "signed": project.signed_amount}
             )
-        if previous_completed is not None and done < previous_completed and not by.is_manager:
-            errors.setdefault("completed_investment", []).append(
-                _(
-                    "The cumulative completed investment cannot go down: the previous report "
-                    "had %(previous)s 万元. If that figure was wrong, ask a city bureau manager "
-                    "to correct it."
-                )
-                % {"previous": previous_completed}
+        going_down = _going_down(done, current, previous_completed, later_completed)
+        if going_down and not permissions.may(by, permissions.MANAGE, project):
+            errors.setdefault("completed_investment", []).extend(
+                _refusal(kind, bound, done) for kind, bound in going_down
             )
-        if later_completed is not None and done > later_completed and not by.is_manager:
-            errors.setdefault("completed_investment", []).append(
-                _(
-                    "The cumulative completed investment cannot go down: a later week's "
-                    "report already has %(later)s 万元. If that figure was wrong, ask a city "
-                    "bureau manager to correct it."
-                )
-                % {"later": later_completed}
+        elif going_down and not (data.get("reason") or "").strip():
+            errors.setdefault("reason", []).extend(
+                _reason_needed(kind, bound, done) for kind, bound in going_down
             )
-    for field in ("progress", "problems"):
-        if len(data.get(field) or "") > TEXT_MAX:
-            errors.setdefault(field, []).append(
+    for name in ("progress", "problems"):
+        if len(data.get(name) or "") > TEXT_MAX:
+            errors.setdefault(name, []).append(
                 _("At most %(max)s characters (this text has %(n)s).")
-                % {"max": TEXT_MAX, "n": len(data[field])}
+                % {"max": TEXT_MAX, "n": len(data[name])}
             )
     return errors
 
 
+def _going_down(done, current, previous, later):
+    """[(kind, figure)] for a cumulative figure that would go down: below the project's
+    ``current`` figure or the ``previous`` report, or above a ``later`` report."""
+    found = []
+    if current is not None and done < current:
+        found.append(("current", current))
+    if previous is not None and done < previous and not (found and previous <= current):
+        found.append(("previous", previous))
+    if later is not None and done > later:
+        found.append(("later", later))
+    return found
+
+
+def _refusal(kind, figure, done):
+    """The message refusing a figure that goes down, with both figures."""
+    values = {"figure": _money(figure), "done": _money(done)}
+    if kind == "current":
+        return (
+            _(
+                "The cumulative completed investment cannot go down: the project now has "
+                "%(figure)s 万元 and this row has %(done)s 万元. Enter at least %(figure)s "
+                "万元; if the project's figure is wrong, ask a city bureau manager to correct it."
+            )
+            % values
+        )
+    if kind == "previous":
+        return (
+            _(
+                "The cumulative completed investment cannot go down: the previous report had "
+                "%(figure)s 万元 and this row has %(done)s 万元. If that figure was wrong, ask a "
+                "city bureau manager to correct it."
+            )
+            % values
+        )
+    return (
+        _(
+            "The cumulative completed investment cannot go down: a later week's report already "
+            "has %(figure)s 万元 and this row has %(done)s 万元. If that figure was wrong, ask a "
+            "city bureau manager to correct it."
+        )
+        % values
+    )
+
+
+def _reason_needed(kind, figure, done):
+    """A manager's version of ``_refusal``: the correction is possible with a reason."""
+    values = {"figure": _money(figure), "done": _money(done)}
+    if kind == "current":
+        return (
+            _(
+                "This lowers the project's cumulative completed investment from %(figure)s 万元 to "
+                "%(done)s 万元: give the reason for the correction (kept in the change history)."
+            )
+            % values
+        )
+    if kind == "previous":
+        return (
+            _(
+                "This is below the previous report's %(figure)s 万元 (this row: %(done)s 万元): "
+                "give the reason for the correction (kept in the change history)."
+            )
+            % values
+        )
+    return (
+        _(
+            "This is above a later week's report of %(figure)s 万元 (this row: %(done)s 万元): "
+            "give the reason for the correction (kept in the change history)."
+        )
+        % values
+    )
+
+
+def _row_errors_now(project, row, *, by, iso_year, iso_week):
+    return row_errors(
+        project,
+        row,
+        by=by,
+        previous_completed=project.previous_completed,
+        later_completed=project.later_completed,
+        current=project.completed_investment if follows(project, iso_year, iso_week) else None,
+    )
+
+
+def is_stale(project, row):
+    """Whether ``row``'s versions (as the page showed them) are behind the project's and
+    its report's as ``dispatch_projects`` read them: a quick look for the form, so that a
+    stale row is not judged against figures its author never saw. The filing checks again,
+    under the lock (``locking.check``). Rows without versions are never stale."""
+    report_version = project.report_version or locking.NO_ROW
+    return (row.get("version") is not None and row["version"] != project.version) or (
+        row.get("report_version") is not None and row["report_version"] != report_version
+    )
+
+
+def _check_versions(project, row, *, report):
+    """``locking.check`` of the project's and this week's report's versions."""
+    if row.get("version") is not None:
+        locking.check(project, row["version"])
+    if row.get("report_version") is not None:
+        locking.check(report, row["report_version"])
+
+
+def _already_filed(row, report):
+    """Whether a stale row asks for exactly what is filed (a repeated submit)."""
+    return (
+        report is not None
+        and (not row.get("stage") or row["stage"] == report.stage)
+        and report.completed_investment == row["completed_investment"]
+        and report.progress == (row.get("progress") or "")
+        and report.problems == (row.get("problems") or "")
+    )
+
+
 # --- filing ----------------------------------------------------------------------------------
+def _money(value):
+    """万元 with two decimals, as stored (and as the history shows it)."""
+    if value is None:
+        return None
+    try:
+        return Decimal(value).quantize(CENTS)
+    except InvalidOperation:
+        return value  # refused by row_errors or the database, not here
+
+
 def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
     """File (or correct) this week's reports for ``rows`` in one transaction.
 
     ``rows``: dicts with ``project`` (id), ``stage`` ("" = unchanged), ``completed_investment``
-    (Decimal), ``progress``, ``problems``. Raises DispatchError (nothing saved) when the
-    week, the user, a project's scope or a row is refused.
-    Returns the saved reports.
+    (Decimal), ``progress``, ``problems``, and optionally ``reason`` (a manager's reason for
+    lowering a figure), ``version`` and ``report_version`` (the project's and this week's
+    report's versions the page showed; 0 for no report). Raises DispatchError (nothing saved)
+    when the week, the user, a project's scope or a row is refused. Returns a ``Filing``:
+    the saved reports, and the stale rows (not written) as ``locking.Conflict``.
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -303,24 +509,26 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
         raise DispatchError([problem])
     if not can_dispatch(by):
         raise DispatchError([_("Your account cannot file the weekly dispatch.")])
-    rows = list(rows)
+    rows = [{**r, "completed_investment": _money(r.get("completed_investment"))} for r in rows]
     ids = [int(r["project"]) for r in rows]
     if len(set(ids)) != len(ids):
         raise DispatchError([_("A project appears twice in this dispatch.")])
     if not rows:
-        return []
+        return Filing()
     effective_on = report_date(iso_year, iso_week, today)
     late = is_late(iso_year, iso_week, now)
-    key = _week_key(iso_year, iso_week)
 
     with transaction.atomic():
-        # Lock the projects (serialises concurrent filings for them on PostgreSQL).
-        projects = {
-            p.pk: p
-            for p in dispatch_projects(by, iso_year, iso_week)
-            .filter(pk__in=ids)
-            .select_for_update(of=("self",))
-        }
+        # Lock the projects first (serialises concurrent filings for them on PostgreSQL),
+        # then read them and their reports in new statements, which see what a filing that
+        # held the locks before us committed.
+        list(
+            Project.objects.filter(pk__in=ids)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", flat=True)
+        )
+        projects = {p.pk: p for p in dispatch_projects(by, iso_year, iso_week).filter(pk__in=ids)}
         missing = [pk for pk in ids if pk not in projects]
         if missing:
             raise DispatchError(
@@ -332,20 +540,34 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
                     % {"ids": ", ".join(str(pk) for pk in missing)}
                 ]
             )
+        existing = {
+            d.project_id: d
+            for d in WeeklyDispatch.objects.for_week(iso_year, iso_week).filter(project_id__in=ids)
+        }
+
+        # Stale rows are set aside: refused for themselves, the others still file.
+        conflicts, unchanged, fresh = {}, [], []
+        for row in rows:
+            pk = int(row["project"])
+            try:
+                _check_versions(projects[pk], row, report=existing.get(pk))
+            except locking.Conflict as conflict:
+                if _already_filed(row, existing.get(pk)):
+                    unchanged.append(existing[pk])
+                else:
+                    conflicts[pk] = conflict
+            else:
+                fresh.append(row)
+        rows = fresh
+
         errors = {}
         for row in rows:
             project = projects[int(row["project"])]
-            found = row_errors(
-                project,
-                row,
-                by=by,
-                previous_completed=project.previous_completed,
-                later_completed=project.later_completed,
-            )
+            found = _row_errors_now(project, row, by=by, iso_year=iso_year, iso_week=iso_week)
             if found:
                 errors[project.pk] = found
         if errors:
-            raise DispatchError(rows=errors)
+            raise DispatchError(rows=errors, conflicts=conflicts)
 
         # Stage changes first: each goes through the allowed transitions.
         advanced = set()
@@ -364,93 +586,122 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
                 except ValidationError as exc:
                     errors[project.pk] = exc.message_dict
         if errors:
-            raise DispatchError(rows=errors)
+            raise DispatchError(rows=errors, conflicts=conflicts)
 
-        existing = {
-            d.project_id: d
-            for d in WeeklyDispatch.objects.for_week(iso_year, iso_week).filter(project_id__in=ids)
-        }
-        before = {pk: snapshot(d, set(DISPATCH_FIELDS)) for pk, d in existing.items()}
-        reports = []
-        for row in rows:
-            project = projects[int(row["project"])]
-            reports.append(
-                WeeklyDispatch(
-                    project=project,
-                    iso_year=iso_year,
-                    iso_week=iso_week,
-                    stage=_report_stage(project, existing.get(project.pk), project.pk in advanced),
-                    completed_investment=row["completed_investment"],
-                    progress=row.get("progress") or "",
-                    problems=row.get("problems") or "",
-                    filed_by=by,
-                    filed_at=now,
-                    is_late=late,
-                )
-            )
-        WeeklyDispatch.objects.bulk_create(
-            reports,
-            update_conflicts=True,
-            unique_fields=["project", "iso_year", "iso_week"],
-            update_fields=list(DISPATCH_FIELDS),
+        reports = _save_reports(
+            rows,
+            projects,
+            existing,
+            advanced,
+            iso_year=iso_year,
+            iso_week=iso_week,
+            by=by,
+            now=now,
+            late=late,
         )
-        for r in reports:  # the upsert kept the first filing's time, filer and lateness
-            first = existing.get(r.project_id)
-            if first is not None:
-                r.filed_at, r.filed_by_id, r.is_late = (
-                    first.filed_at,
-                    first.filed_by_id,
-                    first.is_late,
-                )
-        if any(r.pk is None for r in reports):  # backends that do not return ids on upsert
-            pks = dict(
-                WeeklyDispatch.objects.for_week(iso_year, iso_week)
-                .filter(project_id__in=ids)
-                .values_list("project_id", "pk")
-            )
-            for r in reports:
-                r.pk = pks[r.project_id]
+    return Filing(reports=reports + unchanged, conflicts=conflicts)
 
-        # The project's cumulative investment follows its newest report.
-        follow = {
-            r.project_id: r.completed_investment
-            for r in reports
-            if (projects[r.project_id].latest_key or 0) <= key
-            and projects[r.project_id].completed_investment != r.completed_investment
-        }
-        project_before = {pk: snapshot(projects[pk], {"completed_investment"}) for pk in follow}
-        if follow:
-            Project.objects.filter(pk__in=follow).update(
-                completed_investment=Case(
-                    *[When(pk=pk, then=Value(v)) for pk, v in follow.items()],
-                    output_field=Project._meta.get_field("completed_investment"),
-                ),
-                version=F("version") + 1,
-                updated_at=now,
-            )
-            for pk, value in follow.items():
-                projects[pk].completed_investment = value
 
-        dispatch_type = ContentType.objects.get_for_model(WeeklyDispatch)
-        project_type = ContentType.objects.get_for_model(Project)
-        log = []
+def _save_reports(rows, projects, existing, advanced, *, iso_year, iso_week, by, now, late):
+    """Upsert the reports of ``rows`` (already checked), let the projects' figures follow,
+    and write the history; returns the saved reports."""
+    if not rows:
+        return []
+    ids = [int(r["project"]) for r in rows]
+    before = {pk: snapshot(d, set(DISPATCH_FIELDS)) for pk, d in existing.items()}
+    reasons = {int(r["project"]): (r.get("reason") or "").strip() for r in rows}
+    reports = []
+    for row in rows:
+        project = projects[int(row["project"])]
+        first = existing.get(project.pk)
+        reports.append(
+            WeeklyDispatch(
+                project=project,
+                iso_year=iso_year,
+                iso_week=iso_week,
+                stage=_report_stage(project, first, project.pk in advanced),
+                completed_investment=row["completed_investment"],
+                progress=row.get("progress") or "",
+                problems=row.get("problems") or "",
+                filed_by=by,
+                filed_at=now,
+                is_late=late,
+                # Under the projects' locks: nobody else writes these reports meanwhile.
+                version=locking.version_of(first) + 1,
+            )
+        )
+    WeeklyDispatch.objects.bulk_create(
+        reports,
+        update_conflicts=True,
+        unique_fields=["project", "iso_year", "iso_week"],
+        update_fields=[*DISPATCH_FIELDS, "version"],
+    )
+    for r in reports:  # the upsert kept the first filing's time, filer and lateness
+        first = existing.get(r.project_id)
+        if first is not None:
+            r.filed_at, r.filed_by_id, r.is_late = (
+                first.filed_at,
+                first.filed_by_id,
+                first.is_late,
+            )
+    if any(r.pk is None for r in reports):  # backends that do not return ids on upsert
+        pks = dict(
+            WeeklyDispatch.objects.for_week(iso_year, iso_week)
+            .filter(project_id__in=ids)
+            .values_list("project_id", "pk")
+        )
         for r in reports:
-            if r.project_id in existing:
-                log += changelog_rows(r, before[r.project_id], by=by, at=now, ctype=dispatch_type)
-            else:
-                log.append(
-                    ChangeLog(
-                        content_type=dispatch_type,
-                        object_id=r.pk,
-                        object_repr=str(r)[:200],
-                        action=ChangeAction.CREATE,
-                        changed_by=by,
-                        changed_at=now,
-                    )
+            r.pk = pks[r.project_id]
+
+    # The project's cumulative investment follows its newest report.
+    follow = {
+        r.project_id: r.completed_investment
+        for r in reports
+        if follows(projects[r.project_id], iso_year, iso_week)
+        and projects[r.project_id].completed_investment != r.completed_investment
+    }
+    project_before = {pk: snapshot(projects[pk], {"completed_investment"}) for pk in follow}
+    if follow:
+        Project.objects.filter(pk__in=follow).update(
+            completed_investment=Case(
+                *[When(pk=pk, then=Value(v)) for pk, v in follow.items()],
+                output_field=Project._meta.get_field("completed_investment"),
+            ),
+            version=locking.bumped(),
+            updated_at=now,
+        )
+        for pk, value in follow.items():
+            projects[pk].completed_investment = value
+
+    dispatch_type = ContentType.objects.get_for_model(WeeklyDispatch)
+    project_type = ContentType.objects.get_for_model(Project)
+    log = []
+    for r in reports:
+        note = reasons[r.project_id]
+        if r.project_id in existing:
+            log += changelog_rows(
+                r, before[r.project_id], by=by, at=now, ctype=dispatch_type, note=note
+            )
+        else:
+            log += [
+                ChangeLog(
+                    content_type=dispatch_type,
+                    object_id=r.pk,
+                    object_repr=str(r)[:200],
+                    action=ChangeAction.CREATE,
+                    field=name,
+                    new_value=value,
+                    changed_by=by,
+                    changed_at=now,
+                    note=note,
                 )
-        for pk, old in project_before.items():
-            log += changelog_rows(projects[pk], old, by=by, at=now, ctype=project_type)
-        ChangeLog.objects.bulk_create(log)
+                for name, value in snapshot(r, set(DISPATCH_FIELDS)).items()
+            ]
+    for pk, old in project_before.items():
+        log += changelog_rows(
+            projects[pk], old, by=by, at=now, ctype=project_type, note=reasons[pk]
+        )
+    ChangeLog.objects.bulk_create(log)
     return reports
 
 
@@ -467,9 +718,12 @@ def _report_stage(project, existing, advanced):
 # --- the sheet: one form per project ----------------------------------------------------------
 class DispatchRowForm(forms.Form):
     """One project's row. Fields carry their pre-filled value as a hidden initial, so a row
-    the user did not touch is recognised as unchanged even if someone else filed meanwhile."""
+    the user did not touch is recognised as unchanged even if someone else filed meanwhile;
+    ``version`` and ``report_version`` are what the page showed (the optimistic lock)."""
 
     project = forms.IntegerField(widget=forms.HiddenInput)
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+    report_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
     stage = forms.ChoiceField(label=_("stage"), required=False)
     completed_investment = forms.DecimalField(
         label=_("cumulative completed investment (万元)"),
@@ -492,19 +746,29 @@ class DispatchRowForm(forms.Form):
         show_hidden_initial=True,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 28}),
     )
+    reason = forms.CharField(
+        label=_("reason for lowering the figure"),
+        required=False,
+        max_length=REASON_MAX,
+        help_text=_("Managers only: why the cumulative figure goes down (kept in the history)."),
+        widget=forms.TextInput(attrs={"size": 16, "autocomplete": "off"}),
+    )
     confirm = forms.BooleanField(
         label=_("file unchanged"),
         required=False,
         help_text=_("Tick to file this row although nothing changed since the last report."),
     )
 
-    def __init__(self, *args, project, user, stage_changes=(), **kwargs):
+    def __init__(self, *args, project, user, week, stage_changes=(), **kwargs):
         super().__init__(*args, **kwargs)
         # A row left as pre-filled is neither validated nor filed.
         self.empty_permitted = True
         self.use_required_attribute = False
         self.project = project
         self.user = user
+        self.week = week
+        if not permissions.may(user, permissions.MANAGE, project):
+            del self.fields["reason"]
         targets = allowed_targets(
             current=project.stage,
             override=permissions.may(user, permissions.MANAGE, project),
@@ -528,19 +792,20 @@ class DispatchRowForm(forms.Form):
             )
         return value
 
+    def has_changed(self):
+        # The versions say when the page was opened, not what the user wants filed.
+        return bool(set(self.changed_data) - set(VERSION_FIELDS))
+
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
-        for field, messages in row_errors(
-            self.project,
-            data,
-            by=self.user,
-            previous_completed=self.project.previous_completed,
-            later_completed=self.project.later_completed,
-        ).items():
+        if is_stale(self.project, data):
+            return data  # the filing refuses it as a conflict, beside the other's values
+        found = _row_errors_now(self.project, data, by=self.user, **self.week)
+        for name, messages in found.items():
             for message in messages:
-                self.add_error(field, message)
+                self.add_error(name if name in self.fields else None, message)
         return data
 
 
@@ -557,9 +822,10 @@ class BaseDispatchFormSet(forms.BaseFormSet):
         "too_few_forms": PROJECTS_CHANGED,
     }
 
-    def __init__(self, *args, projects, user, **kwargs):
+    def __init__(self, *args, projects, user, week, **kwargs):
         self.projects = projects
         self.user = user
+        self.week = week
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):
@@ -567,6 +833,7 @@ class BaseDispatchFormSet(forms.BaseFormSet):
         return {
             "project": project,
             "user": self.user,
+            "week": self.week,
             "stage_changes": getattr(project, "prefetched_stage_changes", ()),
         }
 
@@ -584,7 +851,7 @@ class BaseDispatchFormSet(forms.BaseFormSet):
         return [form.cleaned_data for form in self.forms if form.has_changed()]
 
 
-def dispatch_formset(projects, user, *, data=None, initial=None):
+def dispatch_formset(projects, user, *, iso_year, iso_week, data=None, initial=None):
     formset_class = forms.formset_factory(
         DispatchRowForm,
         formset=BaseDispatchFormSet,
@@ -593,4 +860,11 @@ def dispatch_formset(projects, user, *, data=None, initial=None):
         absolute_max=max(len(projects), 1),
         validate_max=True,
     )
-    return formset_class(data=data, initial=initial, projects=projects, user=user, prefix="row")
+    return formset_class(
+        data=data,
+        initial=initial,
+        projects=projects,
+        user=user,
+        week={"iso_year": iso_year, "iso_week": iso_week},
+        prefix="row",
+    )

@@ -57,11 +57,14 @@ def _ctype(obj):
     return ContentType.objects.get_for_model(obj, for_concrete_model=True)
 
 
-def changelog_rows(obj, before, *, by, at, ctype=None, after=None, action=ChangeAction.UPDATE):
+def changelog_rows(
+    obj, before, *, by, at, ctype=None, after=None, action=ChangeAction.UPDATE, note=""
+):
     """Unsaved ChangeLog rows, one per field that differs from ``before`` (a ``snapshot``).
 
     For callers that write many objects' history in one ``bulk_create``. ``after`` defaults
-    to a fresh ``snapshot`` of ``obj``.
+    to a fresh ``snapshot`` of ``obj``. ``note``: the reason given for the change, kept on
+    each row.
     """
     ChangeLog = _changelog_model()
     ctype = ctype or _ctype(obj)
@@ -77,6 +80,7 @@ def changelog_rows(obj, before, *, by, at, ctype=None, after=None, action=Change
             new_value=after.get(name, ""),
             changed_by=by,
             changed_at=at,
+            note=note,
         )
         for name, old in before.items()
         if after.get(name, "") != old

@@ -25,10 +25,11 @@ Steps (status raised → assigned → resolved → closed)
     A commissioner raises and reads; all other steps are refused to them (403).
 
 Every step is one transaction: the problem row is updated only if it still has the version
-the form was opened with (optimistic lock, ``ProblemConflict`` otherwise), a ProblemEvent and
-ChangeLog rows are written. Bad input raises ``ValidationError`` with field → message, and
-nothing is saved. A step the user may never take on this problem raises PermissionDenied;
-a step that is not possible in the current status raises ValidationError (non-field).
+the form was opened with (the optimistic lock of ``tracker.locking``: ``Conflict``
+otherwise), a ProblemEvent and ChangeLog rows are written. Bad input raises
+``ValidationError`` with field → message, and nothing is saved. A step the user may never
+take on this problem raises PermissionDenied; a step that is not possible in the current
+status raises ValidationError (non-field).
 
 Overdue
     ``manage.py flag_overdue`` (daily) sets ``overdue_since`` = the day after the deadline
@@ -39,11 +40,10 @@ Overdue
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import permissions
+from . import locking, permissions
 from .choices import ProblemAction, ProblemStatus
 from .models import IndustryChain, Problem, ProblemEvent, Project
 from .services import record_changes, record_creation, snapshot
@@ -72,14 +72,6 @@ FROM_STATUSES = {
     REOPEN: {ProblemStatus.RESOLVED},
     ESCALATE: {ProblemStatus.RAISED, ProblemStatus.ASSIGNED},
 }
-
-
-class ProblemConflict(Exception):
-    """The problem was changed by someone else after the form was opened."""
-
-    def __init__(self, problem):
-        self.problem = problem
-        super().__init__(f"problem {problem.pk} is at version {problem.version}")
 
 
 CONFLICT_MESSAGE = _(
@@ -204,7 +196,7 @@ def _step(*, problem_id, expected_version, by, action, check):
     """Common frame of every step.
 
     The row is re-read inside the transaction and checked in this order: the user's role
-    (PermissionDenied), the version (ProblemConflict), the status (ValidationError), then the
+    (PermissionDenied), the version (``locking.Conflict``), the status (ValidationError), then the
     input: ``check(problem, errors)`` returns ``(changes, note)`` or fills ``errors``
     (field → message). The UPDATE only matches if the version is still ``expected_version``.
     """
@@ -212,8 +204,7 @@ def _step(*, problem_id, expected_version, by, action, check):
         problem = Problem.objects.select_related("chain", "project", "region").get(pk=problem_id)
         if not may_take(by, problem, action):
             raise PermissionDenied(_("You cannot do this on this problem."))
-        if problem.version != expected_version:
-            raise ProblemConflict(problem)
+        locking.check(problem, expected_version)
         if problem.status not in FROM_STATUSES[action] or (
             action == ESCALATE and problem.escalated
         ):
@@ -226,11 +217,7 @@ def _step(*, problem_id, expected_version, by, action, check):
         _raise_errors(errors)
         before = snapshot(problem, set(changes))
         old_status, old_deadline = problem.status, problem.deadline
-        updated = Problem.objects.filter(pk=problem.pk, version=expected_version).update(
-            **changes, version=F("version") + 1
-        )
-        if updated == 0:
-            raise ProblemConflict(Problem.objects.get(pk=problem.pk))
+        locking.update(Problem.objects, pk=problem.pk, expected_version=expected_version, **changes)
         problem.refresh_from_db()
         now = timezone.now()
         record_changes(problem, before, by=by, at=now)

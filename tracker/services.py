@@ -6,9 +6,9 @@ modules that import them from this one.
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
+from . import locking
 from .history import (
     HISTORY_EXCLUDED,
     changelog_rows,
@@ -18,11 +18,10 @@ from .history import (
     record_deletion,
     snapshot,
 )
-from .models import Problem
+from .models import ChangeLog, Problem, Project
 
 __all__ = [
     "HISTORY_EXCLUDED",
-    "ConflictError",
     "changelog_rows",
     "history_for",
     "move_problems",
@@ -37,47 +36,33 @@ __all__ = [
 # --- optimistic saves of a project ---------------------------------------------------------
 
 
-class ConflictError(Exception):
-    """The project was saved by someone else after the form was opened."""
-
-    def __init__(self, *, project, expected_version):
-        self.project = project  # the current row, freshly read
-        self.expected_version = expected_version
-        super().__init__(
-            f"project {project.pk}: expected version {expected_version}, found {project.version}"
-        )
-
-
 def update_project(*, project_id, data, expected_version, by, stage=None, stage_on=None, note=""):
     """Save ``data`` (field name → value) onto a project if it is still at ``expected_version``.
 
     The field edits and the optional stage change (through ``Project.advance_to``) happen in
-    one transaction: both or neither. Raises ``ConflictError`` when the row has moved on
-    (nothing is written), and ``ValidationError`` when the stage change is refused.
-    Returns the saved project.
+    one transaction: both or neither. Raises ``locking.Conflict`` (carrying the current row)
+    when the row has moved on (nothing is written), and ``ValidationError`` when the stage
+    change is refused. Returns the saved project.
 
     A move to another region or chain takes the project's problems (Problem.region and
     Problem.chain, copied when a problem is raised and read by the ledger's scope) along
     in the same transaction; see ``_move_problems``. Inspections stay with the region
     that was inspected.
     """
-    from .models import ChangeLog, Project
-
     with transaction.atomic():
         project = Project.objects.get(pk=project_id)
-        if project.version != expected_version:
-            raise ConflictError(project=project, expected_version=expected_version)
+        locking.check(project, expected_version)
         moved_from = (project.region_id, project.chain_id)
         before = snapshot(project, set(data))
-        # The version guard in the WHERE clause is what makes the lock optimistic: a
-        # concurrent save that got in first has bumped the version, so this matches 0 rows.
-        updated = Project.objects.filter(pk=project_id, version=expected_version).update(
-            **data, version=F("version") + 1, updated_at=timezone.now()
+        # The version guard is in the UPDATE's WHERE clause: a concurrent save that got in
+        # after the read above has bumped the version, so this matches no row.
+        locking.update(
+            Project.objects,
+            pk=project_id,
+            expected_version=expected_version,
+            **data,
+            updated_at=timezone.now(),
         )
-        if updated == 0:
-            raise ConflictError(
-                project=Project.objects.get(pk=project_id), expected_version=expected_version
-            )
         project.refresh_from_db()
         now = timezone.now()
         history = changelog_rows(project, before, by=by, at=now)

@@ -545,6 +545,8 @@ class WeeklyDispatch(models.Model):
     )
     filed_at = models.DateTimeField(_("filed at"), default=timezone.now)
     is_late = models.BooleanField(_("filed late"), default=False)
+    # Optimistic lock (tracker.locking): bumped by every filing of this report.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
     objects = DispatchQuerySet.as_manager()
 
@@ -618,6 +620,8 @@ class ChangeLog(models.Model):
         verbose_name=_("changed by"),
     )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+    # Why, when the change needed one (a manager lowering a cumulative figure, say).
+    note = models.TextField(_("reason"), blank=True, default="")
 
     class Meta:
         ordering = ["-changed_at", "-id"]

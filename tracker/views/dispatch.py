@@ -4,19 +4,25 @@ Rules (weeks, deadline, who files what) live in ``tracker.dispatching``. Here:
 - an unknown, malformed or not-yet-begun week answers 404 with the reason;
 - a role that cannot file at all (chain office) gets 403 with a read-only message;
 - a week closed for the user is shown read-only, and a POST to it is refused with 403;
-- managers choose a region (``?region=<code>``), so one sheet stays a county's size.
+- managers choose a region (``?region=<code>``), so one sheet stays a county's size;
+- a filing with stale rows (see "Stale sheets" in ``tracker.dispatching``) saves the other
+  rows and shows the page again, the refused rows with the other person's values beside the
+  user's and the current versions; otherwise a saved filing redirects (POST/redirect/GET).
 """
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Prefetch, Q
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .. import permissions
 from ..dispatching import (
     DispatchError,
     WeekError,
+    bounds,
     can_dispatch,
     current_week,
     deadline,
@@ -25,12 +31,16 @@ from ..dispatching import (
     excluded_count,
     file_weekly_dispatch,
     parse_week,
+    row_initial,
     shift_week,
     week_bounds,
     week_error,
     week_label,
 )
-from ..models import Region, StageChange, WeeklyDispatch
+from ..models import ChangeLog, Project, Region, StageChange, WeeklyDispatch
+
+# The row fields a refused (stale) row keeps as the user typed them.
+TYPED_FIELDS = ("stage", "completed_investment", "progress", "problems", "reason", "confirm")
 
 
 def _problem(request, message, status):
@@ -39,6 +49,23 @@ def _problem(request, message, status):
 
 def dispatch_current(request):
     return dispatch_week(request, week=week_label(*current_week()))
+
+
+def _sheet(user, iso_year, iso_week, region):
+    """The sheet's projects, their reference reports and pre-filled rows (3 queries)."""
+    projects = dispatch_projects(user, iso_year, iso_week).prefetch_related(
+        Prefetch(
+            "stage_changes",
+            queryset=StageChange.objects.order_by("effective_on", "id"),
+            to_attr="prefetched_stage_changes",
+        )
+    )
+    if region is not None:
+        projects = projects.filter(region=region)
+    projects = list(projects)
+    reference = WeeklyDispatch.objects.in_bulk([p.prefill_id for p in projects if p.prefill_id])
+    initial = [row_initial(p, reference.get(p.prefill_id), iso_year, iso_week) for p in projects]
+    return projects, reference, initial
 
 
 def dispatch_week(request, week):
@@ -63,70 +90,81 @@ def dispatch_week(request, week):
         return _problem(request, str(closed), 404)
 
     regions, region = [], None
-    projects = dispatch_projects(user, iso_year, iso_week).prefetch_related(
-        Prefetch(
-            "stage_changes",
-            queryset=StageChange.objects.order_by("effective_on", "id"),
-            to_attr="prefetched_stage_changes",
-        )
-    )
-    if user.is_manager:
+    if permissions.may(user, permissions.OVERSEE, "site"):
+        # City-wide: one region at a time, so one sheet stays a county's size.
         regions = list(Region.objects.all())
         code = request.GET.get("region") or (regions[0].code if regions else "")
         region = next((r for r in regions if r.code == code), None)
         if region is None and regions:
             return _problem(request, _("Unknown region."), 404)
-        projects = projects.filter(region=region)
-    projects = list(projects)
-    prefill = WeeklyDispatch.objects.in_bulk([p.prefill_id for p in projects if p.prefill_id])
-    initial = []
-    for p in projects:
-        last = prefill.get(p.prefill_id)
-        initial.append(
-            {
-                "project": p.pk,
-                "stage": "",
-                "completed_investment": last.completed_investment
-                if last
-                else p.completed_investment,
-                "progress": last.progress if last else "",
-                "problems": last.problems if last else "",
-            }
-        )
+    projects, reference, initial = _sheet(user, iso_year, iso_week, region)
+    week_kwargs = {"iso_year": iso_year, "iso_week": iso_week}
 
     url = reverse("tracker:dispatch_week", args=[week_label(iso_year, iso_week)])
     if region:
         url += "?region=" + region.code
-    formset = None
+    formset, conflicts = None, {}
     if request.method == "POST":
         if closed:
             return _problem(request, str(closed), 403)
-        formset = dispatch_formset(projects, user, data=request.POST, initial=initial)
+        formset = dispatch_formset(
+            projects, user, data=request.POST, initial=initial, **week_kwargs
+        )
         if formset.is_valid():
             rows = formset.changed_rows()
             try:
-                saved = file_weekly_dispatch(
-                    iso_year=iso_year, iso_week=iso_week, rows=rows, by=user
-                )
+                filing = file_weekly_dispatch(rows=rows, by=user, **week_kwargs)
             except DispatchError as exc:
                 _attach_errors(formset, exc)
             else:
-                if saved:
+                if filing.reports:
                     messages.success(
                         request,
                         _("Saved %(n)d reports for week %(week)s.")
-                        % {"n": len(saved), "week": week_label(iso_year, iso_week)},
+                        % {"n": len(filing.reports), "week": week_label(iso_year, iso_week)},
                     )
-                else:
+                elif not filing.conflicts:
                     messages.info(request, _("Nothing changed, nothing was saved."))
-                return redirect(url)
-        if formset.non_form_errors() or any(f.errors for f in formset.forms):
+                if not filing.conflicts:
+                    return redirect(url)
+                conflicts = filing.conflicts
+                messages.error(
+                    request,
+                    _(
+                        "%(n)d rows were not saved: someone else filed or changed these "
+                        "projects after you opened this page. Their values are shown beside "
+                        "yours below; saving again applies yours."
+                    )
+                    % {"n": len(conflicts)},
+                )
+                fresh, reference, initial = _sheet(user, iso_year, iso_week, region)
+                if [p.pk for p in fresh] != [p.pk for p in projects]:
+                    return redirect(url)  # the list itself changed: start from a new page
+                projects = fresh
+                formset = dispatch_formset(
+                    projects,
+                    user,
+                    data=_rebound(request.POST, formset, initial, conflicts),
+                    initial=initial,
+                    **week_kwargs,
+                )
+        if not conflicts and (formset.non_form_errors() or any(f.errors for f in formset.forms)):
             messages.error(request, _("Nothing was saved: please correct the rows marked below."))
     if formset is None:
-        formset = dispatch_formset(projects, user, initial=initial)
+        formset = dispatch_formset(projects, user, initial=initial, **week_kwargs)
 
+    changed_by = _last_changes(projects, conflicts)
     rows = [
-        {"project": p, "form": form, "last": prefill.get(p.prefill_id), "filed": p.report_id}
+        {
+            "project": p,
+            "form": form,
+            "last": reference.get(p.prefill_id),
+            "filed": p.report_id,
+            "bounds": bounds(p, iso_year, iso_week),
+            "conflict": _conflict_row(p, form, reference, changed_by.get(p.pk))
+            if p.pk in conflicts
+            else None,
+        }
         for p, form in zip(projects, formset.forms, strict=False)
     ]
     prev_week = week_label(*shift_week(iso_year, iso_week, -1))
@@ -154,11 +192,97 @@ def dispatch_week(request, week):
     return render(request, "tracker/dispatch.html", context)
 
 
+def _rebound(post, formset, initial, conflicts):
+    """The sheet's data after a filing with stale rows: the saved and untouched rows as
+    they now are (unchanged), the refused rows with what the user typed over the current
+    values and versions, so that saving again applies them knowingly."""
+    data = {f"{formset.prefix}-{k}": v for k, v in formset.management_form.cleaned_data.items()}
+    for form, values in zip(formset.forms, initial, strict=True):
+        for name, value in values.items():
+            value = "" if value is None else value
+            data[form.add_prefix(name)] = value
+            data[form.add_initial_prefix(name)] = value
+        if values["project"] in conflicts:
+            for name in TYPED_FIELDS:
+                key = form.add_prefix(name)
+                if key in post:
+                    data[key] = post[key]
+                else:
+                    data.pop(key, None)
+        else:
+            data.pop(form.add_prefix("confirm"), None)
+    return data
+
+
+def _last_changes(projects, conflicts):
+    """Project id → the newest history row of the project or of its report this week, for
+    the refused rows: who changed them meanwhile. One query, read newest first until each
+    row has its answer."""
+    if not conflicts:
+        return {}
+    dispatch_type = ContentType.objects.get_for_model(WeeklyDispatch)
+    project_type = ContentType.objects.get_for_model(Project)
+    owner = {}  # (content type id, object id) → project id
+    for p in projects:
+        if p.pk in conflicts:
+            owner[(project_type.pk, p.pk)] = p.pk
+            if p.report_id:
+                owner[(dispatch_type.pk, p.report_id)] = p.pk
+    report_ids = [oid for ct, oid in owner if ct == dispatch_type.pk]
+    entries = (
+        ChangeLog.objects.filter(
+            Q(content_type=project_type, object_id__in=list(conflicts))
+            | Q(content_type=dispatch_type, object_id__in=report_ids)
+        )
+        .select_related("changed_by")
+        .order_by("-changed_at", "-id")
+    )
+    found = {}
+    for entry in entries.iterator(chunk_size=100):
+        pk = owner.get((entry.content_type_id, entry.object_id))
+        if pk is not None:
+            found.setdefault(pk, entry)
+            if len(found) == len(conflicts):
+                break
+    return found
+
+
+def _conflict_row(project, form, reference, last):
+    """What a refused row shows: the other person's values next to the user's."""
+    report = reference.get(project.report_id) if project.report_id else None
+    stage_labels = dict(form.fields["stage"].choices)
+    return {
+        "by": last.changed_by if last else None,
+        "at": last.changed_at if last else None,
+        "report": report,
+        "theirs": {
+            "stage": report.get_stage_display() if report else project.get_stage_display(),
+            "completed_investment": project.completed_investment,
+            "progress": report.progress if report else "",
+            "problems": report.problems if report else "",
+        },
+        "yours": {
+            "stage": stage_labels.get(form["stage"].value() or "", ""),
+            "completed_investment": form["completed_investment"].value(),
+            "progress": form["progress"].value(),
+            "problems": form["problems"].value(),
+        },
+    }
+
+
 def _attach_errors(formset, exc):
     """Show a refused filing's messages beside the rows and fields they concern."""
     by_project = {form.project.pk: form for form in formset.forms}
     formset._non_form_errors.extend(exc.messages)
-    for pk, fields in exc.rows.items():
+    rows = dict(exc.rows)
+    for pk in exc.conflicts:
+        rows.setdefault(pk, {}).setdefault(None, []).append(
+            _(
+                "Someone else filed or changed this project after you opened this page; "
+                "reload the page to see their values."
+            )
+        )
+    for pk, fields in rows.items():
         form = by_project.get(pk)
         for field, field_messages in fields.items():
             for message in field_messages:

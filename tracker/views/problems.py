@@ -14,6 +14,7 @@ from django.utils import timezone, translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from .. import locking
 from .. import problems as ledger
 from ..choices import ProblemStatus
 from ..exports import safe_text, stream_csv, xlsx_file
@@ -482,11 +483,11 @@ def problem_action(request, pk, action):
                 by=request.user,
                 **_service_kwargs(action, form.cleaned_data),
             )
-        except ledger.ProblemConflict as conflict:
+        except locking.Conflict as conflict:
             messages.error(request, ledger.CONFLICT_MESSAGE)
             # Keep what was typed; the next submit (made knowingly) applies it.
             rebound = request.POST.copy()
-            rebound[f"{action}-version"] = str(conflict.problem.version)
+            rebound[f"{action}-version"] = str(conflict.current.version)
             form = STEP_FORMS[action](rebound, prefix=action)
             form.is_valid()
             return _detail(request, _visible_problem(request, pk), bound=(action, form))

@@ -14,8 +14,9 @@ from ..exports import csv_response, xlsx_response
 from ..filters import ProjectFilterSet
 from ..forms import ProjectForm
 from ..lights import annotate_lights, expected_percent, light_reasons
+from ..locking import Conflict
 from ..models import Project, StageChange
-from ..services import ConflictError, history_for, snapshot, update_project
+from ..services import history_for, snapshot, update_project
 from ..tables import ProjectTable, yi
 from .lists import FilteredListView
 
@@ -177,8 +178,8 @@ def project_edit(request, pk):
                     stage_on=data["stage_effective_on"],
                     note=data["stage_note"],
                 )
-            except ConflictError as error:
-                current = error.project
+            except Conflict as error:
+                current = error.current
                 last = history_for(current).first()
                 conflict = {
                     "differences": _differences(form, current),
