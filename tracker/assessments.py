@@ -67,7 +67,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .querysets import _tier_condition  # the one definition of "5020"
+from .querysets import _tier_condition, investment_as_of  # the one definition of each
 from .reports import RATES_BY_KEY, AsOf, rate_figures, rate_value
 from .services import record_changes, record_creation, snapshot
 
@@ -349,14 +349,10 @@ def _yi(amount):
     return (amount or Decimal(0)) / TEN_THOUSAND
 
 
-def _latest_cumulative(*, iso_year_up_to=None, day=None):
+def _latest_cumulative(*, iso_year_up_to):
     from .models import WeeklyDispatch
 
-    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
-    if day is not None:
-        reports = reports.on_or_before(day)
-    else:
-        reports = reports.filter(iso_year__lte=iso_year_up_to)
+    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"), iso_year__lte=iso_year_up_to)
     return Subquery(reports.order_by("-iso_year", "-iso_week").values("completed_investment")[:1])
 
 
@@ -383,9 +379,7 @@ def indicator_values(year, region_ids, *, as_of):
         Project.objects.filter(region_id__in=region_ids, signed_on__lte=as_of)
         .order_by()
         .annotate(
-            end_figure=Coalesce(
-                _latest_cumulative(day=as_of), Value(Decimal(0)), output_field=MONEY
-            ),
+            end_figure=investment_as_of(as_of),
             start_figure=Coalesce(
                 _latest_cumulative(iso_year_up_to=year - 1), Value(Decimal(0)), output_field=MONEY
             ),

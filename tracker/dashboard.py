@@ -22,7 +22,7 @@ Queries
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce, ExtractMonth
 from django.utils.dates import MONTHS_3
 from django.utils.text import capfirst
@@ -33,11 +33,11 @@ from .lights import (
     INVEST_LIGHT_NOTE,
     Light,
     annotate_lights,
-    dispatch_investment_as_of,
     invest_light_applies,
 )
 from .models import AnnualIndicator
-from .reports import month_end, reached
+from .querysets import investment_as_of, reached_stage
+from .reports import month_end
 
 TEN_THOUSAND = Decimal(10000)
 ZERO = Decimal(0)
@@ -60,13 +60,6 @@ def signed_years(scope):
     return [d.year for d in scope.dates("signed_on", "year", order="DESC")]
 
 
-def investment_as_of(day):
-    """The project's cumulative completed investment at ``day``: its latest dispatch of a
-    week that began on or before ``day`` (the same rule as the monthly report), else 0."""
-    latest = Subquery(dispatch_investment_as_of(day), output_field=MONEY)
-    return Coalesce(latest, Value(ZERO), output_field=MONEY)
-
-
 def headline(cohort, *, as_of):
     """The year's figures and the stage funnel, in one query.
 
@@ -83,7 +76,7 @@ def headline(cohort, *, as_of):
         "terminated": Count("pk", filter=Q(stage_as_of=Stage.TERMINATED)),
         "invested": Coalesce(Sum("invested_as_of"), Value(ZERO), output_field=MONEY),
     }
-    flags = {f"has_reached_{stage}": reached(stage, as_of) for stage in Stage.main_line()}
+    flags = {f"has_reached_{stage}": reached_stage(stage, as_of) for stage in Stage.main_line()}
     for stage in Stage.main_line():
         aggregates[f"reached_{stage}"] = Count("pk", filter=Q(**{f"has_reached_{stage}": True}))
     row = (

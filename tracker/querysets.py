@@ -1,10 +1,12 @@
 """Chainable querysets: scope (who sees what), as-of-date stages and rollups."""
 
 import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce
 
 from .choices import CapitalSource, Role, Stage, Tier5020
 
@@ -82,29 +84,12 @@ class ProjectQuerySet(models.QuerySet):
 
     # --- as-of-date stages ---------------------------------------------------------------
     def with_stage_as_of(self, day):
-        """Annotate ``stage_as_of``: the stage in force at the end of ``day``."""
-        from .models import StageChange
-
-        latest = (
-            StageChange.objects.filter(project=OuterRef("pk"), effective_on__lte=day)
-            .order_by("-effective_on", "-id")
-            .values("to_stage")[:1]
-        )
-        return self.annotate(stage_as_of=Subquery(latest))
+        """Annotate ``stage_as_of``: the stage in force at the end of ``day`` (NULL before any)."""
+        return self.annotate(stage_as_of=stage_as_of(day))
 
     def reached_by(self, stage, day):
         """Projects that had reached ``stage`` (or a later main-line stage) by ``day``."""
-        from .models import StageChange
-
-        return self.filter(
-            Exists(
-                StageChange.objects.filter(
-                    project=OuterRef("pk"),
-                    to_stage__in=Stage.reached(stage),
-                    effective_on__lte=day,
-                )
-            )
-        )
+        return self.filter(reached_stage(stage, day))
 
     def started_by(self, day):
         return self.reached_by(Stage.STARTED, day)
@@ -142,6 +127,51 @@ class ProjectQuerySet(models.QuerySet):
         )
         signed = self.filter(signed_on__lte=start + datetime.timedelta(days=6))
         return signed.exclude(stopped) if flag else signed.filter(stopped)
+
+
+# --- as of a day: the one definition of each, for annotations, filters and aggregates ------
+# A past day's figures never read the project's current stage or investment figure.
+MONEY = models.DecimalField(max_digits=14, decimal_places=2)
+
+
+def stage_as_of(day):
+    """The stage in force at the end of ``day`` per the stage history: the ``to_stage`` of the
+    project's latest change effective on or before ``day`` (the later id wins on the same day).
+    NULL without such a change; callers choose the fallback (the monthly report: signed)."""
+    from .models import StageChange
+
+    latest = (
+        StageChange.objects.filter(project=OuterRef("pk"), effective_on__lte=day)
+        .order_by("-effective_on", "-id")
+        .values("to_stage")[:1]
+    )
+    return Subquery(latest, output_field=models.CharField())
+
+
+def reached_stage(stage, day):
+    """Whether a project had reached ``stage`` (or a later main-line stage) by ``day``, per the
+    stage history: an ``Exists`` for filters, annotations and aggregate filters."""
+    from .models import StageChange
+
+    return Exists(
+        StageChange.objects.filter(
+            project=OuterRef("pk"), to_stage__in=Stage.reached(stage), effective_on__lte=day
+        )
+    )
+
+
+def investment_as_of(day):
+    """A project's cumulative completed investment at ``day`` (万元): the figure of its latest
+    weekly dispatch of a week that began on or before ``day``, 0 without one."""
+    from .models import WeeklyDispatch
+
+    latest = (
+        WeeklyDispatch.objects.filter(project=OuterRef("pk"))
+        .on_or_before(day)
+        .order_by("-iso_year", "-iso_week")
+        .values("completed_investment")[:1]
+    )
+    return Coalesce(Subquery(latest), Value(Decimal(0)), output_field=MONEY)
 
 
 class DispatchQuerySet(models.QuerySet):

@@ -82,7 +82,6 @@ from django.db.models import (
     Count,
     DateField,
     DecimalField,
-    Exists,
     F,
     Func,
     IntegerField,
@@ -103,7 +102,6 @@ from .lights import (
     INVEST_LIGHT_NOTE,
     Light,
     annotate_lights,
-    dispatch_investment_as_of,
     invest_light_applies,
     light_reasons,
 )
@@ -116,7 +114,7 @@ from .models import (
     StageChange,
     WeeklyDispatch,
 )
-from .querysets import _tier_condition
+from .querysets import _tier_condition, investment_as_of, reached_stage, stage_as_of
 
 SCHEMA = 1
 MONEY = DecimalField(max_digits=20, decimal_places=2)
@@ -190,16 +188,6 @@ def month_end(year, month):
 
 def previous_month(year, month):
     return (year - 1, 12) if month == 1 else (year, month - 1)
-
-
-def reached(stage, day):
-    """Whether a project had reached ``stage`` (or a later main-line stage) by ``day``, per
-    the stage history: an ``Exists`` for annotations and aggregate filters."""
-    return Exists(
-        StageChange.objects.filter(
-            project=OuterRef("pk"), to_stage__in=Stage.reached(stage), effective_on__lte=day
-        )
-    )
 
 
 def _ytd(ctx):
@@ -431,19 +419,12 @@ def ranking_text():
 # --- the computation --------------------------------------------------------------------------
 def _rate_rows(ctx):
     """Projects signed by ``ctx.day`` with every as-of annotation the RATES read."""
-    stage_then = (
-        StageChange.objects.filter(project=OuterRef("pk"), effective_on__lte=ctx.day)
-        .order_by("-effective_on", "-id")
-        .values("to_stage")[:1]
-    )
     qs = Project.objects.filter(signed_on__lte=ctx.day).annotate(
-        report_stage=Coalesce(Subquery(stage_then), Value(Stage.SIGNED.value)),
-        reached_registered=reached(Stage.REGISTERED, ctx.day),
-        reached_started=reached(Stage.STARTED, ctx.day),
-        reached_production=reached(Stage.PRODUCTION, ctx.day),
-        report_investment=Coalesce(
-            Subquery(dispatch_investment_as_of(ctx.day)), Value(Decimal(0)), output_field=MONEY
-        ),
+        report_stage=Coalesce(stage_as_of(ctx.day), Value(Stage.SIGNED.value)),
+        reached_registered=reached_stage(Stage.REGISTERED, ctx.day),
+        reached_started=reached_stage(Stage.STARTED, ctx.day),
+        reached_production=reached_stage(Stage.PRODUCTION, ctx.day),
+        report_investment=investment_as_of(ctx.day),
     )
     return _timeliness_aliases(qs, ctx)
 
