@@ -67,7 +67,7 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .querysets import _tier_condition, investment_as_of  # the one definition of each
+from .querysets import investment_as_of, q_5020  # the one definition of each
 from .reports import RATES_BY_KEY, AsOf, rate_figures, rate_value
 from .services import record_changes, record_creation, snapshot
 
@@ -371,7 +371,7 @@ def indicator_values(year, region_ids, *, as_of):
         .annotate(
             count=Count("pk"),
             amount=Sum("signed_amount"),
-            count_5020=Count("pk", filter=_tier_condition(0)),
+            count_5020=Count("pk", filter=q_5020()),
             leading=Sum("signed_amount", filter=Q(chain__is_leading=True)),
         )
     )

@@ -36,7 +36,7 @@ from .lights import (
     invest_light_applies,
 )
 from .models import AnnualIndicator
-from .querysets import investment_as_of, reached_stage
+from .querysets import investment_as_of, q_5020, q_billion, reached_stage
 from .reports import month_end
 
 TEN_THOUSAND = Decimal(10000)
@@ -70,8 +70,8 @@ def headline(cohort, *, as_of):
     aggregates = {
         "count": Count("pk"),
         "amount": Coalesce(Sum("signed_amount"), Value(ZERO), output_field=MONEY),
-        "count_5020": Count("pk", filter=Q(tier_5020_value__gt=0)),
-        "count_billion": Count("pk", filter=Q(is_billion_value=True)),
+        "count_5020": Count("pk", filter=q_5020()),
+        "count_billion": Count("pk", filter=q_billion()),
         "stalled": Count("pk", filter=Q(stage_as_of=Stage.STALLED)),
         "terminated": Count("pk", filter=Q(stage_as_of=Stage.TERMINATED)),
         "invested": Coalesce(Sum("invested_as_of"), Value(ZERO), output_field=MONEY),
@@ -80,8 +80,7 @@ def headline(cohort, *, as_of):
     for stage in Stage.main_line():
         aggregates[f"reached_{stage}"] = Count("pk", filter=Q(**{f"has_reached_{stage}": True}))
     row = (
-        cohort.with_tiers()
-        .with_stage_as_of(as_of)
+        cohort.with_stage_as_of(as_of)
         .annotate(invested_as_of=investment_as_of(as_of), **flags)
         .aggregate(**aggregates)
     )
@@ -196,12 +195,11 @@ def by_region(cohort, *, as_of, plan_year=None):
 def by_chain(cohort):
     """Per chain: count and amount signed (one query)."""
     rows = (
-        cohort.with_tiers()
-        .values("chain_id", "chain__name", "chain__sort_order")
+        cohort.values("chain_id", "chain__name", "chain__sort_order")
         .annotate(
             count=Count("pk"),
             amount=Sum("signed_amount"),
-            count_5020=Count("pk", filter=Q(tier_5020_value__gt=0)),
+            count_5020=Count("pk", filter=q_5020()),
         )
         .order_by("chain__sort_order", "chain__name")
     )

@@ -9,16 +9,25 @@ from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Sum, Va
 from django.db.models.functions import Coalesce
 
 from .choices import CapitalSource, Role, Stage, Tier5020
+from .rules import tier_5020_thresholds
 
 
-def _tier_condition(threshold_index):
-    from .rules import tier_5020_thresholds
-
-    foreign = tier_5020_thresholds(CapitalSource.FOREIGN)[threshold_index]
-    other = tier_5020_thresholds(CapitalSource.DOMESTIC)[threshold_index]
+# --- classification: the one database form of the rules in tracker/rules.py -----------------
+def q_5020(tier=Tier5020.TIER_20):
+    """Q: the signed amount reaches ``tier`` (by default TIER_20: a "5020" project), with the
+    thresholds of the project's capital source (``rules.tier_5020_thresholds``); the
+    database form of ``rules.tier_5020``."""
+    index = {Tier5020.TIER_20: 0, Tier5020.TIER_50: 1}[Tier5020(tier)]
+    foreign = tier_5020_thresholds(CapitalSource.FOREIGN)[index]
+    other = tier_5020_thresholds(CapitalSource.DOMESTIC)[index]
     return Q(capital_source=CapitalSource.FOREIGN, signed_amount__gte=foreign) | (
         ~Q(capital_source=CapitalSource.FOREIGN) & Q(signed_amount__gte=other)
     )
+
+
+def q_billion():
+    """Q: a project of ≥ 1 亿元 (亿元以上); the database form of ``rules.billion_or_more``."""
+    return Q(signed_amount__gte=settings.TRACKER["BILLION_THRESHOLD"])
 
 
 class ProjectQuerySet(models.QuerySet):
@@ -49,35 +58,33 @@ class ProjectQuerySet(models.QuerySet):
 
     # --- classification ------------------------------------------------------------------
     def with_tiers(self):
-        billion = settings.TRACKER["BILLION_THRESHOLD"]
         return self.annotate(
             tier_5020_value=Case(
-                When(_tier_condition(1), then=Value(Tier5020.TIER_50.value)),
-                When(_tier_condition(0), then=Value(Tier5020.TIER_20.value)),
+                When(q_5020(Tier5020.TIER_50), then=Value(Tier5020.TIER_50.value)),
+                When(q_5020(Tier5020.TIER_20), then=Value(Tier5020.TIER_20.value)),
                 default=Value(Tier5020.NONE.value),
                 output_field=models.IntegerField(),
             ),
             is_billion_value=Case(
-                When(signed_amount__gte=billion, then=Value(True)),
+                When(q_billion(), then=Value(True)),
                 default=Value(False),
                 output_field=models.BooleanField(),
             ),
         )
 
     def is_5020(self):
-        return self.filter(_tier_condition(0))
+        return self.filter(q_5020())
 
     def in_tier(self, tier):
         tier = int(tier)
         if tier == Tier5020.TIER_50:
-            return self.filter(_tier_condition(1))
+            return self.filter(q_5020(Tier5020.TIER_50))
         if tier == Tier5020.TIER_20:
-            return self.filter(_tier_condition(0)).exclude(_tier_condition(1))
-        return self.exclude(_tier_condition(0))
+            return self.filter(q_5020(Tier5020.TIER_20)).exclude(q_5020(Tier5020.TIER_50))
+        return self.exclude(q_5020())
 
     def billion_or_more(self, flag=True):
-        q = Q(signed_amount__gte=settings.TRACKER["BILLION_THRESHOLD"])
-        return self.filter(q) if flag else self.exclude(q)
+        return self.filter(q_billion()) if flag else self.exclude(q_billion())
 
     def signed_in(self, year):
         return self.filter(signed_on__year=int(year))
@@ -97,12 +104,11 @@ class ProjectQuerySet(models.QuerySet):
     # --- rollups -------------------------------------------------------------------------
     def totals(self):
         """Count and signed amount of the whole set, plus 5020 and ≥ 1 亿元 counts."""
-        billion = settings.TRACKER["BILLION_THRESHOLD"]
         return self.aggregate(
             count=Count("pk"),
             amount=Sum("signed_amount"),
-            count_5020=Count("pk", filter=_tier_condition(0)),
-            count_billion=Count("pk", filter=Q(signed_amount__gte=billion)),
+            count_5020=Count("pk", filter=q_5020()),
+            count_billion=Count("pk", filter=q_billion()),
         )
 
     # --- the weekly dispatch -------------------------------------------------------------

@@ -114,7 +114,7 @@ from .models import (
     StageChange,
     WeeklyDispatch,
 )
-from .querysets import _tier_condition, investment_as_of, reached_stage, stage_as_of
+from .querysets import investment_as_of, q_5020, q_billion, reached_stage, stage_as_of
 
 SCHEMA = 1
 MONEY = DecimalField(max_digits=20, decimal_places=2)
@@ -463,15 +463,14 @@ def rate_figures(ctx, keys, *, by, ids):
 
 
 def _project_aggregates(ctx):
-    billion = settings.TRACKER["BILLION_THRESHOLD"]
     month = Q(signed_on__gte=ctx.month_start, signed_on__lte=ctx.day)
     aggregates = {
         "month_count": Count("pk", filter=month),
         "month_amount": Coalesce(Sum("signed_amount", filter=month), Value(Decimal(0))),
         "ytd_count": Count("pk", filter=_ytd(ctx)),
         "ytd_amount": Coalesce(Sum("signed_amount", filter=_ytd(ctx)), Value(Decimal(0))),
-        "ytd_5020": Count("pk", filter=_ytd(ctx) & _tier_condition(0)),
-        "ytd_billion": Count("pk", filter=_ytd(ctx) & Q(signed_amount__gte=billion)),
+        "ytd_5020": Count("pk", filter=_ytd(ctx) & q_5020()),
+        "ytd_billion": Count("pk", filter=_ytd(ctx) & q_billion()),
         "red": Count("pk", filter=Q(light=Light.RED)),
         "yellow": Count("pk", filter=Q(light=Light.YELLOW)),
     }
