@@ -23,7 +23,7 @@ from tracker.models import (
     WeeklyDispatch,
 )
 from tracker.reports import AsOf, _rate_rows
-from tracker.rules import allowed_targets, stage_transition_error
+from tracker.rules import allowed_targets, stage_before_stall, stage_transition_error
 from tracker.validators import credit_code_check_char, validate_credit_code
 
 pytestmark = pytest.mark.django_db
@@ -346,6 +346,25 @@ def test_stalled_project_resumes_forward_only_for_staff():
     assert Stage.LAND not in allowed_targets(
         current=Stage.STALLED, is_manager=False, resume_stage=Stage.STARTED
     )
+
+
+def test_stage_before_stall_is_the_latest_main_line_change(django_assert_num_queries):
+    d = datetime.date
+    project = factories.project(
+        history=[
+            (Stage.LAND, d(2022, 4, 1)),
+            (Stage.STARTED, d(2022, 6, 1)),
+            (Stage.STALLED, d(2022, 6, 1)),  # same day, recorded after the start
+            (Stage.TERMINATED, d(2022, 8, 1)),
+        ]
+    )
+    assert project.stage_before_stall() == Stage.STARTED
+    prefetched = Project.objects.prefetch_related("stage_changes").get(pk=project.pk)
+    changes = list(reversed(project.stage_changes.all()))  # the order given does not matter
+    with django_assert_num_queries(0):  # a fetched list, as the dispatch sheet passes
+        assert prefetched.stage_before_stall() == Stage.STARTED
+        assert stage_before_stall(changes) == Stage.STARTED
+    assert stage_before_stall([]) is None
 
 
 def test_advance_to_records_the_change_with_date_and_user():

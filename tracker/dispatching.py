@@ -62,7 +62,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .choices import ChangeAction, Role, Stage
 from .models import ChangeLog, Project, WeeklyDispatch
-from .rules import allowed_targets
+from .rules import allowed_targets, stage_before_stall
 from .services import changelog_rows, snapshot
 
 TEXT_MAX = 2000
@@ -227,13 +227,6 @@ def excluded_count(user, iso_year, iso_week, *, region=None):
     if region is not None:
         qs = qs.filter(region=region)
     return qs.count()
-
-
-def resume_stage(project, stage_changes):
-    """``Project.stage_before_stall`` computed from already-fetched stage changes."""
-    main = [c for c in stage_changes if c.to_stage not in Stage.side_states()]
-    main.sort(key=lambda c: (c.effective_on, c.id))
-    return main[-1].to_stage if main else None
 
 
 # --- validation of one row ---------------------------------------------------------------------
@@ -507,7 +500,7 @@ class DispatchRowForm(forms.Form):
         targets = allowed_targets(
             current=project.stage,
             is_manager=user.is_manager,
-            resume_stage=resume_stage(project, stage_changes)
+            resume_stage=stage_before_stall(stage_changes)
             if project.stage == Stage.STALLED
             else None,
         )

@@ -36,6 +36,16 @@ def billion_or_more(amount):
     return amount is not None and Decimal(amount) >= settings.TRACKER["BILLION_THRESHOLD"]
 
 
+def stage_before_stall(stage_changes):
+    """The main-line stage a stalled project resumes from: the ``to_stage`` of the latest
+    (effective date, then id) of ``stage_changes`` that is not a side state, or None.
+
+    ``stage_changes``: any iterable of StageChange, e.g. a prefetched list, so a page of
+    projects costs no query per project (``Project.stage_before_stall`` passes its own)."""
+    main = [c for c in stage_changes if c.to_stage not in Stage.side_states()]
+    return max(main, key=lambda c: (c.effective_on, c.id)).to_stage if main else None
+
+
 def stage_transition_error(*, current, target, is_manager, resume_stage=None):
     """None when ``current → target`` is allowed, else the message to show."""
     if target not in Stage.values:

@@ -20,7 +20,7 @@ from ..choices import (
     Tier5020,
 )
 from ..querysets import DispatchQuerySet, ProjectQuerySet
-from ..rules import billion_or_more, stage_transition_error, tier_5020
+from ..rules import billion_or_more, stage_before_stall, stage_transition_error, tier_5020
 from ..validators import validate_credit_code
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -473,12 +473,7 @@ class Project(models.Model):
 
     def stage_before_stall(self):
         """The main-line stage the project was at before it stalled (or None)."""
-        change = (
-            self.stage_changes.exclude(to_stage__in=Stage.side_states())
-            .order_by("-effective_on", "-id")
-            .first()
-        )
-        return change.to_stage if change else None
+        return stage_before_stall(self.stage_changes.all())
 
 
 class StageChange(models.Model):
