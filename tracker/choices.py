@@ -96,6 +96,11 @@ class ProblemStatus(models.TextChoices):
     RESOLVED = "resolved", _("resolved")
     CLOSED = "closed", _("closed")
 
+    @classmethod
+    def open_states(cls):
+        """Still to be handled: raised or assigned (the states that can go overdue)."""
+        return [cls.RAISED, cls.ASSIGNED]
+
 
 class ProblemAction(models.TextChoices):
     RAISE = "raise", _("raised")

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from .choices import CapitalSource, Role, Stage, Tier5020
+from .choices import CapitalSource, ProblemStatus, RectificationStatus, Role, Stage, Tier5020
 from .rules import tier_5020_thresholds
 
 
@@ -227,22 +227,28 @@ class ProblemQuerySet(models.QuerySet):
         return self.none()
 
     def open(self):
-        from .choices import ProblemStatus
-
-        return self.filter(status__in=[ProblemStatus.RAISED, ProblemStatus.ASSIGNED])
-
-    @staticmethod
-    def overdue_condition(today):
-        """Open and past its deadline (flagged by the daily check or not yet flagged)."""
-        from .choices import ProblemStatus
-
-        return Q(status__in=[ProblemStatus.RAISED, ProblemStatus.ASSIGNED]) & (
-            Q(overdue_since__isnull=False) | Q(deadline__lt=today)
-        )
+        return self.filter(q_problem_open())
 
     def overdue(self, today, flag=True):
-        condition = self.overdue_condition(today)
+        condition = q_problem_overdue(today)
         return self.filter(condition) if flag else self.exclude(condition)
+
+
+# --- overdue: the one definition of each (rules.problem_is_overdue is the Python form) ----
+def q_problem_open():
+    return Q(status__in=ProblemStatus.open_states())
+
+
+def q_problem_past_deadline(today):
+    """Q: an open problem whose deadline is before ``today`` (a deadline of today is not
+    overdue yet); what the daily check flags."""
+    return q_problem_open() & Q(deadline__lt=today)
+
+
+def q_problem_overdue(today):
+    """Q: an overdue problem: open, and past its deadline or flagged by the daily check
+    (``overdue_since``; extending the deadline clears the flag, tracker/problems.py)."""
+    return q_problem_past_deadline(today) | (q_problem_open() & Q(overdue_since__isnull=False))
 
 
 # --- 季督查: quarterly inspections and their rectification items (tracker/inspections.py) ---
@@ -270,8 +276,6 @@ class InspectionQuerySet(models.QuerySet):
 
     def with_item_counts(self, today):
         """Annotate ``item_count``, ``open_count``, ``done_count`` and ``overdue_count``."""
-        from .choices import RectificationStatus
-
         return self.annotate(
             item_count=Count("items", distinct=True),
             open_count=Count(
@@ -280,7 +284,7 @@ class InspectionQuerySet(models.QuerySet):
             done_count=Count(
                 "items", filter=Q(items__status=RectificationStatus.DONE), distinct=True
             ),
-            overdue_count=Count("items", filter=_overdue_items(today, "items__"), distinct=True),
+            overdue_count=Count("items", filter=q_item_overdue(today, "items__"), distinct=True),
         )
 
     def with_overdue_items(self, flag=True, *, today):
@@ -290,22 +294,21 @@ class InspectionQuerySet(models.QuerySet):
         return self.filter(overdue if flag else ~overdue)
 
 
-def _overdue_items(today, prefix=""):
-    """Deadline passed with the item still open (computed live, whatever the daily check did)."""
-    from .choices import RectificationStatus
-
+def q_item_overdue(today, prefix=""):
+    """Q: a rectification item past its deadline (before ``today``) and still open, computed
+    live whatever the daily check did; ``prefix`` to reach items from an inspection."""
     return Q(**{f"{prefix}deadline__lt": today, f"{prefix}status": RectificationStatus.OPEN})
 
 
 class RectificationItemQuerySet(models.QuerySet):
     def overdue(self, today):
-        return self.filter(_overdue_items(today))
+        return self.filter(q_item_overdue(today))
 
     def with_overdue(self, today):
         """Annotate ``is_overdue`` (deadline < today and still open)."""
         return self.annotate(
             is_overdue=Case(
-                When(_overdue_items(today), then=Value(True)),
+                When(q_item_overdue(today), then=Value(True)),
                 default=Value(False),
                 output_field=models.BooleanField(),
             )

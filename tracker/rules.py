@@ -1,4 +1,4 @@
-"""Pure domain rules: classification thresholds and stage transitions.
+"""Pure domain rules: classification thresholds, stage transitions, overdue problems.
 
 Kept free of the ORM so that models, querysets, forms and the seed share one definition.
 """
@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .choices import CapitalSource, Stage, Tier5020
+from .choices import CapitalSource, ProblemStatus, Stage, Tier5020
 
 
 def tier_5020_thresholds(capital_source):
@@ -34,6 +34,14 @@ def tier_5020(amount, capital_source):
 
 def billion_or_more(amount):
     return amount is not None and Decimal(amount) >= settings.TRACKER["BILLION_THRESHOLD"]
+
+
+def problem_is_overdue(problem, today):
+    """The Python form of ``querysets.q_problem_overdue``: open, and past its deadline
+    (before ``today``) or flagged by the daily check."""
+    if problem.status not in ProblemStatus.open_states():
+        return False
+    return bool(problem.overdue_since or (problem.deadline and problem.deadline < today))
 
 
 def stage_before_stall(stage_changes):
