@@ -180,10 +180,10 @@ def test_signed_this_month_and_year_to_date(june):
     # June: p3 only; year to date: p1 p2 p3 p4 p5 p8 (p6 signed in 2021, p7 in July).
     assert row["month_count"] == 1
     assert row["month_amount"] == "20000.00"
-    assert row["month_amount_yi"] == "2.00"
+    assert row["month_amount_yi"] == "2.0000"  # a file: four decimals
     assert row["ytd_count"] == 6
     assert row["ytd_amount"] == "160000.00"
-    assert row["ytd_amount_yi"] == "16.00"
+    assert row["ytd_amount_yi"] == "16.0000"
     assert row["ytd_5020"] == 0
     assert row["ytd_billion"] == 6
     assert row["ytd_count_change"] == 1  # May: five

@@ -26,7 +26,7 @@ from tracker.reports import compute_report, publish_monthly_report
 pytestmark = pytest.mark.django_db
 
 LOAD_DAY = "2023-01-02"  # the earliest load date: the history runs to the end of 2022
-PUBLISHED = {"ytd_count": 338, "ytd_amount_yi": "1796.16", "ytd_5020": 41, "ytd_billion": 298}
+PUBLISHED = {"ytd_count": 338, "ytd_amount_yi": "1796.1600", "ytd_5020": 41, "ytd_billion": 298}
 
 
 @pytest.fixture(scope="module")

@@ -67,12 +67,12 @@ from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
+from .money import yi_exact
 from .querysets import investment_as_of, q_5020  # the one definition of each
 from .reports import RATES_BY_KEY, AsOf, rate_figures, rate_value
 from .services import record_changes, record_creation, snapshot
 
 TOTAL_WEIGHT = Decimal(100)
-TEN_THOUSAND = Decimal(10000)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 MONEY = models.DecimalField(max_digits=16, decimal_places=2)
@@ -345,10 +345,6 @@ class Assessment:
         return YEAR_PERIOD_TEXT
 
 
-def _yi(amount):
-    return (amount or Decimal(0)) / TEN_THOUSAND
-
-
 def _latest_cumulative(*, iso_year_up_to):
     from .models import WeeklyDispatch
 
@@ -396,9 +392,9 @@ def indicator_values(year, region_ids, *, as_of):
     for rid in region_ids:
         s = by_signed.get(rid, {})
         result[rid] = {
-            "signed_amount": _yi(s.get("amount")),
+            "signed_amount": yi_exact(s.get("amount")),
             "count_5020": Decimal(s.get("count_5020", 0)),
-            "completed_investment": _yi(by_invest.get(rid)),
+            "completed_investment": yi_exact(by_invest.get(rid)),
             **{key: rate_value(*rates[rid][rate]) for key, rate in SHARED_RATES.items()},
             "leading": s.get("leading") or Decimal(0),
             "projects": s.get("count", 0),

@@ -36,18 +36,13 @@ from .lights import (
     invest_light_applies,
 )
 from .models import AnnualIndicator
+from .money import yi
 from .querysets import investment_as_of, q_5020, q_billion, reached_stage
 from .reports import month_end
 
-TEN_THOUSAND = Decimal(10000)
 ZERO = Decimal(0)
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 MONTHS = range(1, 13)
-
-
-def to_yi(amount, places="0.01"):
-    """万元 → 亿元 (Decimal, two decimals by default)."""
-    return ((amount or ZERO) / TEN_THOUSAND).quantize(Decimal(places))
 
 
 def as_of_for(year, today):
@@ -87,13 +82,13 @@ def headline(cohort, *, as_of):
     return {
         "count": row["count"],
         "amount": row["amount"],
-        "amount_yi": to_yi(row["amount"]),
+        "amount_yi": yi(row["amount"]),
         "count_5020": row["count_5020"],
         "count_billion": row["count_billion"],
         "started": row[f"reached_{Stage.STARTED}"],
         "production": row[f"reached_{Stage.PRODUCTION}"],
         "invested": row["invested"],
-        "invested_yi": to_yi(row["invested"]),
+        "invested_yi": yi(row["invested"]),
         "stalled": row["stalled"],
         "terminated": row["terminated"],
         "funnel": [
@@ -116,7 +111,7 @@ def signing_by_month(cohort):
         {
             "month": m,
             "count": rows.get(m, {}).get("count", 0),
-            "amount_yi": to_yi(rows.get(m, {}).get("amount")),
+            "amount_yi": yi(rows.get(m, {}).get("amount")),
         }
         for m in MONTHS
     ]
@@ -146,8 +141,8 @@ def investment_by_month(cohort, *, year, today):
         result.append(
             {
                 "month": m,
-                "cumulative_yi": to_yi(cumulative),
-                "increment_yi": to_yi(cumulative - previous),
+                "cumulative_yi": yi(cumulative),
+                "increment_yi": yi(cumulative - previous),
             }
         )
         previous = cumulative
@@ -182,7 +177,7 @@ def by_region(cohort, *, as_of, plan_year=None):
             "region_id": r["region_id"],
             "name": r["region__name"],
             "count": r["count"],
-            "amount_yi": to_yi(r["amount"]),
+            "amount_yi": yi(r["amount"]),
             "red": r["red"],
             "yellow": r["yellow"],
             "green": r["green"],
@@ -208,7 +203,7 @@ def by_chain(cohort):
             "chain_id": r["chain_id"],
             "name": r["chain__name"],
             "count": r["count"],
-            "amount_yi": to_yi(r["amount"]),
+            "amount_yi": yi(r["amount"]),
             "count_5020": r["count_5020"],
         }
         for r in rows

@@ -114,12 +114,12 @@ from .models import (
     StageChange,
     WeeklyDispatch,
 )
+from .money import to_decimal, wan, yi_file
 from .querysets import investment_as_of, q_5020, q_billion, reached_stage, stage_as_of
 
 SCHEMA = 1
 MONEY = DecimalField(max_digits=20, decimal_places=2)
 CENT = Decimal("0.01")
-TEN_THOUSAND = Decimal(10000)
 PUBLISH_RETRIES = 3
 OFFICIAL_LANGUAGE = "zh-hans"
 REASON_MAX_LENGTH = 500
@@ -515,26 +515,22 @@ def _figures(ctx):
     return result
 
 
-def _dec(value):
-    if value is None:
-        return Decimal(0)
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
 def _money(value):
-    return format(_dec(value).quantize(CENT, rounding=ROUND_HALF_UP), "f")
+    """万元 in the JSON: a string with two decimals (``money.wan``)."""
+    return format(wan(value), "f")
 
 
 def _yi(value):
-    return format((_dec(value) / TEN_THOUSAND).quantize(CENT, rounding=ROUND_HALF_UP), "f")
+    """亿元 in the JSON, a file: a string with four decimals (``money.yi_file``)."""
+    return format(yi_file(value), "f")
 
 
 def rate_value(numerator, denominator):
     """Percentage (Decimal, 2 places, half-up) or None when the denominator is 0."""
-    den = _dec(denominator)
+    den = to_decimal(denominator)
     if den == 0:
         return None
-    return (Decimal(100) * _dec(numerator) / den).quantize(CENT, rounding=ROUND_HALF_UP)
+    return (Decimal(100) * to_decimal(numerator) / den).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def _number(value):
@@ -781,7 +777,8 @@ RATE_HEADERS_ZH = {
 }
 PERCENT = "0.00%"
 POINTS = "+0.00;-0.00;0.00"
-MONEY_FORMAT = "#,##0.00"
+MONEY_FORMAT = "#,##0.00"  # 万元
+YI_FORMAT = "#,##0.0000"  # 亿元 in a file (tracker.money)
 
 
 def _num(text):
@@ -814,17 +811,17 @@ def _table_rows(rows, *, with_rank):
             row["name"],
             row["month_count"],
             _num(row["month_amount"]),
-            _num(row["month_amount_yi"]),
+            yi_file(row["month_amount"]),
             row["ytd_count"],
             row["ytd_count_change"],
             _num(row["ytd_amount"]),
-            _num(row["ytd_amount_yi"]),
+            yi_file(row["ytd_amount"]),
             row["ytd_5020"],
             row["ytd_billion"],
         ]
         formats = [None] * len(values)
-        for i in (3, 4, 7, 8):
-            formats[i + (1 if with_rank else 0) - 1] = MONEY_FORMAT
+        for i, fmt in ((3, MONEY_FORMAT), (4, YI_FORMAT), (7, MONEY_FORMAT), (8, YI_FORMAT)):
+            formats[i + (1 if with_rank else 0) - 1] = fmt
         for rate in row["rates"]:
             values += [_rate_cell(rate["value"]), _num(rate["change"])]
             formats += [PERCENT, POINTS]

@@ -371,10 +371,6 @@ class Project(models.Model):
     def is_billion(self):
         return billion_or_more(self.signed_amount)
 
-    @property
-    def signed_amount_yi(self):
-        return (self.signed_amount / Decimal(10000)).quantize(Decimal("0.0001"))
-
     # --- validation ----------------------------------------------------------------------
     def clean(self):
         errors = {}
