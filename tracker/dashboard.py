@@ -28,10 +28,9 @@ from django.utils.dates import MONTHS_3
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Stage
+from .choices import Light, Stage
 from .lights import (
     INVEST_LIGHT_NOTE,
-    Light,
     annotate_lights,
     invest_light_applies,
 )

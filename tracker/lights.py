@@ -78,7 +78,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Stage
+from .choices import Light, Stage
 from .querysets import investment_as_of, stage_as_of
 
 PCT = DecimalField(max_digits=20, decimal_places=6)
@@ -93,12 +93,6 @@ class _Real(Func):
 
     def as_sqlite(self, compiler, connection, **extra):
         return super().as_sql(compiler, connection, template="CAST(%(expressions)s AS REAL)")
-
-
-class Light(models.TextChoices):
-    GREEN = "green", _("green")
-    YELLOW = "yellow", _("yellow")
-    RED = "red", _("red")
 
 
 RANK = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}

@@ -97,10 +97,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Stage
+from .choices import Light, Stage
 from .lights import (
     INVEST_LIGHT_NOTE,
-    Light,
     annotate_lights,
     invest_light_applies,
     light_reasons,

@@ -5,8 +5,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Tier5020
-from .lights import Light, light_reasons
+from .choices import Light, Tier5020
+from .lights import light_reasons
 from .models import Project
 from .money import grouped, wan, yi
 

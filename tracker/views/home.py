@@ -15,7 +15,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import Stage
+from ..choices import Light, Stage
 from ..dispatching import (
     can_dispatch,
     current_week,
@@ -23,7 +23,7 @@ from ..dispatching import (
     shift_week,
     week_label,
 )
-from ..lights import Light, annotate_lights, light_reasons
+from ..lights import annotate_lights, light_reasons
 from ..models import Inspection, Problem, Project, RectificationItem, Region, WeeklyDispatch
 
 ATTENTION_LIMIT = 50
