@@ -22,7 +22,7 @@ from tracker.models import (
     User,
     WeeklyDispatch,
 )
-from tracker.reports import AsOf, _rate_rows
+from tracker.reports.rates import AsOf, _rate_rows
 from tracker.rules import allowed_targets, stage_before_stall, stage_transition_error
 from tracker.validators import credit_code_check_char, validate_credit_code
 

@@ -17,7 +17,7 @@ from tracker import money
 from tracker.choices import Role
 from tracker.exports import HEADERS, export_rows
 from tracker.models import Project
-from tracker.reports import compute_report
+from tracker.reports.assembly import compute_report
 
 D = Decimal
 

@@ -19,17 +19,13 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from tests import factories
-from tracker import reports
 from tracker.choices import ProblemStatus, Role, Stage
 from tracker.models import MonthlyReport, Problem, Project, StageChange, WeeklyDispatch
-from tracker.reports import (
-    RATES,
-    AsOf,
-    compute_report,
-    publish_monthly_report,
-    rate_value,
-    report_xlsx,
-)
+from tracker.reports import publishing
+from tracker.reports.assembly import compute_report
+from tracker.reports.publishing import publish_monthly_report
+from tracker.reports.rates import RATES, AsOf, rate_value
+from tracker.reports.xlsx import report_xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -437,8 +433,8 @@ def test_a_concurrent_publish_of_the_same_number_takes_the_next_one(june, monkey
     manager = factories.user(Role.MANAGER)
     publish_monthly_report(year=2022, month=6, by=manager)
     stale = iter([0])  # the first read misses version 1, published meanwhile
-    real = reports.latest_version
-    monkeypatch.setattr(reports, "latest_version", lambda y, m: next(stale, None) or real(y, m))
+    real = publishing.latest_version
+    monkeypatch.setattr(publishing, "latest_version", lambda y, m: next(stale, None) or real(y, m))
     report = publish_monthly_report(year=2022, month=6, by=manager, reason="第二次发布")
     assert report.version == 2
     assert MonthlyReport.objects.count() == 2
@@ -448,8 +444,8 @@ def test_a_concurrent_first_publish_without_reason_is_refused_clearly(june, monk
     manager = factories.user(Role.MANAGER)
     publish_monthly_report(year=2022, month=6, by=manager)
     stale = iter([0])
-    real = reports.latest_version
-    monkeypatch.setattr(reports, "latest_version", lambda y, m: next(stale, None) or real(y, m))
+    real = publishing.latest_version
+    monkeypatch.setattr(publishing, "latest_version", lambda y, m: next(stale, None) or real(y, m))
     with pytest.raises(ValidationError) as error:
         publish_monthly_report(year=2022, month=6, by=manager)
     assert "reason" in error.value.message_dict
@@ -459,7 +455,7 @@ def test_a_concurrent_first_publish_without_reason_is_refused_clearly(june, monk
 def test_a_publish_that_keeps_colliding_is_refused_clearly(june, monkeypatch):
     manager = factories.user(Role.MANAGER)
     publish_monthly_report(year=2022, month=6, by=manager)
-    monkeypatch.setattr(reports, "latest_version", lambda y, m: 0)  # always stale
+    monkeypatch.setattr(publishing, "latest_version", lambda y, m: 0)  # always stale
     with pytest.raises(ValidationError) as error:
         publish_monthly_report(year=2022, month=6, by=manager, reason="重发")
     with translation.override("en"):  # the source text, whatever the catalogue holds
@@ -501,7 +497,7 @@ def test_republish_view_without_reason_shows_the_error_and_creates_nothing(june,
     assert 'id="error-reason"' in body
     from django.utils.html import escape
 
-    assert escape(str(reports.REASON_REQUIRED)) in body
+    assert escape(str(publishing.REASON_REQUIRED)) in body
     assert MonthlyReport.objects.count() == 1
     response = client.post(url, {"reason": "补报数据后重发"})
     assert response.status_code == 302
@@ -749,7 +745,7 @@ def test_published_version_page_is_a_few_queries(june, client):
 def test_the_ranking_order_is_a_setting(settings):
     from django.core.exceptions import ImproperlyConfigured
 
-    from tracker.reports import ranking_keys, ranking_text
+    from tracker.reports.rates import ranking_keys, ranking_text
 
     assert ranking_keys() == ["start", "funds", "performance"]
     settings.TRACKER = {**settings.TRACKER, "REPORT_RANKING": ["production", "start"]}

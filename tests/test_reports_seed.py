@@ -21,7 +21,8 @@ from openpyxl import load_workbook
 from tests import factories
 from tracker.choices import Role
 from tracker.models import IndustryChain, Project
-from tracker.reports import compute_report, publish_monthly_report
+from tracker.reports.assembly import compute_report
+from tracker.reports.publishing import publish_monthly_report
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ Each is computed by the database for the year (GROUP BY region, conditional aggr
 a fixed number of queries whatever the number of projects or regions). "The year's end"
 is 31 December, or today while the year is still running.
 
-The four rates are the monthly report's: the same ``tracker.reports.RATES`` (texts and
+The four rates are the monthly report's: the same ``tracker.reports.rates.RATES`` (texts and
 database expressions), evaluated by ``reports.rate_figures`` with the as-of day at the year's
 end and the year as the period (``reports.AsOf.year_to``). The December report's year-to-date
 rates are therefore the assessment's; only the dispatch rate differs, being the month's
@@ -69,7 +69,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .money import yi_exact
 from .querysets import investment_as_of, q_5020  # the one definition of each
-from .reports import RATES_BY_KEY, AsOf, rate_figures, rate_value
+from .reports.rates import RATES_BY_KEY, AsOf, rate_figures, rate_value
 from .services import record_changes, record_creation, snapshot
 
 TOTAL_WEIGHT = Decimal(100)

@@ -37,7 +37,7 @@ from .lights import (
 from .models import AnnualIndicator
 from .money import yi
 from .querysets import investment_as_of, q_5020, q_billion, reached_stage
-from .reports import month_end
+from .reports.rates import month_end
 
 ZERO = Decimal(0)
 MONEY = DecimalField(max_digits=16, decimal_places=2)
