@@ -22,7 +22,7 @@ from tracker.models import (
     User,
     WeeklyDispatch,
 )
-from tracker.reports.rates import AsOf, _rate_rows
+from tracker.reports.rates import AsOf, rate_rows
 from tracker.rules import allowed_targets, stage_before_stall, stage_transition_error
 from tracker.validators import credit_code_check_char, validate_credit_code
 
@@ -476,7 +476,7 @@ def test_stage_as_of_is_one_rule_for_the_queryset_the_lights_and_the_report():
         return (
             qs.with_stage_as_of(day).get().stage_as_of,
             annotate_lights(qs, today=day).get().lights_stage,
-            _rate_rows(AsOf(day)).get(pk=project.pk).report_stage,
+            rate_rows(AsOf(day)).get(pk=project.pk).report_stage,
         )
 
     assert three_ways(d(2022, 6, 29)) == (Stage.SIGNED,) * 3

@@ -17,13 +17,13 @@ from .rates import (
     MONTH_PERIOD_TEXT,
     RATES,
     AsOf,
-    _rate_rows,
-    _ytd,
     month_end,
     previous_month,
     ranking_keys,
     ranking_text,
+    rate_rows,
     rate_value,
+    ytd,
 )
 
 SCHEMA = 1
@@ -34,8 +34,8 @@ class ReportMonthError(ValueError):
 
 
 def _project_rows(ctx):
-    """``_rate_rows`` with the warning lights as of ``ctx.day`` (the report's tables)."""
-    return annotate_lights(_rate_rows(ctx), today=ctx.day, investment_from_dispatch=True)
+    """``rate_rows`` with the warning lights as of ``ctx.day`` (the report's tables)."""
+    return annotate_lights(rate_rows(ctx), today=ctx.day, investment_from_dispatch=True)
 
 
 def _project_aggregates(ctx):
@@ -43,10 +43,10 @@ def _project_aggregates(ctx):
     aggregates = {
         "month_count": Count("pk", filter=month),
         "month_amount": Coalesce(Sum("signed_amount", filter=month), Value(Decimal(0))),
-        "ytd_count": Count("pk", filter=_ytd(ctx)),
-        "ytd_amount": Coalesce(Sum("signed_amount", filter=_ytd(ctx)), Value(Decimal(0))),
-        "ytd_5020": Count("pk", filter=_ytd(ctx) & q_5020()),
-        "ytd_billion": Count("pk", filter=_ytd(ctx) & q_billion()),
+        "ytd_count": Count("pk", filter=ytd(ctx)),
+        "ytd_amount": Coalesce(Sum("signed_amount", filter=ytd(ctx)), Value(Decimal(0))),
+        "ytd_5020": Count("pk", filter=ytd(ctx) & q_5020()),
+        "ytd_billion": Count("pk", filter=ytd(ctx) & q_billion()),
         "red": Count("pk", filter=Q(light=Light.RED)),
         "yellow": Count("pk", filter=Q(light=Light.YELLOW)),
     }

@@ -91,7 +91,8 @@ def previous_month(year, month):
     return (year - 1, 12) if month == 1 else (year, month - 1)
 
 
-def _ytd(ctx):
+def ytd(ctx):
+    """Signed in the year to date: from 1 January of the as-of day's year to that day."""
     return Q(signed_on__gte=ctx.year_start, signed_on__lte=ctx.day)
 
 
@@ -210,9 +211,9 @@ RATES = [
         denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count(
-            "pk", filter=_ytd(ctx) & Q(reached_registered=True) & _alive(ctx)
+            "pk", filter=ytd(ctx) & Q(reached_registered=True) & _alive(ctx)
         ),
-        denominator=lambda ctx: Count("pk", filter=_ytd(ctx)),
+        denominator=lambda ctx: Count("pk", filter=ytd(ctx)),
     ),
     Rate(
         key="start",
@@ -223,8 +224,8 @@ RATES = [
         ),
         denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
-        numerator=lambda ctx: Count("pk", filter=_ytd(ctx) & Q(reached_started=True) & _alive(ctx)),
-        denominator=lambda ctx: Count("pk", filter=_ytd(ctx)),
+        numerator=lambda ctx: Count("pk", filter=ytd(ctx) & Q(reached_started=True) & _alive(ctx)),
+        denominator=lambda ctx: Count("pk", filter=ytd(ctx)),
     ),
     Rate(
         key="production",
@@ -236,9 +237,9 @@ RATES = [
         denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count(
-            "pk", filter=_ytd(ctx) & Q(reached_production=True) & _alive(ctx)
+            "pk", filter=ytd(ctx) & Q(reached_production=True) & _alive(ctx)
         ),
-        denominator=lambda ctx: Count("pk", filter=_ytd(ctx)),
+        denominator=lambda ctx: Count("pk", filter=ytd(ctx)),
     ),
     Rate(
         key="funds",
@@ -251,10 +252,10 @@ RATES = [
         denominator_text=_("sum of the signed amounts of the same projects"),
         source="projects",
         numerator=lambda ctx: Coalesce(
-            Sum("report_investment", filter=_ytd(ctx)), Value(Decimal(0)), output_field=MONEY
+            Sum("report_investment", filter=ytd(ctx)), Value(Decimal(0)), output_field=MONEY
         ),
         denominator=lambda ctx: Coalesce(
-            Sum("signed_amount", filter=_ytd(ctx)), Value(Decimal(0)), output_field=MONEY
+            Sum("signed_amount", filter=ytd(ctx)), Value(Decimal(0)), output_field=MONEY
         ),
     ),
     Rate(
@@ -318,7 +319,7 @@ def ranking_text():
 
 
 # --- evaluating them ------------------------------------------------------------------------
-def _rate_rows(ctx):
+def rate_rows(ctx):
     """Projects signed by ``ctx.day`` with every as-of annotation the RATES read."""
     qs = Project.objects.filter(signed_on__lte=ctx.day).annotate(
         report_stage=Coalesce(stage_as_of(ctx.day), Value(Stage.SIGNED.value)),
@@ -340,7 +341,7 @@ def rate_figures(ctx, keys, *, by, ids):
     rates = [RATES_BY_KEY[key] for key in keys]
     result = {pk: {rate.key: (0, 0) for rate in rates} for pk in ids}
     for source, rows in (
-        ("projects", _rate_rows(ctx)),
+        ("projects", rate_rows(ctx)),
         ("problems", Problem.objects.filter(raised_on__lte=ctx.day)),
     ):
         chosen = [rate for rate in rates if rate.source == source]
