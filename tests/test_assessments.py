@@ -502,7 +502,7 @@ def test_the_december_report_and_the_assessment_give_the_same_rates(case):
     """Start, production and problems: the December report's year-to-date rates per region
     are the assessment's (as of 31 December). Terminated projects and problems closed without
     a status of resolved are counted alike by both."""
-    from tracker.reports import compute_report
+    from tracker.reports.assembly import compute_report
 
     manager = factories.user(Role.MANAGER)
     terminated = factories.project(
@@ -557,7 +557,7 @@ def test_the_december_report_and_the_assessment_give_the_same_rates(case):
 
 
 def test_the_page_defines_the_shared_rates_with_the_reports_texts(client, case):
-    from tracker.reports import RATES_BY_KEY
+    from tracker.reports.rates import RATES_BY_KEY
 
     client.force_login(factories.user(Role.COUNTY))
     body = client.get(reverse("tracker:assessment_year", args=[2022])).content.decode()

@@ -8,7 +8,7 @@ hand-made cases; the query count at two sizes.
 import datetime
 import json
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from io import StringIO
 from pathlib import Path
 
@@ -101,7 +101,7 @@ class TestThe2022Book:
             last = project.dispatches.filter(iso_year=2022).order_by("-iso_week").first()
             total += last.completed_investment if last else 0
         assert headline["invested"] == total
-        assert headline["invested_yi"] == (total / 10000).quantize(Decimal("0.01"))
+        assert headline["invested_yi"] == (total / 10000).quantize(Decimal("0.01"), ROUND_HALF_UP)
 
     def test_2022_indicators_are_shown_with_unit_growth_and_rank(self, seeded, client):
         client.force_login(f.user(Role.MANAGER))

@@ -933,7 +933,7 @@ def test_sheet_refuses_last_week_above_this_weeks_figure(en, county):
 def test_sheet_home_flags_and_report_agree_on_projects_stopping_mid_period(en):
     from tracker.models import MissingDispatch
     from tracker.overdue import flag_overdue
-    from tracker.reports import AsOf, rate_figures
+    from tracker.reports.rates import AsOf, rate_figures
 
     region = f.region(code="agree")
     county_user = f.user(Role.COUNTY, region=region)

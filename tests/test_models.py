@@ -12,6 +12,7 @@ from django.utils import translation
 
 from tests import factories
 from tracker.choices import CapitalSource, Role, Stage, Tier5020
+from tracker.lights import annotate_lights
 from tracker.models import (
     AnnualIndicator,
     ChangeLog,
@@ -21,7 +22,8 @@ from tracker.models import (
     User,
     WeeklyDispatch,
 )
-from tracker.rules import allowed_targets, stage_transition_error
+from tracker.reports.rates import AsOf, rate_rows
+from tracker.rules import allowed_targets, stage_before_stall, stage_transition_error
 from tracker.validators import credit_code_check_char, validate_credit_code
 
 pytestmark = pytest.mark.django_db
@@ -383,6 +385,25 @@ def test_stalled_project_resumes_forward_only_for_staff():
     )
 
 
+def test_stage_before_stall_is_the_latest_main_line_change(django_assert_num_queries):
+    d = datetime.date
+    project = factories.project(
+        history=[
+            (Stage.LAND, d(2022, 4, 1)),
+            (Stage.STARTED, d(2022, 6, 1)),
+            (Stage.STALLED, d(2022, 6, 1)),  # same day, recorded after the start
+            (Stage.TERMINATED, d(2022, 8, 1)),
+        ]
+    )
+    assert project.stage_before_stall() == Stage.STARTED
+    prefetched = Project.objects.prefetch_related("stage_changes").get(pk=project.pk)
+    changes = list(reversed(project.stage_changes.all()))  # the order given does not matter
+    with django_assert_num_queries(0):  # a fetched list, as the dispatch sheet passes
+        assert prefetched.stage_before_stall() == Stage.STARTED
+        assert stage_before_stall(changes) == Stage.STARTED
+    assert stage_before_stall([]) is None
+
+
 def test_advance_to_records_the_change_with_date_and_user():
     staff = factories.user(Role.COUNTY)
     project = factories.project(signed_on=datetime.date(2022, 2, 1), region=staff.region)
@@ -508,6 +529,28 @@ def test_stage_as_of_reads_the_history_not_the_current_stage():
     assert as_of(d(2022, 7, 15)) == Stage.STARTED
     assert as_of(d(2022, 12, 31)) == Stage.STARTED
     assert as_of(d(2023, 3, 1)) == Stage.PRODUCTION
+
+
+def test_stage_as_of_is_one_rule_for_the_queryset_the_lights_and_the_report():
+    """Two changes effective on the same day: the later recorded one is in force that day,
+    in ``with_stage_as_of``, the lights (``lights_stage``) and the monthly report alike."""
+    d = datetime.date
+    project = factories.project(
+        history=[(Stage.STARTED, d(2022, 6, 30)), (Stage.STALLED, d(2022, 6, 30))]
+    )  # the stall recorded after the start, effective the same day
+
+    def three_ways(day):
+        qs = Project.objects.filter(pk=project.pk)
+        return (
+            qs.with_stage_as_of(day).get().stage_as_of,
+            annotate_lights(qs, today=day).get().lights_stage,
+            rate_rows(AsOf(day)).get(pk=project.pk).report_stage,
+        )
+
+    assert three_ways(d(2022, 6, 29)) == (Stage.SIGNED,) * 3
+    assert three_ways(d(2022, 6, 30)) == (Stage.STALLED,) * 3
+    assert Project.objects.reached_by(Stage.STARTED, d(2022, 6, 30)).filter(pk=project.pk).exists()
+    assert not Project.objects.reached_by(Stage.STARTED, d(2022, 6, 29)).exists()
 
 
 def test_moving_back_clears_the_dates_of_the_stages_left():

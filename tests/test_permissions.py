@@ -30,6 +30,7 @@ from tracker.models import (
     Project,
     RectificationItem,
 )
+from tracker.reports.publishing import publish_monthly_report
 
 pytestmark = pytest.mark.django_db
 
@@ -455,8 +456,6 @@ def test_every_route_is_in_the_matrix():
 def test_every_route_obeys_the_permission_module(client, world, who):
     user, rows = world["users"][who], world["rows"]
     manager = world["users"]["manager"]
-    from tracker.reports import publish_monthly_report
-
     publish_monthly_report(year=SIGNED.year, month=SIGNED.month, by=manager)
     assert MonthlyReport.objects.count() == 1
     client.force_login(user)

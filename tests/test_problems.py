@@ -19,6 +19,7 @@ from tracker import locking, permissions
 from tracker import problems as ledger
 from tracker.choices import ProblemAction, ProblemStatus, Role
 from tracker.models import ChangeLog, Inspection, Problem, ProblemEvent
+from tracker.rules import problem_is_overdue
 from tracker.services import update_project
 
 pytestmark = pytest.mark.django_db
@@ -713,6 +714,23 @@ def test_each_filter_narrows_the_list(client, world, ledger_rows, params, expect
     assert response.status_code == 200
     assert {names[t] for t in _titles(response)} == expected
     assert response.context["totals"]["count"] == len(expected)
+
+
+def test_overdue_is_one_rule_in_the_database_and_in_python(world, ledger_rows):
+    flagged_not_late = make_problem(  # flagged by the daily check, deadline now later
+        world["mine"], status=ProblemStatus.ASSIGNED, overdue_since=today() - 3 * DAY
+    )
+    expected = {"open_overdue", "late_unflagged"}
+    in_python = {k for k, p in ledger_rows.items() if problem_is_overdue(p, today())}
+    in_sql = set(Problem.objects.overdue(today()).values_list("title", flat=True))
+    assert in_python == expected
+    assert in_sql == {ledger_rows[k].title for k in expected} | {flagged_not_late.title}
+    assert problem_is_overdue(flagged_not_late, today())
+    # the day itself: a deadline of today is overdue from tomorrow, in both
+    due_today = ledger_rows["due_today"]
+    assert not problem_is_overdue(due_today, today())
+    assert problem_is_overdue(due_today, today() + DAY)
+    assert Problem.objects.overdue(today() + DAY).filter(pk=due_today.pk).exists()
 
 
 def test_overdue_badge_and_header_count(client, world, ledger_rows):

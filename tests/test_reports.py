@@ -19,17 +19,13 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from tests import factories
-from tracker import reports
 from tracker.choices import ProblemStatus, Role, Stage
 from tracker.models import MonthlyReport, Problem, Project, StageChange, WeeklyDispatch
-from tracker.reports import (
-    RATES,
-    AsOf,
-    compute_report,
-    publish_monthly_report,
-    rate_value,
-    report_xlsx,
-)
+from tracker.reports import assembly, publishing
+from tracker.reports.assembly import compute_report
+from tracker.reports.publishing import publish_monthly_report
+from tracker.reports.rates import RATES, AsOf, rate_value
+from tracker.reports.xlsx import report_xlsx
 
 pytestmark = pytest.mark.django_db
 
@@ -180,10 +176,10 @@ def test_signed_this_month_and_year_to_date(june):
     # June: p3 only; year to date: p1 p2 p3 p4 p5 p8 (p6 signed in 2021, p7 in July).
     assert row["month_count"] == 1
     assert row["month_amount"] == "20000.00"
-    assert row["month_amount_yi"] == "2.00"
+    assert row["month_amount_yi"] == "2.0000"  # a file: four decimals
     assert row["ytd_count"] == 6
     assert row["ytd_amount"] == "160000.00"
-    assert row["ytd_amount_yi"] == "16.00"
+    assert row["ytd_amount_yi"] == "16.0000"
     assert row["ytd_5020"] == 0
     assert row["ytd_billion"] == 6
     assert row["ytd_count_change"] == 1  # May: five
@@ -418,11 +414,11 @@ def test_the_current_month_is_not_reported_before_it_ends(june, client, settings
 
 def test_a_month_is_reportable_from_the_day_after_its_last_day():
     factories.project(signed_on=D(2022, 3, 1))
-    with pytest.raises(reports.ReportMonthError):
-        reports.check_month(2022, 6, today=D(2022, 6, 30))  # its own last day
-    assert reports.check_month(2022, 6, today=D(2022, 7, 1)) == D(2022, 6, 30)
-    assert (2022, 6) not in reports.reportable_months(today=D(2022, 6, 30))
-    assert reports.reportable_months(today=D(2022, 7, 1))[0] == (2022, 6)
+    with pytest.raises(assembly.ReportMonthError):
+        assembly.check_month(2022, 6, today=D(2022, 6, 30))  # its own last day
+    assert assembly.check_month(2022, 6, today=D(2022, 7, 1)) == D(2022, 6, 30)
+    assert (2022, 6) not in assembly.reportable_months(today=D(2022, 6, 30))
+    assert assembly.reportable_months(today=D(2022, 7, 1))[0] == (2022, 6)
 
 
 @pytest.mark.parametrize(("today", "status"), [(D(2022, 6, 30), 404), (D(2022, 7, 1), 200)])
@@ -495,8 +491,8 @@ def test_a_concurrent_publish_of_the_same_number_takes_the_next_one(june, monkey
     manager = factories.user(Role.MANAGER)
     publish_monthly_report(year=2022, month=6, by=manager)
     stale = iter([0])  # the first read misses version 1, published meanwhile
-    real = reports.latest_version
-    monkeypatch.setattr(reports, "latest_version", lambda y, m: next(stale, None) or real(y, m))
+    real = publishing.latest_version
+    monkeypatch.setattr(publishing, "latest_version", lambda y, m: next(stale, None) or real(y, m))
     report = publish_monthly_report(year=2022, month=6, by=manager, reason="第二次发布")
     assert report.version == 2
     assert MonthlyReport.objects.count() == 2
@@ -506,8 +502,8 @@ def test_a_concurrent_first_publish_without_reason_is_refused_clearly(june, monk
     manager = factories.user(Role.MANAGER)
     publish_monthly_report(year=2022, month=6, by=manager)
     stale = iter([0])
-    real = reports.latest_version
-    monkeypatch.setattr(reports, "latest_version", lambda y, m: next(stale, None) or real(y, m))
+    real = publishing.latest_version
+    monkeypatch.setattr(publishing, "latest_version", lambda y, m: next(stale, None) or real(y, m))
     with pytest.raises(ValidationError) as error:
         publish_monthly_report(year=2022, month=6, by=manager)
     assert "reason" in error.value.message_dict
@@ -517,7 +513,7 @@ def test_a_concurrent_first_publish_without_reason_is_refused_clearly(june, monk
 def test_a_publish_that_keeps_colliding_is_refused_clearly(june, monkeypatch):
     manager = factories.user(Role.MANAGER)
     publish_monthly_report(year=2022, month=6, by=manager)
-    monkeypatch.setattr(reports, "latest_version", lambda y, m: 0)  # always stale
+    monkeypatch.setattr(publishing, "latest_version", lambda y, m: 0)  # always stale
     with pytest.raises(ValidationError) as error:
         publish_monthly_report(year=2022, month=6, by=manager, reason="重发")
     with translation.override("en"):  # the source text, whatever the catalogue holds
@@ -559,7 +555,7 @@ def test_republish_view_without_reason_shows_the_error_and_creates_nothing(june,
     assert 'id="error-reason"' in body
     from django.utils.html import escape
 
-    assert escape(str(reports.REASON_REQUIRED)) in body
+    assert escape(str(publishing.REASON_REQUIRED)) in body
     assert MonthlyReport.objects.count() == 1
     response = client.post(url, {"reason": "补报数据后重发"})
     assert response.status_code == 302
@@ -807,7 +803,7 @@ def test_published_version_page_is_a_few_queries(june, client):
 def test_the_ranking_order_is_a_setting(settings):
     from django.core.exceptions import ImproperlyConfigured
 
-    from tracker.reports import ranking_keys, ranking_text
+    from tracker.reports.rates import ranking_keys, ranking_text
 
     assert ranking_keys() == ["start", "funds", "performance"]
     settings.TRACKER = {**settings.TRACKER, "REPORT_RANKING": ["production", "start"]}

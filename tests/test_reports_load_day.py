@@ -18,7 +18,7 @@ from django.utils import translation
 
 from tracker.dashboard import by_region
 from tracker.models import Project
-from tracker.reports import compute_report
+from tracker.reports.assembly import compute_report
 
 pytestmark = pytest.mark.django_db
 

@@ -21,12 +21,13 @@ from openpyxl import load_workbook
 from tests import factories
 from tracker.choices import Role
 from tracker.models import IndustryChain, Project
-from tracker.reports import compute_report, publish_monthly_report
+from tracker.reports.assembly import compute_report
+from tracker.reports.publishing import publish_monthly_report
 
 pytestmark = pytest.mark.django_db
 
 LOAD_DAY = "2023-01-02"  # the earliest load date: the history runs to the end of 2022
-PUBLISHED = {"ytd_count": 338, "ytd_amount_yi": "1796.16", "ytd_5020": 41, "ytd_billion": 298}
+PUBLISHED = {"ytd_count": 338, "ytd_amount_yi": "1796.1600", "ytd_5020": 41, "ytd_billion": 298}
 
 
 @pytest.fixture(scope="module")

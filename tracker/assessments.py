@@ -6,7 +6,7 @@ Each is computed by the database for the year (GROUP BY region, conditional aggr
 a fixed number of queries whatever the number of projects or regions). "The year's end"
 is 31 December, or today while the year is still running.
 
-The four rates are the monthly report's: the same ``tracker.reports.RATES`` (texts and
+The four rates are the monthly report's: the same ``tracker.reports.rates.RATES`` (texts and
 database expressions), evaluated by ``reports.rate_figures`` with the as-of day at the year's
 end and the year as the period (``reports.AsOf.year_to``). The December report's year-to-date
 rates are therefore the assessment's; only the dispatch rate differs, being the month's
@@ -70,11 +70,11 @@ from django.utils.translation import gettext_lazy as _
 from . import permissions
 from .history import record_changes, record_creation, snapshot
 from .models import AssessmentAdjustment, AssessmentWeight
-from .querysets import _tier_condition  # the one definition of "5020"
-from .reports import RATES_BY_KEY, AsOf, rate_figures, rate_value
+from .money import yi_exact
+from .querysets import investment_as_of, q_5020  # the one definition of each
+from .reports.rates import RATES_BY_KEY, AsOf, rate_figures, rate_value
 
 TOTAL_WEIGHT = Decimal(100)
-TEN_THOUSAND = Decimal(10000)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
 MONEY = models.DecimalField(max_digits=16, decimal_places=2)
@@ -353,18 +353,10 @@ class Assessment:
         return YEAR_PERIOD_TEXT
 
 
-def _yi(amount):
-    return (amount or Decimal(0)) / TEN_THOUSAND
-
-
-def _latest_cumulative(*, iso_year_up_to=None, day=None):
+def _latest_cumulative(*, iso_year_up_to):
     from .models import WeeklyDispatch
 
-    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
-    if day is not None:
-        reports = reports.on_or_before(day)
-    else:
-        reports = reports.filter(iso_year__lte=iso_year_up_to)
+    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"), iso_year__lte=iso_year_up_to)
     return Subquery(reports.order_by("-iso_year", "-iso_week").values("completed_investment")[:1])
 
 
@@ -383,7 +375,7 @@ def indicator_values(year, region_ids, *, as_of):
         .annotate(
             count=Count("pk"),
             amount=Sum("signed_amount"),
-            count_5020=Count("pk", filter=_tier_condition(0)),
+            count_5020=Count("pk", filter=q_5020()),
             leading=Sum("signed_amount", filter=Q(chain__is_leading=True)),
         )
     )
@@ -391,9 +383,7 @@ def indicator_values(year, region_ids, *, as_of):
         Project.objects.filter(region_id__in=region_ids, signed_on__lte=as_of)
         .order_by()
         .annotate(
-            end_figure=Coalesce(
-                _latest_cumulative(day=as_of), Value(Decimal(0)), output_field=MONEY
-            ),
+            end_figure=investment_as_of(as_of),
             start_figure=Coalesce(
                 _latest_cumulative(iso_year_up_to=year - 1), Value(Decimal(0)), output_field=MONEY
             ),
@@ -410,9 +400,9 @@ def indicator_values(year, region_ids, *, as_of):
     for rid in region_ids:
         s = by_signed.get(rid, {})
         result[rid] = {
-            "signed_amount": _yi(s.get("amount")),
+            "signed_amount": yi_exact(s.get("amount")),
             "count_5020": Decimal(s.get("count_5020", 0)),
-            "completed_investment": _yi(by_invest.get(rid)),
+            "completed_investment": yi_exact(by_invest.get(rid)),
             **{key: rate_value(*rates[rid][rate]) for key, rate in SHARED_RATES.items()},
             "leading": s.get("leading") or Decimal(0),
             "projects": s.get("count", 0),

@@ -16,7 +16,6 @@ from django.db.models import (
     IntegerField,
     OuterRef,
     Prefetch,
-    Q,
     Subquery,
     Sum,
     Value,
@@ -26,6 +25,7 @@ from django.db.models.functions import Coalesce
 
 from .choices import ChainLeaderPosition
 from .models import ChainLeader, IndustryChain, Problem, Project
+from .querysets import q_problem_open, q_problem_overdue
 
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 
@@ -80,7 +80,7 @@ def chain_problems(chain, user, *, today):
         .select_related("project", "region")
         .annotate(
             is_overdue=Case(
-                When(Problem.objects.overdue_condition(today), then=Value(True)),
+                When(q_problem_overdue(today), then=Value(True)),
                 default=Value(False),
             )
         )
@@ -90,9 +90,8 @@ def chain_problems(chain, user, *, today):
 
 def problem_counts(problems, *, today):
     """Total, open and overdue among ``problems`` (one query)."""
-    open_q = Q(pk__in=Problem.objects.open().values("pk"))
     return problems.order_by().aggregate(
         total=Count("pk"),
-        open=Count("pk", filter=open_q),
-        overdue=Count("pk", filter=Problem.objects.overdue_condition(today)),
+        open=Count("pk", filter=q_problem_open()),
+        overdue=Count("pk", filter=q_problem_overdue(today)),
     )

@@ -78,6 +78,34 @@ class Tier5020(models.IntegerChoices):
     TIER_50 = 50, _("5020: ≥ 50 亿元")
 
 
+class Tier5020Filter(models.TextChoices):
+    """The project list's 5020 drop-down: any tier, one tier, or not 5020."""
+
+    ANY = "5020", _("5020 (≥ 20 亿元)")
+    TIER_50 = "50", Tier5020.TIER_50.label
+    TIER_20 = "20", _("5020: 20–50 亿元")
+    NONE = "0", Tier5020.NONE.label
+
+
+class Light(models.TextChoices):
+    """Warning lights (红黄绿灯), tracker/lights.py."""
+
+    GREEN = "green", _("green")
+    YELLOW = "yellow", _("yellow")
+    RED = "red", _("red")
+
+
+class Quarter(models.IntegerChoices):
+    Q1 = 1, _("Q1")
+    Q2 = 2, _("Q2")
+    Q3 = 3, _("Q3")
+    Q4 = 4, _("Q4")
+
+
+# A yes/no filter's drop-down (the values django-filter's BooleanFilter reads): 全部, 是, 否.
+YES_NO_ALL = [("", _("all")), ("true", _("yes")), ("false", _("no"))]
+
+
 class ChangeAction(models.TextChoices):
     CREATE = "create", _("created")
     UPDATE = "update", _("changed")
@@ -95,6 +123,11 @@ class ProblemStatus(models.TextChoices):
     ASSIGNED = "assigned", _("assigned")
     RESOLVED = "resolved", _("resolved")
     CLOSED = "closed", _("closed")
+
+    @classmethod
+    def open_states(cls):
+        """Still to be handled: raised or assigned (the states that can go overdue)."""
+        return [cls.RAISED, cls.ASSIGNED]
 
 
 class ProblemAction(models.TextChoices):

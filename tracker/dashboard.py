@@ -22,32 +22,26 @@ Queries
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Q, Sum, Value
 from django.db.models.functions import Coalesce, ExtractMonth
 from django.utils.dates import MONTHS_3
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Stage
+from .choices import Light, Stage
 from .lights import (
     INVEST_LIGHT_NOTE,
-    Light,
     annotate_lights,
-    dispatch_investment_as_of,
     invest_light_applies,
 )
 from .models import AnnualIndicator
-from .reports import month_end, reached
+from .money import yi
+from .querysets import investment_as_of, q_5020, q_billion, reached_stage
+from .reports.rates import month_end
 
-TEN_THOUSAND = Decimal(10000)
 ZERO = Decimal(0)
 MONEY = DecimalField(max_digits=16, decimal_places=2)
 MONTHS = range(1, 13)
-
-
-def to_yi(amount, places="0.01"):
-    """万元 → 亿元 (Decimal, two decimals by default)."""
-    return ((amount or ZERO) / TEN_THOUSAND).quantize(Decimal(places))
 
 
 def as_of_for(year, today):
@@ -60,13 +54,6 @@ def signed_years(scope):
     return [d.year for d in scope.dates("signed_on", "year", order="DESC")]
 
 
-def investment_as_of(day):
-    """The project's cumulative completed investment at ``day``: its latest dispatch of a
-    week that began on or before ``day`` (the same rule as the monthly report), else 0."""
-    latest = Subquery(dispatch_investment_as_of(day), output_field=MONEY)
-    return Coalesce(latest, Value(ZERO), output_field=MONEY)
-
-
 def headline(cohort, *, as_of):
     """The year's figures and the stage funnel, in one query.
 
@@ -77,31 +64,30 @@ def headline(cohort, *, as_of):
     aggregates = {
         "count": Count("pk"),
         "amount": Coalesce(Sum("signed_amount"), Value(ZERO), output_field=MONEY),
-        "count_5020": Count("pk", filter=Q(tier_5020_value__gt=0)),
-        "count_billion": Count("pk", filter=Q(is_billion_value=True)),
+        "count_5020": Count("pk", filter=q_5020()),
+        "count_billion": Count("pk", filter=q_billion()),
         "stalled": Count("pk", filter=Q(stage_as_of=Stage.STALLED)),
         "terminated": Count("pk", filter=Q(stage_as_of=Stage.TERMINATED)),
         "invested": Coalesce(Sum("invested_as_of"), Value(ZERO), output_field=MONEY),
     }
-    flags = {f"has_reached_{stage}": reached(stage, as_of) for stage in Stage.main_line()}
+    flags = {f"has_reached_{stage}": reached_stage(stage, as_of) for stage in Stage.main_line()}
     for stage in Stage.main_line():
         aggregates[f"reached_{stage}"] = Count("pk", filter=Q(**{f"has_reached_{stage}": True}))
     row = (
-        cohort.with_tiers()
-        .with_stage_as_of(as_of)
+        cohort.with_stage_as_of(as_of)
         .annotate(invested_as_of=investment_as_of(as_of), **flags)
         .aggregate(**aggregates)
     )
     return {
         "count": row["count"],
         "amount": row["amount"],
-        "amount_yi": to_yi(row["amount"]),
+        "amount_yi": yi(row["amount"]),
         "count_5020": row["count_5020"],
         "count_billion": row["count_billion"],
         "started": row[f"reached_{Stage.STARTED}"],
         "production": row[f"reached_{Stage.PRODUCTION}"],
         "invested": row["invested"],
-        "invested_yi": to_yi(row["invested"]),
+        "invested_yi": yi(row["invested"]),
         "stalled": row["stalled"],
         "terminated": row["terminated"],
         "funnel": [
@@ -124,7 +110,7 @@ def signing_by_month(cohort):
         {
             "month": m,
             "count": rows.get(m, {}).get("count", 0),
-            "amount_yi": to_yi(rows.get(m, {}).get("amount")),
+            "amount_yi": yi(rows.get(m, {}).get("amount")),
         }
         for m in MONTHS
     ]
@@ -154,8 +140,8 @@ def investment_by_month(cohort, *, year, today):
         result.append(
             {
                 "month": m,
-                "cumulative_yi": to_yi(cumulative),
-                "increment_yi": to_yi(cumulative - previous),
+                "cumulative_yi": yi(cumulative),
+                "increment_yi": yi(cumulative - previous),
             }
         )
         previous = cumulative
@@ -190,7 +176,7 @@ def by_region(cohort, *, as_of, plan_year=None):
             "region_id": r["region_id"],
             "name": r["region__name"],
             "count": r["count"],
-            "amount_yi": to_yi(r["amount"]),
+            "amount_yi": yi(r["amount"]),
             "red": r["red"],
             "yellow": r["yellow"],
             "green": r["green"],
@@ -203,12 +189,11 @@ def by_region(cohort, *, as_of, plan_year=None):
 def by_chain(cohort):
     """Per chain: count and amount signed (one query)."""
     rows = (
-        cohort.with_tiers()
-        .values("chain_id", "chain__name", "chain__sort_order")
+        cohort.values("chain_id", "chain__name", "chain__sort_order")
         .annotate(
             count=Count("pk"),
             amount=Sum("signed_amount"),
-            count_5020=Count("pk", filter=Q(tier_5020_value__gt=0)),
+            count_5020=Count("pk", filter=q_5020()),
         )
         .order_by("chain__sort_order", "chain__name")
     )
@@ -217,7 +202,7 @@ def by_chain(cohort):
             "chain_id": r["chain_id"],
             "name": r["chain__name"],
             "count": r["count"],
-            "amount_yi": to_yi(r["amount"]),
+            "amount_yi": yi(r["amount"]),
             "count_5020": r["count_5020"],
         }
         for r in rows

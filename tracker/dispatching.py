@@ -95,7 +95,7 @@ from django.utils.translation import gettext_lazy as _
 from . import locking, permissions
 from .choices import ChangeAction, Stage
 from .models import ChangeLog, Project, WeeklyDispatch
-from .rules import allowed_targets
+from .rules import allowed_targets, stage_before_stall
 from .services import changelog_rows, snapshot
 
 TEXT_MAX = 2000
@@ -278,13 +278,6 @@ def excluded_count(user, iso_year, iso_week, *, region=None):
     if region is not None:
         qs = qs.filter(region=region)
     return qs.count()
-
-
-def resume_stage(project, stage_changes):
-    """``Project.stage_before_stall`` computed from already-fetched stage changes."""
-    main = [c for c in stage_changes if c.to_stage not in Stage.side_states()]
-    main.sort(key=lambda c: (c.effective_on, c.id))
-    return main[-1].to_stage if main else None
 
 
 def follows(project, iso_year, iso_week):
@@ -772,7 +765,7 @@ class DispatchRowForm(forms.Form):
         targets = allowed_targets(
             current=project.stage,
             override=permissions.may(user, permissions.MANAGE, project),
-            resume_stage=resume_stage(project, stage_changes)
+            resume_stage=stage_before_stall(stage_changes)
             if project.stage == Stage.STALLED
             else None,
         )

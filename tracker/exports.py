@@ -7,13 +7,13 @@ language is. Text cells that a spreadsheet would run as a formula get a leading 
 
 import csv
 import tempfile
-from decimal import Decimal
 
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 
 from .choices import CapitalSource, Stage, Tier5020
+from .money import yi_file
 
 CHUNK_SIZE = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -82,7 +82,7 @@ def export_rows(queryset):
             "亿元以上": YES if row["is_billion_value"] else NO,
             "项目阶段": stages.get(row["stage"], row["stage"]),
             "5020档次": tiers[tier] if tier != Tier5020.NONE else "",
-            "签约金额(亿元)": (row["signed_amount"] / Decimal(10000)).quantize(Decimal("0.0001")),
+            "签约金额(亿元)": yi_file(row["signed_amount"]),
             "资金来源": sources.get(row["capital_source"], row["capital_source"]),
             "示例数据": YES if row["is_sample"] else NO,
         }

@@ -6,10 +6,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from . import permissions
-from .choices import CapitalSource, Stage, Tier5020
+from .choices import YES_NO_ALL, CapitalSource, Stage, Tier5020Filter
 from .models import IndustryChain, Park, Region, User
-
-TIER_ANY = "5020"
 
 
 class YearFilter(django_filters.NumberFilter):
@@ -34,7 +32,7 @@ class ProjectFilterForm(forms.Form):
 
 def yes_no_all():
     """The drop-down of a yes/no filter: 全部 (no filter), 是, 否 — not Django's 未知."""
-    return forms.Select(choices=[("", _("all")), ("true", _("yes")), ("false", _("no"))])
+    return forms.Select(choices=YES_NO_ALL)
 
 
 class ProjectFilterSet(django_filters.FilterSet):
@@ -90,12 +88,7 @@ class ProjectFilterSet(django_filters.FilterSet):
     tier_5020 = django_filters.ChoiceFilter(
         label=_("5020 project"),
         method="filter_tier",
-        choices=[
-            (TIER_ANY, _("5020 (≥ 20 亿元)")),
-            (str(Tier5020.TIER_50.value), Tier5020.TIER_50.label),
-            (str(Tier5020.TIER_20.value), _("5020: 20–50 亿元")),
-            (str(Tier5020.NONE.value), Tier5020.NONE.label),
-        ],
+        choices=Tier5020Filter.choices,
     )
     billion = django_filters.BooleanFilter(label=_("≥ 1 亿元"), method="filter_billion")
     capital_source = django_filters.ChoiceFilter(
@@ -121,7 +114,7 @@ class ProjectFilterSet(django_filters.FilterSet):
         )
 
     def filter_tier(self, queryset, name, value):
-        if value == TIER_ANY:
+        if value == Tier5020Filter.ANY:
             return queryset.is_5020()
         return queryset.in_tier(value)
 

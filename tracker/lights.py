@@ -78,7 +78,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Stage
+from .choices import Light, Stage
+from .querysets import investment_as_of, stage_as_of
 
 PCT = DecimalField(max_digits=20, decimal_places=6)
 MONEY = DecimalField(max_digits=14, decimal_places=2)
@@ -92,12 +93,6 @@ class _Real(Func):
 
     def as_sqlite(self, compiler, connection, **extra):
         return super().as_sql(compiler, connection, template="CAST(%(expressions)s AS REAL)")
-
-
-class Light(models.TextChoices):
-    GREEN = "green", _("green")
-    YELLOW = "yellow", _("yellow")
-    RED = "red", _("red")
 
 
 RANK = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
@@ -141,18 +136,13 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
     none) instead of the project's current figure, so a past day's lights stay as they were
     whatever is reported later.
     """
-    from .models import StageChange, WeeklyDispatch
+    from .models import WeeklyDispatch
 
     if not isinstance(today, datetime.date) or isinstance(today, datetime.datetime):
         raise TypeError("annotate_lights needs a date for today")
     yellow_days, red_days, yellow_points, red_points = _thresholds()
     expected = expected_percent(today)
 
-    stage_then = (
-        StageChange.objects.filter(project=OuterRef("pk"), effective_on__lte=today)
-        .order_by("-effective_on", "-id")
-        .values("to_stage")[:1]
-    )
     baseline = (
         WeeklyDispatch.objects.filter(project=OuterRef("pk"), iso_year=today.year - 1)
         .order_by("-iso_week")
@@ -162,13 +152,13 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
     not_producing = Q(actual_production_on__isnull=True) | Q(actual_production_on__gt=today)
 
     if investment_from_dispatch:
-        done = Coalesce(Subquery(dispatch_investment_as_of(today)), Value(Decimal(0)))
+        done = investment_as_of(today)
     else:
         done = F("completed_investment")
     qs = queryset.annotate(
         lights_as_of=Value(today, output_field=models.DateField()),
         lights_done=ExpressionWrapper(done, output_field=MONEY),
-        lights_stage=Coalesce(Subquery(stage_then), F("stage"), output_field=models.CharField()),
+        lights_stage=Coalesce(stage_as_of(today), F("stage"), output_field=models.CharField()),
         lights_baseline=Coalesce(Subquery(baseline), Value(Decimal(0)), output_field=MONEY),
     )
     start_applies = (
@@ -281,19 +271,6 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
             default=Value(0),
             output_field=IntegerField(),
         )
-    )
-
-
-def dispatch_investment_as_of(day):
-    """Subquery: the cumulative completed investment of a project's latest weekly dispatch
-    of a week that began on or before ``day`` (for ``Subquery``; NULL when none)."""
-    from .models import WeeklyDispatch
-
-    return (
-        WeeklyDispatch.objects.filter(project=OuterRef("pk"))
-        .on_or_before(day)
-        .order_by("-iso_year", "-iso_week")
-        .values("completed_investment")[:1]
     )
 
 

@@ -35,9 +35,9 @@ from django.db import models, transaction
 from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
-from .choices import ProblemStatus, RectificationStatus
 from .dispatching import current_week, deadline, shift_week
 from .models import MissingDispatch, Problem, Project, RectificationItem, WeeklyDispatch
+from .querysets import q_item_overdue, q_problem_past_deadline
 
 DEFAULT_WEEKS = 8
 DAY = datetime.timedelta(days=1)
@@ -107,18 +107,10 @@ def flag_overdue(*, today=None, weeks=None, now=None):
     result = FlagResult()
     with transaction.atomic():
         result.problems = _flag_day_after_deadline(
-            Problem.objects.filter(
-                status__in=[ProblemStatus.RAISED, ProblemStatus.ASSIGNED],
-                deadline__lt=today,
-                overdue_since__isnull=True,
-            )
+            Problem.objects.filter(q_problem_past_deadline(today), overdue_since__isnull=True)
         )
         result.items = _flag_day_after_deadline(
-            RectificationItem.objects.filter(
-                status=RectificationStatus.OPEN,
-                deadline__lt=today,
-                overdue_since__isnull=True,
-            )
+            RectificationItem.objects.filter(q_item_overdue(today), overdue_since__isnull=True)
         )
         result.weeks = due_weeks(today, weeks)
         for iso_year, iso_week in result.weeks:

@@ -8,11 +8,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .choices import Quarter
 from .filters import YearFilter, yes_no_all
 from .models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
 
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-QUARTERS = [(1, _("Q1")), (2, _("Q2")), (3, _("Q3")), (4, _("Q4"))]
 
 
 class InspectionForm(forms.ModelForm):
@@ -33,7 +33,7 @@ class InspectionForm(forms.ModelForm):
         ]
         widgets = {
             "inspected_on": DATE_WIDGET,
-            "quarter": forms.Select(choices=QUARTERS),
+            "quarter": forms.Select(choices=Quarter.choices),
             "findings": forms.Textarea(attrs={"rows": 6}),
         }
 
@@ -81,7 +81,7 @@ class InspectionFilterSet(django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": _("title, findings, project or unit")}),
     )
     year = YearFilter(label=_("Year"), min_value=2000, max_value=2100)
-    quarter = django_filters.ChoiceFilter(label=_("Quarter"), choices=QUARTERS)
+    quarter = django_filters.ChoiceFilter(label=_("Quarter"), choices=Quarter.choices)
     region = django_filters.ModelChoiceFilter(
         label=_("County (city, district)"), queryset=Region.objects.all()
     )

@@ -1,4 +1,4 @@
-"""Pure domain rules: classification thresholds and stage transitions.
+"""Pure domain rules: classification thresholds, stage transitions, overdue problems.
 
 Kept free of the ORM so that models, querysets, forms and the seed share one definition.
 """
@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from .choices import CapitalSource, Stage, Tier5020
+from .choices import CapitalSource, ProblemStatus, Stage, Tier5020
 
 
 def tier_5020_thresholds(capital_source):
@@ -34,6 +34,24 @@ def tier_5020(amount, capital_source):
 
 def billion_or_more(amount):
     return amount is not None and Decimal(amount) >= settings.TRACKER["BILLION_THRESHOLD"]
+
+
+def problem_is_overdue(problem, today):
+    """The Python form of ``querysets.q_problem_overdue``: open, and past its deadline
+    (before ``today``) or flagged by the daily check."""
+    if problem.status not in ProblemStatus.open_states():
+        return False
+    return bool(problem.overdue_since or (problem.deadline and problem.deadline < today))
+
+
+def stage_before_stall(stage_changes):
+    """The main-line stage a stalled project resumes from: the ``to_stage`` of the latest
+    (effective date, then id) of ``stage_changes`` that is not a side state, or None.
+
+    ``stage_changes``: any iterable of StageChange, e.g. a prefetched list, so a page of
+    projects costs no query per project (``Project.stage_before_stall`` passes its own)."""
+    main = [c for c in stage_changes if c.to_stage not in Stage.side_states()]
+    return max(main, key=lambda c: (c.effective_on, c.id)).to_stage if main else None
 
 
 def stage_transition_error(*, current, target, override, resume_stage=None):

@@ -1,23 +1,16 @@
 """django-tables2 tables. Footers show totals of the whole filtered set, not one page."""
 
-from decimal import Decimal
-
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Tier5020
-from .lights import Light, light_reasons
+from .choices import Light, Tier5020
+from .lights import light_reasons
 from .models import Project
+from .money import grouped, wan, yi
 
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
-TEN_THOUSAND = Decimal(10000)
-
-
-def yi(amount):
-    """万元 → 亿元, four decimals (the reports' unit)."""
-    return ((amount or Decimal(0)) / TEN_THOUSAND).quantize(Decimal("0.0001"))
 
 
 def _count_footer(table):
@@ -27,11 +20,11 @@ def _count_footer(table):
 
 def _amount_footer(table):
     totals = getattr(table, "totals", None) or {}
-    amount = totals.get("amount") or Decimal(0)
+    amount = totals.get("amount")
     return format_html(
         '<span class="total-wan">{}</span> 万元<br><span class="total-yi">{}</span> 亿元',
-        f"{amount:,.2f}",
-        f"{yi(amount):,.4f}",
+        grouped(wan(amount)),
+        grouped(yi(amount)),
     )
 
 

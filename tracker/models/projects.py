@@ -22,7 +22,7 @@ from ..choices import (
 )
 from ..history import record_changes, snapshot
 from ..querysets import DispatchQuerySet, ProjectQuerySet, RestrictedQuerySet
-from ..rules import billion_or_more, stage_transition_error, tier_5020
+from ..rules import billion_or_more, stage_before_stall, stage_transition_error, tier_5020
 from ..validators import validate_credit_code
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
@@ -155,10 +155,6 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
         # The scope rules read the region of county staff and the chain of a chain office.
         constraints = permissions.account_constraints()
-
-    @property
-    def is_manager(self):  # TEMPORARY until the remaining callers ask tracker.permissions
-        return permissions.may(self, permissions.MANAGE, "project")
 
 
 class Enterprise(models.Model):
@@ -365,10 +361,6 @@ class Project(models.Model):
     def is_billion(self):
         return billion_or_more(self.signed_amount)
 
-    @property
-    def signed_amount_yi(self):
-        return (self.signed_amount / Decimal(10000)).quantize(Decimal("0.0001"))
-
     # --- validation ----------------------------------------------------------------------
     def clean(self):
         errors = {}
@@ -465,12 +457,7 @@ class Project(models.Model):
 
     def stage_before_stall(self):
         """The main-line stage the project was at before it stalled (or None)."""
-        change = (
-            self.stage_changes.exclude(to_stage__in=Stage.side_states())
-            .order_by("-effective_on", "-id")
-            .first()
-        )
-        return change.to_stage if change else None
+        return stage_before_stall(self.stage_changes.all())
 
 
 class StageChange(models.Model):

@@ -41,13 +41,6 @@ def signed(value):
 
 
 @register.filter
-def grouped(value):
-    """Money with thousands separators and two decimals: "17961600.00" → "17,961,600.00"."""
-    number = _decimal(value)
-    return DASH if number is None else f"{number:,.2f}"
-
-
-@register.filter
 def css_string(value):
     """Text made safe inside a double-quoted CSS string (the print page header)."""
     text = str(value)

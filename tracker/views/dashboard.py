@@ -22,8 +22,9 @@ from ..chains import (
     problem_counts,
     with_rollups,
 )
-from ..dashboard import chart_payload, dashboard_data, signed_years, to_yi
+from ..dashboard import chart_payload, dashboard_data, signed_years
 from ..models import Project
+from ..money import yi
 
 CHAIN_PROJECT_LIMIT = 20
 CHAIN_PROBLEM_LIMIT = 50
@@ -86,10 +87,10 @@ def chain_list(request):
         )
     )
     for chain in chains:
-        chain.signed_amount_yi = to_yi(chain.signed_amount)
+        chain.signed_amount_yi = yi(chain.signed_amount)
     totals = {
         "projects": sum(c.project_count for c in chains),
-        "amount_yi": to_yi(sum(c.signed_amount for c in chains)),
+        "amount_yi": yi(sum(c.signed_amount for c in chains)),
         "open_problems": sum(c.open_problems for c in chains),
     }
     return render(
@@ -122,7 +123,7 @@ def chain_detail(request, pk):
         "anchors": list(chain.anchor_enterprises.all()),
         "projects": listed,
         "more_projects": max(totals["count"] - len(listed), 0),
-        "totals": {**totals, "amount_yi": to_yi(totals["amount"])},
+        "totals": {**totals, "amount_yi": yi(totals["amount"])},
         "projects_url": f"{reverse('tracker:project_list')}?chain={chain.pk}",
         "problems": list(problems[:CHAIN_PROBLEM_LIMIT]),
         "problem_counts": counts,

@@ -16,14 +16,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import permissions
-from ..choices import Stage
+from ..choices import Light, Stage
 from ..dispatching import (
     current_week,
     deadline,
     shift_week,
     week_label,
 )
-from ..lights import Light, annotate_lights, light_reasons
+from ..lights import annotate_lights, light_reasons
 from ..models import Inspection, Problem, Project, RectificationItem, Region, WeeklyDispatch
 
 ATTENTION_LIMIT = 50

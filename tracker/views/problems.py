@@ -20,6 +20,8 @@ from ..choices import ProblemStatus
 from ..exports import safe_text, stream_csv, xlsx_file
 from ..filters import yes_no_all
 from ..models import IndustryChain, Problem, ProblemEvent, Region
+from ..querysets import q_problem_overdue
+from ..rules import problem_is_overdue
 from ..services import history_for
 from .lists import FilteredListView
 
@@ -102,9 +104,7 @@ def _count_footer(table):
 def status_badges(problem, today):
     """The status label with 逾期 (overdue) and 督办 (escalated) badges."""
     html = format_html("{}", problem.get_status_display())
-    if problem.status in (ProblemStatus.RAISED, ProblemStatus.ASSIGNED) and (
-        problem.overdue_since or (problem.deadline and problem.deadline < today)
-    ):
+    if problem_is_overdue(problem, today):
         since = problem.overdue_since or problem.deadline
         html += format_html(
             ' <span class="badge badge-overdue" title="{} {}">{}</span>',
@@ -240,7 +240,7 @@ class ProblemListView(FilteredListView):
         today = timezone.localdate()
         table.totals = self.object_list.order_by().aggregate(
             count=Count("pk"),
-            overdue=Count("pk", filter=Problem.objects.overdue_condition(today)),
+            overdue=Count("pk", filter=q_problem_overdue(today)),
         )
         return table
 

@@ -16,8 +16,9 @@ from ..forms import ProjectForm
 from ..lights import annotate_lights, expected_percent, light_reasons
 from ..locking import Conflict
 from ..models import Project, StageChange
+from ..money import yi
 from ..services import history_for, snapshot, update_project
-from ..tables import ProjectTable, yi
+from ..tables import ProjectTable
 from .lists import FilteredListView
 
 DISPATCH_LIMIT = 52  # a year of weekly reports on the project page

@@ -21,15 +21,15 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import permissions
 from ..models import MonthlyReport
-from ..reports import (
+from ..reports.assembly import (
     ReportMonthError,
     check_month,
     compute_report,
-    publish_monthly_report,
-    report_xlsx,
     reportable_months,
     warnings_for,
 )
+from ..reports.publishing import publish_monthly_report
+from ..reports.xlsx import report_xlsx
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from tracker.choices import Role
 from tracker.models import Project
+from tracker.money import yi
 from tracker.seed import EARLIEST_LOAD_DATE, load
 from tracker.seed.history import last_full_week_end
 from tracker.seed.problems import load_2022_problems, load_demo_problems
@@ -111,7 +112,7 @@ class Command(BaseCommand):
         amount = totals["amount"] or 0
         out.write(
             f"{BOOK_YEAR} project book: {totals['count']} projects, "
-            f"{amount / 10000:.2f} 亿元 ({amount:.0f} 万元), "
+            f"{yi(amount)} 亿元 ({amount:.0f} 万元), "
             f'{totals["count_5020"]} "5020" projects, '
             f"{totals['count_billion']} projects of ≥ 1 亿元."
         )

@@ -1,0 +1,295 @@
+"""The report of a month as JSON-ready data, computed as of its last day (see the package doc)."""
+
+from decimal import Decimal
+
+from django.db.models import Count, Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from ..choices import Light, Stage
+from ..lights import INVEST_LIGHT_NOTE, annotate_lights, invest_light_applies, light_reasons
+from ..models import IndustryChain, Problem, Project, Region
+from ..money import wan, yi_file
+from ..querysets import q_5020, q_billion
+from .rates import (
+    MONTH_PERIOD_TEXT,
+    RATES,
+    AsOf,
+    month_end,
+    previous_month,
+    ranking_keys,
+    ranking_text,
+    rate_rows,
+    rate_value,
+    ytd,
+)
+
+SCHEMA = 1
+
+
+class ReportMonthError(ValueError):
+    """A month that cannot be reported; ``str()`` is the message to show."""
+
+
+def _project_rows(ctx):
+    """``rate_rows`` with the warning lights as of ``ctx.day`` (the report's tables)."""
+    return annotate_lights(rate_rows(ctx), today=ctx.day, investment_from_dispatch=True)
+
+
+def _project_aggregates(ctx):
+    month = Q(signed_on__gte=ctx.month_start, signed_on__lte=ctx.day)
+    aggregates = {
+        "month_count": Count("pk", filter=month),
+        "month_amount": Coalesce(Sum("signed_amount", filter=month), Value(Decimal(0))),
+        "ytd_count": Count("pk", filter=ytd(ctx)),
+        "ytd_amount": Coalesce(Sum("signed_amount", filter=ytd(ctx)), Value(Decimal(0))),
+        "ytd_5020": Count("pk", filter=ytd(ctx) & q_5020()),
+        "ytd_billion": Count("pk", filter=ytd(ctx) & q_billion()),
+        "red": Count("pk", filter=Q(light=Light.RED)),
+        "yellow": Count("pk", filter=Q(light=Light.YELLOW)),
+    }
+    for rate in RATES:
+        if rate.source == "projects":
+            aggregates[f"{rate.key}_num"] = rate.numerator(ctx)
+            aggregates[f"{rate.key}_den"] = rate.denominator(ctx)
+    return aggregates
+
+
+def _problem_aggregates(ctx):
+    aggregates = {}
+    for rate in RATES:
+        if rate.source == "problems":
+            aggregates[f"{rate.key}_num"] = rate.numerator(ctx)
+            aggregates[f"{rate.key}_den"] = rate.denominator(ctx)
+    return aggregates
+
+
+def _figures(ctx):
+    """{"region": {id: row}, "chain": {id: row}, "city": row} of raw aggregates as of ctx.day."""
+    projects = _project_rows(ctx)
+    problems = Problem.objects.filter(raised_on__lte=ctx.day)
+    project_aggs = _project_aggregates(ctx)
+    problem_aggs = _problem_aggregates(ctx)
+    result = {}
+    for group, field in (("region", "region_id"), ("chain", "chain_id")):
+        rows = {}
+        for row in projects.order_by().values(field).annotate(**project_aggs):
+            rows[row.pop(field)] = row
+        for row in (
+            problems.filter(**{f"{field}__isnull": False})
+            .order_by()
+            .values(field)
+            .annotate(**problem_aggs)
+        ):
+            rows.setdefault(row.pop(field), {}).update(row)
+        result[group] = rows
+    city = projects.order_by().aggregate(**project_aggs)
+    city.update(problems.order_by().aggregate(**problem_aggs))
+    result["city"] = city
+    return result
+
+
+def _money(value):
+    """万元 in the JSON: a string with two decimals (``money.wan``)."""
+    return format(wan(value), "f")
+
+
+def _yi(value):
+    """亿元 in the JSON, a file: a string with four decimals (``money.yi_file``)."""
+    return format(yi_file(value), "f")
+
+
+def _number(value):
+    """A count stays an int; money is a string with two decimals."""
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value
+    return _money(value)
+
+
+def _row(name, raw, previous, **extra):
+    raw = raw or {}
+    previous = previous or {}
+    rates = []
+    for rate in RATES:
+        num, den = raw.get(f"{rate.key}_num") or 0, raw.get(f"{rate.key}_den") or 0
+        value = rate_value(num, den)
+        before = rate_value(previous.get(f"{rate.key}_num"), previous.get(f"{rate.key}_den"))
+        change = value - before if value is not None and before is not None else None
+        rates.append(
+            {
+                "key": rate.key,
+                "numerator": _number(num),
+                "denominator": _number(den),
+                "value": None if value is None else format(value, "f"),
+                "change": None if change is None else format(change, "f"),
+            }
+        )
+    ytd_count = raw.get("ytd_count") or 0
+    return {
+        "name": name,
+        **extra,
+        "month_count": raw.get("month_count") or 0,
+        "month_amount": _money(raw.get("month_amount")),
+        "month_amount_yi": _yi(raw.get("month_amount")),
+        "ytd_count": ytd_count,
+        "ytd_count_change": ytd_count - (previous.get("ytd_count") or 0),
+        "ytd_amount": _money(raw.get("ytd_amount")),
+        "ytd_amount_yi": _yi(raw.get("ytd_amount")),
+        "ytd_5020": raw.get("ytd_5020") or 0,
+        "ytd_billion": raw.get("ytd_billion") or 0,
+        "red": raw.get("red") or 0,
+        "yellow": raw.get("yellow") or 0,
+        "rates": rates,
+    }
+
+
+def _ranking_key(row):
+    values = {r["key"]: r["value"] for r in row["rates"]}
+    key = []
+    for rate_key in ranking_keys():
+        value = values[rate_key]
+        key.append((0, -Decimal(value)) if value is not None else (1, 0))
+    return (*key, row["sort_order"])
+
+
+def _warnings(ctx):
+    qs = (
+        _project_rows(ctx)
+        .filter(light__in=[Light.RED, Light.YELLOW])
+        .select_related("region", "chain")
+        .order_by("-light_rank", "region__sort_order", "region__name", "code")
+    )
+    stages = dict(Stage.choices)
+    rows = []
+    for project in qs:
+        project.lights_stage = project.report_stage
+        rows.append(
+            {
+                "code": project.code,
+                "name": project.name,
+                "region": project.region.name,
+                "chain": project.chain.name,
+                "stage": str(stages.get(project.report_stage, project.report_stage)),
+                "light": project.light,
+                "light_label": str(Light(project.light).label),
+                "reasons": [str(reason) for reason in light_reasons(project)],
+                "is_sample": project.is_sample,
+            }
+        )
+    return rows
+
+
+def check_month(year, month, *, today=None):
+    """Refuse a month that cannot be reported (see the module doc); return its last day."""
+    today = today or timezone.localdate()
+    if not (2000 <= year <= 2100 and 1 <= month <= 12):
+        raise ReportMonthError(_("There is no such month."))
+    day = month_end(year, month)
+    if day >= today:
+        raise ReportMonthError(
+            _("The report of %(month)s is available once the month has ended.")
+            % {"month": f"{year}-{month:02d}"}
+        )
+    first = Project.objects.order_by("signed_on").values_list("signed_on", flat=True).first()
+    if first is None or first > day:
+        raise ReportMonthError(
+            _("No project had been signed by the end of %(month)s: there is nothing to report.")
+            % {"month": f"{year}-{month:02d}"}
+        )
+    return day
+
+
+def reportable_months(*, today=None):
+    """(year, month) from the first signing month to the last ended month, newest first."""
+    today = today or timezone.localdate()
+    first = Project.objects.order_by("signed_on").values_list("signed_on", flat=True).first()
+    if first is None:
+        return []
+    months = []
+    year, month = previous_month(today.year, today.month)
+    while (year, month) >= (first.year, first.month):
+        months.append((year, month))
+        year, month = previous_month(year, month)
+    return months
+
+
+def compute_report(*, year, month):
+    """The report of ``year``-``month`` as a JSON-ready dict (see the module doc).
+
+    Texts (names, labels, reasons, definitions) are in the active language.
+    """
+    ctx = AsOf(month_end(year, month))
+    prev = AsOf(month_end(*previous_month(year, month)))
+    now, before = _figures(ctx), _figures(prev)
+    regions = list(Region.objects.order_by("sort_order", "name"))
+    chains = list(IndustryChain.objects.order_by("sort_order", "name"))
+    region_rows = [
+        _row(
+            r.name,
+            now["region"].get(r.pk),
+            before["region"].get(r.pk),
+            ranked=r.ranked_in_assessment,
+            sort_order=r.sort_order,
+        )
+        for r in regions
+    ]
+    ranked = sorted((row for row in region_rows if row["ranked"]), key=_ranking_key)
+    for position, row in enumerate(ranked, start=1):
+        row["rank"] = position
+    others = [row for row in region_rows if not row["ranked"]]
+    for row in others:
+        row["rank"] = None
+    chain_rows = [
+        _row(c.name, now["chain"].get(c.pk), before["chain"].get(c.pk), sort_order=c.sort_order)
+        for c in chains
+    ]
+    return {
+        "schema": SCHEMA,
+        "year": year,
+        "month": month,
+        "as_of": ctx.day.isoformat(),
+        "previous_as_of": prev.day.isoformat(),
+        "weeks": [f"{y}-W{w:02d}" for y, w, _s, _e in ctx.weeks],
+        "rates": [
+            {
+                "key": rate.key,
+                "label": str(rate.label),
+                "numerator": str(rate.numerator_text),
+                "denominator": str(rate.denominator_text),
+            }
+            for rate in RATES
+        ],
+        "ranking": ranking_text(),
+        "period": str(MONTH_PERIOD_TEXT),
+        "regions": ranked + others,
+        "chains": chain_rows,
+        "city": _row(gettext("City total"), now["city"], before["city"]),
+        "warnings": _warnings(ctx),
+        "invest_light": invest_light_applies(ctx.day),
+        "lights_note": str(INVEST_LIGHT_NOTE),
+    }
+
+
+def warnings_for(data, user):
+    """``data`` (a report's JSON) as ``user`` may see it: the red and yellow list reduced to
+    the projects of ``Project.objects.visible_to(user)`` (matched by code) and
+    ``warnings_hidden``, the number of rows left out. ``data`` itself is not changed.
+
+    At most one query; none for a user who sees every project or none.
+    """
+    warnings = data.get("warnings") or []
+    scope = Project.objects.visible_to(user)
+    if not warnings or (not scope.query.where and not scope.query.is_empty()):
+        visible = warnings
+    elif scope.query.is_empty():
+        visible = []
+    else:
+        codes = set(
+            scope.filter(code__in=[w["code"] for w in warnings]).values_list("code", flat=True)
+        )
+        visible = [w for w in warnings if w["code"] in codes]
+    return {**data, "warnings": visible, "warnings_hidden": len(warnings) - len(visible)}
