@@ -1252,3 +1252,35 @@ def test_two_concurrent_saves_of_one_opened_sheet_on_postgres(county):
     report = WeeklyDispatch.objects.get()
     assert report.completed_investment == winner.reports[0].completed_investment
     assert report.version == 1
+
+
+@pytest.mark.django_db
+def test_the_filing_itself_refuses_a_row_behind_this_weeks_report(reported):
+    """The version check under the lock, not only the sheet's early look: a row naming an
+    older version of this week's report (someone changed only its text meanwhile, so the
+    project's version did not move) is refused by ``file_weekly_dispatch`` itself."""
+    user, p1, _p2 = reported
+    week = current_week()
+    row = {"project": p1.pk, "stage": "", "completed_investment": Decimal(9000)}
+    first = file_weekly_dispatch(
+        iso_year=week[0], iso_week=week[1], by=user, rows=[{**row, "progress": "甲"}]
+    )
+    report = first.reports[0]
+    p1.refresh_from_db()
+    file_weekly_dispatch(  # a text-only correction: the report moves on, the project not
+        iso_year=week[0],
+        iso_week=week[1],
+        by=user,
+        rows=[{**row, "progress": "乙", "version": p1.version, "report_version": 1}],
+    )
+    report.refresh_from_db()
+    assert report.version == 2 and p1.version == Project.objects.get(pk=p1.pk).version
+    late = file_weekly_dispatch(
+        iso_year=week[0],
+        iso_week=week[1],
+        by=user,
+        rows=[{**row, "progress": "丙", "version": p1.version, "report_version": 1}],
+    )
+    assert set(late.conflicts) == {p1.pk} and not late.reports
+    report.refresh_from_db()
+    assert report.progress == "乙"
