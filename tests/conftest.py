@@ -13,10 +13,13 @@ def pytest_report_header(config):
     return f"database: {engine}"
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
+def pytest_configure(config):
     """Tests run without DEBUG and without collectstatic: use the plain storage, so pages
-    render without a manifest (production uses the manifest storage after collectstatic)."""
+    render without a manifest (production uses the manifest storage after collectstatic).
+
+    Set once for the session, not per test: a per-test override is undone between tests,
+    and the live server of the browser tests could then render with the manifest storage.
+    """
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

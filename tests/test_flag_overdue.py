@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tests import factories
 from tracker.choices import ProblemStatus, RectificationStatus, Role, Stage
+from tracker.history import history_for
 from tracker.models import Inspection, MissingDispatch, Problem, RectificationItem
 from tracker.overdue import due_weeks, flag_overdue
 
@@ -115,6 +116,21 @@ def test_rectification_items_boundary_and_status():
     assert overdue_since(due_yesterday) == TODAY
     assert overdue_since(done) is None and overdue_since(verified) is None
     assert overdue_since(already) == TODAY - DAY
+
+
+def test_each_new_flag_is_in_the_history_and_an_old_flag_is_not_written_again():
+    late_problem = problem(deadline=TODAY - 3 * DAY)
+    late_item = item(deadline=TODAY - DAY)
+    flagged = problem(deadline=TODAY - 10 * DAY, overdue_since=TODAY - 9 * DAY)
+    run()
+    for obj, day in ((late_problem, TODAY - 2 * DAY), (late_item, TODAY)):
+        rows = history_for(obj).filter(field="overdue_since")
+        assert list(rows.values_list("old_value", "new_value", "changed_by")) == [
+            ("", day.isoformat(), None)
+        ]
+    assert not history_for(flagged).exists()
+    run()  # a second run adds nothing
+    assert history_for(late_problem).count() == 1
 
 
 # --- missing dispatches -----------------------------------------------------------------------

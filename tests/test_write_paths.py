@@ -24,7 +24,7 @@ from tests import factories
 from tests.test_admin import BUILDERS, url
 from tracker import assessments, dispatching, inspections, problems, projects_service
 from tracker.choices import ChangeAction, RegionKind, Role, Stage
-from tracker.history import snapshot, snapshot_m2m
+from tracker.history import history_for, snapshot, snapshot_m2m
 from tracker.models import (
     AnnualIndicator,
     AssessmentAdjustment,
@@ -642,3 +642,19 @@ def test_the_review_cycle_records_are_read_only_in_the_admin(rf):
     }
     assert not editable & EXPECTED_READ_ONLY
     assert editable >= {Project, Inspection, RectificationItem, Region, User}
+
+
+def test_a_new_deadline_not_in_the_past_clears_the_items_overdue_flag():
+    by = factories.user(Role.MANAGER)
+    item = _item(by)
+    RectificationItem.objects.filter(pk=item.pk).update(overdue_since=datetime.date(2022, 6, 1))
+    item.refresh_from_db()
+    later = timezone.localdate() + datetime.timedelta(days=10)
+    item = inspections.update_item(item=item, data={"deadline": later}, by=by)
+    item.refresh_from_db()
+    assert item.overdue_since is None
+    assert (
+        history_for(item)
+        .filter(field="overdue_since", old_value="2022-06-01", new_value="")
+        .exists()
+    )

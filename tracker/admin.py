@@ -91,10 +91,7 @@ admin.site.index_title = _("Administration")
 
 
 def _may_enter(request):
-    """The back office is for the city bureau: model permissions are not scoped by region,
-    so county staff or commissioners must not get in even if someone ticks "staff"."""
-    user = request.user
-    return user.is_active and user.is_staff and permissions.may(user, permissions.ENTER, "site")
+    return permissions.may_enter_admin(request.user)
 
 
 admin.site.has_permission = _may_enter

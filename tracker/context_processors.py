@@ -3,6 +3,8 @@
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
+from . import permissions
+
 # (URL name, label). base.html already links 首页 (home) itself; these follow it.
 NAV = [
     ("tracker:project_list", _("Projects")),
@@ -20,7 +22,7 @@ def nav_items(request):
     """The main navigation for signed-in users; pages not built yet are left out."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        return {"nav_items": [], "may_enter_admin": False}
     items = []
     current = getattr(request, "path", "")
     for name, label in NAV:
@@ -29,4 +31,4 @@ def nav_items(request):
         except NoReverseMatch:
             continue
         items.append({"url": url, "label": label, "active": current.startswith(url)})
-    return {"nav_items": items}
+    return {"nav_items": items, "may_enter_admin": permissions.may_enter_admin(user)}

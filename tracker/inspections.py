@@ -224,14 +224,26 @@ def update_item(*, item, data, by):
             .get(pk=item.pk)
         )
         _require_manager(by, locked.inspection)
-        before = snapshot(locked, set(data))
+        fields = set(data)
+        # A new deadline that is not past clears the daily check's overdue flag (as a
+        # problem's extension does); the old flag stays readable in the history.
+        if (
+            "deadline" in data
+            and locked.overdue_since
+            and data["deadline"] is not None
+            and data["deadline"] >= timezone.localdate()
+        ):
+            fields.add("overdue_since")
+        before = snapshot(locked, fields)
         for name, value in data.items():
             setattr(locked, name, value)
+        if "overdue_since" in fields:
+            locked.overdue_since = None
         locked.full_clean()
         error = deadline_error(inspection=locked.inspection, deadline=locked.deadline)
         if error:
             raise ValidationError({"deadline": error})
-        locked.save(update_fields=list(data) or None)
+        locked.save(update_fields=list(fields) or None)
         record_changes(locked, before, by=by)
     return locked
 

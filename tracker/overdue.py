@@ -36,7 +36,15 @@ from django.db.models import Case, Exists, OuterRef, Value, When
 from django.utils import timezone
 
 from .dispatching import current_week, deadline, shift_week
-from .models import MissingDispatch, Problem, Project, RectificationItem, WeeklyDispatch
+from .history import changelog_rows, snapshot
+from .models import (
+    ChangeLog,
+    MissingDispatch,
+    Problem,
+    Project,
+    RectificationItem,
+    WeeklyDispatch,
+)
 from .querysets import q_item_overdue, q_problem_past_deadline
 
 DEFAULT_WEEKS = 8
@@ -55,17 +63,27 @@ class FlagResult:
     weeks: list = field(default_factory=list)
 
 
-def _flag_day_after_deadline(queryset):
-    """``overdue_since = deadline + 1 day`` on every row of ``queryset``, in one UPDATE."""
-    deadlines = sorted(set(queryset.order_by().values_list("deadline", flat=True)))
-    if not deadlines:
+def _flag_day_after_deadline(queryset, *, now):
+    """``overdue_since = deadline + 1 day`` on every row of ``queryset``, in one UPDATE, with
+    one history row each (the daily check as the author: ``changed_by`` empty), in one
+    bulk insert: the queries do not grow with the number of rows."""
+    rows = list(queryset.order_by("pk"))
+    if not rows:
         return 0
-    return queryset.update(
+    before = {row.pk: snapshot(row, {"overdue_since"}) for row in rows}
+    deadlines = sorted({row.deadline for row in rows})
+    updated = queryset.model.objects.filter(pk__in=[row.pk for row in rows]).update(
         overdue_since=Case(
             *[When(deadline=d, then=Value(d + DAY)) for d in deadlines],
             output_field=models.DateField(),
         )
     )
+    history = []
+    for row in rows:
+        row.overdue_since = row.deadline + DAY
+        history += changelog_rows(row, before[row.pk], by=None, at=now)
+    ChangeLog.objects.bulk_create(history)
+    return updated
 
 
 def due_weeks(today, weeks):
@@ -107,10 +125,12 @@ def flag_overdue(*, today=None, weeks=None, now=None):
     result = FlagResult()
     with transaction.atomic():
         result.problems = _flag_day_after_deadline(
-            Problem.objects.filter(q_problem_past_deadline(today), overdue_since__isnull=True)
+            Problem.objects.filter(q_problem_past_deadline(today), overdue_since__isnull=True),
+            now=now,
         )
         result.items = _flag_day_after_deadline(
-            RectificationItem.objects.filter(q_item_overdue(today), overdue_since__isnull=True)
+            RectificationItem.objects.filter(q_item_overdue(today), overdue_since__isnull=True),
+            now=now,
         )
         result.weeks = due_weeks(today, weeks)
         for iso_year, iso_week in result.weeks:

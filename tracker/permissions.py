@@ -179,15 +179,6 @@ def restrict(queryset, user, action):
     return queryset.filter(**lookups)
 
 
-def condition(user, action, target):
-    """The rule as a ``Q`` (``Q()`` for all), or None when nothing is allowed; for
-    annotations and subqueries that cannot take a queryset."""
-    lookups = _lookups(user, action, target)
-    if lookups is None or lookups == ALL:
-        return None if lookups is None else Q()
-    return Q(**lookups)
-
-
 def _value(obj, path):
     for part in path.split("__"):
         if obj is None:
@@ -208,6 +199,12 @@ def may(user, action, target):
     if lookups is None or lookups == ALL:
         return lookups is not None
     return all(_value(target, path) == value for path, value in lookups.items())
+
+
+def may_enter_admin(user):
+    """The back office: ``ENTER`` on the site, and an active account marked staff (model
+    permissions are not scoped by region, so the flag alone must not let anyone in)."""
+    return bool(user and user.is_active and user.is_staff and may(user, ENTER, "site"))
 
 
 # --- facts derived from the rules, for pages that explain the scope ----------------------------

@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from .. import permissions
 from ..choices import Light, Stage
 from ..lights import INVEST_LIGHT_NOTE, annotate_lights, invest_light_applies, light_reasons
 from ..models import IndustryChain, Problem, Project, Region
@@ -282,14 +283,16 @@ def warnings_for(data, user):
     At most one query; none for a user who sees every project or none.
     """
     warnings = data.get("warnings") or []
-    scope = Project.objects.visible_to(user)
-    if not warnings or (not scope.query.where and not scope.query.is_empty()):
+    reach = permissions.rule(user, permissions.VIEW, "project")
+    if not warnings or reach == permissions.ALL:
         visible = warnings
-    elif scope.query.is_empty():
+    elif reach is None:
         visible = []
     else:
         codes = set(
-            scope.filter(code__in=[w["code"] for w in warnings]).values_list("code", flat=True)
+            Project.objects.visible_to(user)
+            .filter(code__in=[w["code"] for w in warnings])
+            .values_list("code", flat=True)
         )
         visible = [w for w in warnings if w["code"] in codes]
     return {**data, "warnings": visible, "warnings_hidden": len(warnings) - len(visible)}

@@ -116,7 +116,11 @@ def home(request):
     today = timezone.localdate()
     iso_year, iso_week = current_week(today)
     files = permissions.may(user, permissions.DISPATCH, Project)
-    scope = Project.objects.editable_by(user) if files else Project.objects.visible_to(user)
+    scope = (
+        Project.objects.restrict(user, permissions.DISPATCH)
+        if files
+        else Project.objects.visible_to(user)
+    )
 
     status = dispatch_status(scope, today=today)
     attention = attention_projects(scope, today=today).select_related("region", "enterprise")
