@@ -16,6 +16,7 @@ import pytest
 from django.apps import apps
 from django.db import connection
 from django.urls import reverse
+from django.utils import translation
 
 from tests import factories
 from tests.test_scope import CASES as SCOPE_CASES
@@ -262,27 +263,50 @@ def test_sql_and_memory_give_the_expected_rows(world, target, action):
         }
         assert in_sql == want, f"restrict({target}, {who}, {action})"
         assert in_memory == want, f"may({who}, {action}, {target})"
-        # The role-level question ("may this role do it to anything of the kind?").
-        assert perm.may(user, action, model) is (perm.rule(user, action, model) is not None)
 
 
-def test_querysets_ask_the_permission_module(world):
-    """The manager methods are the same rule, not a second copy of it."""
-    user = world["users"]["office_x"]
-    assert set(Project.objects.visible_to(user)) == set(
-        perm.restrict(Project.objects.all(), user, perm.VIEW)
-    )
-    assert set(Problem.objects.restrict(user, perm.ACT)) == {
-        world["rows"][k] for k in ("p_ax", "p_bx", "p_X")
+def test_the_managers_and_querysets_give_the_same_rows(world):
+    rows, users = world["rows"], world["users"]
+    named = {obj: name for name, obj in rows.items()}
+    office = users["office_x"]
+    assert {named[p] for p in Project.objects.visible_to(office)} == {"ax", "bx"}
+    assert {named[p] for p in Project.objects.editable_by(users["county_b"])} == {"bx", "by"}
+    assert {named[p] for p in Problem.objects.restrict(office, perm.ACT)} == {
+        "p_ax",
+        "p_bx",
+        "p_X",
     }
-    assert set(IndustryChain.objects.visible_to(user)) == {world["rows"]["X"]}
+    assert {named[c] for c in IndustryChain.objects.visible_to(office)} == {"X"}
+    assert {named[i] for i in RectificationItem.objects.visible_to(users["commissioner"])} == {
+        "item_i_ax"
+    }
+
+
+def test_in_memory_checks_of_unsaved_and_chain_wide_rows(world):
+    """``may`` on a row not saved yet (a form's instance) and on a row whose path is empty
+    (a chain-wide problem has no project, so no commissioner)."""
+    rows, users = world["rows"], world["users"]
+    unsaved = Project(region=rows["ax"].region, chain=rows["by"].chain)
+    assert perm.may(users["county_a"], perm.EDIT, unsaved)
+    assert not perm.may(users["county_b"], perm.EDIT, unsaved)
+    assert perm.may(users["office_y"], perm.VIEW, unsaved)
+    assert not perm.may(users["commissioner"], perm.VIEW, unsaved)  # nobody assigned
+    assert not perm.may(users["commissioner"], perm.VIEW, rows["p_X"])
+    assert not perm.may(users["county_a"], perm.RESOLVE, rows["p_X"])  # no region
+    assert perm.may(users["office_x"], perm.RESOLVE, rows["p_X"])
 
 
 def test_scope_note_and_home_region_follow_the_rules(world):
     users = world["users"]
-    assert str(perm.scope_note(users["county_a"])) == str(perm._SCOPE_NOTES[perm.ALL])
-    assert "甲链" in str(perm.scope_note(users["office_x"]))
-    assert str(perm.scope_note(users["no_role"])) == str(perm._NO_PROJECTS)
+    with translation.override("en"):
+        assert str(perm.scope_note(users["county_a"])) == "All projects of the city."
+        assert str(perm.scope_note(users["office_x"])) == "The projects of your chain (甲链)."
+        assert str(perm.scope_note(users["commissioner"])) == (
+            "The projects assigned to you as enterprise commissioner."
+        )
+        assert str(perm.scope_note(users["no_role"])) == (
+            "No projects are visible to your account."
+        )
     assert perm.home_region_id(users["county_a"]) == users["county_a"].region_id
     assert perm.home_region_id(users["manager"]) is None
     assert perm.home_region_id(users["commissioner"]) is None
