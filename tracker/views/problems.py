@@ -1,12 +1,11 @@
 """链长制 problem ledger pages: the filtered list (with export), raising a problem, one
 problem's page with the steps the user may take. The rules are in tracker/problems.py."""
 
-import django_filters
 import django_tables2 as tables
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -18,8 +17,8 @@ from .. import locking
 from .. import problems as ledger
 from ..choices import ProblemStatus
 from ..exports import safe_text, stream_csv, xlsx_file
-from ..filters import yes_no_all
-from ..models import IndustryChain, Problem, ProblemEvent, Region
+from ..filters import ProblemFilterSet
+from ..models import Problem, ProblemEvent
 from ..querysets import q_problem_overdue
 from ..rules import problem_is_overdue
 from ..services import history_for
@@ -27,72 +26,6 @@ from .lists import FilteredListView
 
 HISTORY_LIMIT = 200
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-# The values are the ones the links on the page use (``?overdue=true``), so a bound filter
-# form shows the chosen option again.
-
-
-# --- filters -----------------------------------------------------------------------------------
-class ProblemFilterForm(forms.Form):
-    def clean(self):
-        cleaned = super().clean()
-        after, before = cleaned.get("deadline_after"), cleaned.get("deadline_before")
-        if after and before and after > before:
-            self.add_error("deadline_before", _("The end date is before the start date."))
-        return cleaned
-
-
-class ProblemFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(
-        label=_("Search"),
-        method="search",
-        max_length=100,
-        widget=forms.TextInput(attrs={"placeholder": _("problem, project or unit")}),
-    )
-    chain = django_filters.ModelChoiceFilter(
-        label=_("Industry chain"), queryset=IndustryChain.objects.all()
-    )
-    region = django_filters.ModelChoiceFilter(
-        label=_("County (city, district)"), queryset=Region.objects.all()
-    )
-    status = django_filters.ChoiceFilter(label=_("Status"), choices=ProblemStatus.choices)
-    overdue = django_filters.BooleanFilter(
-        label=_("Overdue"), method="filter_overdue", widget=yes_no_all()
-    )
-    escalated = django_filters.BooleanFilter(label=_("Escalated (督办)"), widget=yes_no_all())
-    deadline_after = django_filters.DateFilter(
-        label=_("Deadline on or after"),
-        field_name="deadline",
-        lookup_expr="gte",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    deadline_before = django_filters.DateFilter(
-        label=_("Deadline on or before"),
-        field_name="deadline",
-        lookup_expr="lte",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-
-    class Meta:
-        fields = []
-        form = ProblemFilterForm
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(title__icontains=value)
-            | Q(description__icontains=value)
-            | Q(project__name__icontains=value)
-            | Q(assigned_unit__icontains=value)
-        )
-
-    def filter_overdue(self, queryset, name, value):
-        if value is None:
-            return queryset
-        return queryset.overdue(timezone.localdate(), flag=value)
 
 
 # --- table -------------------------------------------------------------------------------------

@@ -29,15 +29,9 @@ from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
 from .. import assessments, inspections, permissions
+from ..filters import InspectionFilterSet
 from ..models import ChangeLog, Inspection, RectificationItem, Region
-from ..review_forms import (
-    AdjustmentForm,
-    DoneForm,
-    InspectionFilterSet,
-    InspectionForm,
-    ItemForm,
-    WeightsForm,
-)
+from ..review_forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
 
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}}
 
