@@ -1,7 +1,6 @@
 """链长制 problem ledger pages: the filtered list (with export), raising a problem, one
 problem's page with the steps the user may take. The rules are in tracker/problems.py."""
 
-import django_tables2 as tables
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -10,7 +9,6 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone, translation
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .. import locking
@@ -20,76 +18,12 @@ from ..exports import safe_text, stream_csv, xlsx_file
 from ..filters import ProblemFilterSet
 from ..models import Problem, ProblemEvent
 from ..querysets import q_problem_overdue
-from ..rules import problem_is_overdue
 from ..services import history_for
+from ..tables import ProblemTable, status_badges
 from .lists import FilteredListView
 
 HISTORY_LIMIT = 200
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-# --- table -------------------------------------------------------------------------------------
-def _count_footer(table):
-    totals = getattr(table, "totals", None) or {}
-    return _("%(count)s problems") % {"count": totals.get("count") or 0}
-
-
-def status_badges(problem, today):
-    """The status label with 逾期 (overdue) and 督办 (escalated) badges."""
-    html = format_html("{}", problem.get_status_display())
-    if problem_is_overdue(problem, today):
-        since = problem.overdue_since or problem.deadline
-        html += format_html(
-            ' <span class="badge badge-overdue" title="{} {}">{}</span>',
-            _("overdue since"),
-            since.isoformat(),
-            _("overdue"),
-        )
-    if problem.escalated:
-        html += format_html(' <span class="badge badge-escalated">{}</span>', _("escalated"))
-    return html
-
-
-class ProblemTable(tables.Table):
-    id = tables.Column(
-        verbose_name="#",
-        linkify=("tracker:problem_detail", {"pk": tables.A("pk")}),
-        footer=_count_footer,
-    )
-    title = tables.Column(linkify=("tracker:problem_detail", {"pk": tables.A("pk")}))
-    chain = tables.Column(order_by=("chain__sort_order", "chain__name"))
-    region = tables.Column(order_by=("region__sort_order", "region__name"), default="—")
-    project = tables.Column(order_by=("project__code",), default=_("(whole chain)"))
-    status = tables.Column()
-    assigned_unit = tables.Column(default="—")
-    deadline = tables.DateColumn(format="Y-m-d", default="—")
-    raised_on = tables.DateColumn(format="Y-m-d")
-
-    class Meta:
-        model = Problem
-        fields = ()
-        template_name = "django_tables2/table.html"
-        attrs = {"class": "problems"}
-        order_by = ("-raised_on", "-id")
-        empty_text = _("No problems match these filters.")
-        sequence = (
-            "id",
-            "title",
-            "chain",
-            "region",
-            "project",
-            "status",
-            "assigned_unit",
-            "deadline",
-            "raised_on",
-        )
-
-    def __init__(self, *args, today=None, **kwargs):
-        self.today = today or timezone.localdate()
-        super().__init__(*args, **kwargs)
-
-    def render_status(self, record):
-        return status_badges(record, self.today)
 
 
 # --- export ------------------------------------------------------------------------------------

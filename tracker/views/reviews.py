@@ -13,7 +13,6 @@ reason. The computation lives in ``tracker.assessments``.
 
 import io
 
-import django_tables2 as tables
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,7 +21,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from django_filters.views import FilterView
@@ -32,55 +30,9 @@ from .. import assessments, inspections, permissions
 from ..filters import InspectionFilterSet
 from ..models import ChangeLog, Inspection, RectificationItem, Region
 from ..review_forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
-
-NUM = {"th": {"class": "num"}, "td": {"class": "num"}}
-
+from ..tables import InspectionTable
 
 # --- inspections -------------------------------------------------------------------------
-
-
-class InspectionTable(tables.Table):
-    period = tables.Column(verbose_name=_("Quarter"), accessor="year", order_by=("year", "quarter"))
-    region = tables.Column(order_by=("region__sort_order", "region__name"))
-    title = tables.Column(linkify=("tracker:inspection_detail", {"pk": tables.A("pk")}))
-    project = tables.Column(order_by=("project__code",))
-    inspected_on = tables.DateColumn(format="Y-m-d")
-    leader = tables.Column()
-    item_count = tables.Column(verbose_name=_("Items"), attrs=NUM)
-    open_count = tables.Column(verbose_name=_("Open"), attrs=NUM)
-    done_count = tables.Column(verbose_name=_("Done, to verify"), attrs=NUM)
-    overdue_count = tables.Column(verbose_name=_("Overdue"), attrs=NUM)
-
-    class Meta:
-        model = Inspection
-        fields = ()
-        template_name = "django_tables2/table.html"
-        attrs = {"class": "inspections"}
-        order_by = ("-period",)
-        empty_text = _("No inspections match these filters.")
-        sequence = (
-            "period",
-            "region",
-            "title",
-            "project",
-            "inspected_on",
-            "leader",
-            "item_count",
-            "open_count",
-            "done_count",
-            "overdue_count",
-        )
-
-    def render_period(self, record):
-        return _("%(year)s Q%(quarter)s") % {"year": record.year, "quarter": record.quarter}
-
-    def render_project(self, value):
-        return f"{value.code} {value.name}"
-
-    def render_overdue_count(self, value):
-        if not value:
-            return "0"
-        return format_html('<span class="badge overdue">{}</span>', value)
 
 
 class InspectionListView(SingleTableMixin, FilterView):
