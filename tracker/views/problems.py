@@ -8,13 +8,12 @@ from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import locking
 from .. import problems as ledger
-from ..choices import ProblemStatus
-from ..exports import safe_text, stream_csv, xlsx_file
+from ..exports import problem_csv_response, problem_xlsx_response
 from ..filters import ProblemFilterSet
 from ..models import Problem, ProblemEvent
 from ..querysets import q_problem_overdue
@@ -26,72 +25,13 @@ HISTORY_LIMIT = 200
 DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-# --- export ------------------------------------------------------------------------------------
-EXPORT_HEADERS = [
-    "编号",
-    "问题",
-    "产业链",
-    "县(市、区)",
-    "项目编号",
-    "项目名称",
-    "状态",
-    "责任单位",
-    "办理时限",
-    "逾期起始日",
-    "督办",
-    "提出日期",
-    "提出人",
-    "办结日期",
-    "销号日期",
-    "问题描述",
-    "办理结果",
-]
-EXPORT_KEYS = [
-    "pk",
-    "title",
-    "chain__name",
-    "region__name",
-    "project__code",
-    "project__name",
-    "status",
-    "assigned_unit",
-    "deadline",
-    "overdue_since",
-    "escalated",
-    "raised_on",
-    "raised_by__username",
-    "resolved_on",
-    "closed_on",
-    "description",
-    "resolution",
-]
-
-
-def export_rows(queryset):
-    yield list(EXPORT_HEADERS)
-    with translation.override("zh-hans"):
-        statuses = {value: str(label) for value, label in ProblemStatus.choices}
-    rows = queryset.order_by("-raised_on", "-id").values_list(*EXPORT_KEYS)
-    for row in rows.iterator(chunk_size=2000):
-        values = dict(zip(EXPORT_KEYS, row, strict=True))
-        values["status"] = statuses.get(values["status"], values["status"])
-        values["escalated"] = "是" if values["escalated"] else "否"
-        yield [safe_text("" if values[k] is None else values[k]) for k in EXPORT_KEYS]
-
-
-EXPORTERS = {
-    "csv": lambda queryset: stream_csv(export_rows(queryset), name="问题清单"),
-    "xlsx": lambda queryset: xlsx_file(export_rows(queryset), name="问题清单"),
-}
-
-
 # --- list --------------------------------------------------------------------------------------
 class ProblemListView(FilteredListView):
     """/problems/: filters in the URL, sortable table, overdue count of the filtered set."""
 
     table_class = ProblemTable
     filterset_class = ProblemFilterSet
-    exporters = EXPORTERS
+    exporters = {"csv": problem_csv_response, "xlsx": problem_xlsx_response}
     template_name = "tracker/problem_list.html"
 
     def get_queryset(self):
