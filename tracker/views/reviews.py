@@ -28,8 +28,8 @@ from django_tables2 import SingleTableMixin
 
 from .. import assessments, inspections, permissions
 from ..filters import InspectionFilterSet
+from ..forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
 from ..models import ChangeLog, Inspection, RectificationItem, Region
-from ..review_forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
 from ..tables import InspectionTable
 
 # --- inspections -------------------------------------------------------------------------

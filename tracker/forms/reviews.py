@@ -6,10 +6,10 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Quarter
-from .models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
-
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+from ..assessments import TOTAL_WEIGHT
+from ..choices import Quarter
+from ..models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
+from .widgets import DATE_WIDGET
 
 
 class InspectionForm(forms.ModelForm):
@@ -88,8 +88,6 @@ class WeightsForm(forms.Form):
             )
 
     def clean(self):
-        from .assessments import TOTAL_WEIGHT
-
         cleaned = super().clean()
         if self.errors:
             return cleaned
