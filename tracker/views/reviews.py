@@ -23,25 +23,28 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
-from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from .. import assessments, inspections, permissions
 from ..filters import InspectionFilterSet
 from ..forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
 from ..models import ChangeLog, Inspection, RectificationItem, Region
 from ..tables import InspectionTable
+from .lists import FilteredListView
 
 # --- inspections -------------------------------------------------------------------------
 
 
-class InspectionListView(SingleTableMixin, FilterView):
-    """/inspections/: filters in the URL; counts of items per inspection in the same query."""
+class InspectionListView(FilteredListView):
+    """/inspections/: filters in the URL; counts of items per inspection in the same query.
+
+    No export yet (``exporters`` stays empty) and no page-size choice: 50 rows, or
+    django-tables2's own ``?per_page=``, as this page always had.
+    """
 
     table_class = InspectionTable
     filterset_class = InspectionFilterSet
     template_name = "tracker/inspection_list.html"
-    table_pagination = {"per_page": 50}
+    page_sizes = ()
 
     def get_queryset(self):
         return (
@@ -58,7 +61,6 @@ class InspectionListView(SingleTableMixin, FilterView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["can_manage"] = inspections.can_manage(self.request.user)
-        context["filters_invalid"] = self.filterset.is_bound and not self.filterset.is_valid()
         return context
 
 
