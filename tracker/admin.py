@@ -59,7 +59,7 @@ from django.utils.translation import ngettext
 
 from . import assessments, inspections, permissions, projects_service
 from .choices import ChangeAction, Stage, Tier5020
-from .forms import ProjectForm
+from .forms import ProjectForm, WeightsForm
 from .history import record_changes, record_creation, record_deletion, snapshot, snapshot_m2m
 from .models import (
     AnnualIndicator,
@@ -82,7 +82,6 @@ from .models import (
     User,
     WeeklyDispatch,
 )
-from .review_forms import WeightsForm
 from .services import update_project
 
 admin.site.site_header = _("Yichun industrial project tracker")

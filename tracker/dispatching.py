@@ -83,7 +83,6 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django import forms
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -93,9 +92,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import locking, permissions
-from .choices import ChangeAction, Stage
+from .choices import ChangeAction
 from .models import ChangeLog, Project, WeeklyDispatch
-from .rules import allowed_targets, stage_before_stall
 from .services import changelog_rows, snapshot
 
 TEXT_MAX = 2000
@@ -433,7 +431,7 @@ def _reason_needed(kind, figure, done):
     )
 
 
-def _row_errors_now(project, row, *, by, iso_year, iso_week):
+def row_errors_now(project, row, *, by, iso_year, iso_week):
     return row_errors(
         project,
         row,
@@ -556,7 +554,7 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
         errors = {}
         for row in rows:
             project = projects[int(row["project"])]
-            found = _row_errors_now(project, row, by=by, iso_year=iso_year, iso_week=iso_week)
+            found = row_errors_now(project, row, by=by, iso_year=iso_year, iso_week=iso_week)
             if found:
                 errors[project.pk] = found
         if errors:
@@ -706,158 +704,3 @@ def _report_stage(project, existing, advanced):
         return project.stage
     fallback = existing.stage if existing is not None else project.stage
     return project.stage_as_of or fallback
-
-
-# --- the sheet: one form per project ----------------------------------------------------------
-class DispatchRowForm(forms.Form):
-    """One project's row. Fields carry their pre-filled value as a hidden initial, so a row
-    the user did not touch is recognised as unchanged even if someone else filed meanwhile;
-    ``version`` and ``report_version`` are what the page showed (the optimistic lock)."""
-
-    project = forms.IntegerField(widget=forms.HiddenInput)
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
-    report_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
-    stage = forms.ChoiceField(label=_("stage"), required=False)
-    completed_investment = forms.DecimalField(
-        label=_("cumulative completed investment (万元)"),
-        max_digits=14,
-        decimal_places=2,
-        show_hidden_initial=True,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 10}),
-    )
-    progress = forms.CharField(
-        label=_("progress (形象进度)"),
-        required=False,
-        max_length=TEXT_MAX,
-        show_hidden_initial=True,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 28}),
-    )
-    problems = forms.CharField(
-        label=_("problems"),
-        required=False,
-        max_length=TEXT_MAX,
-        show_hidden_initial=True,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 28}),
-    )
-    reason = forms.CharField(
-        label=_("reason for lowering the figure"),
-        required=False,
-        max_length=REASON_MAX,
-        help_text=_("Managers only: why the cumulative figure goes down (kept in the history)."),
-        widget=forms.TextInput(attrs={"size": 16, "autocomplete": "off"}),
-    )
-    confirm = forms.BooleanField(
-        label=_("file unchanged"),
-        required=False,
-        help_text=_("Tick to file this row although nothing changed since the last report."),
-    )
-
-    def __init__(self, *args, project, user, week, stage_changes=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        # A row left as pre-filled is neither validated nor filed.
-        self.empty_permitted = True
-        self.use_required_attribute = False
-        self.project = project
-        self.user = user
-        self.week = week
-        if not permissions.may(user, permissions.MANAGE, project):
-            del self.fields["reason"]
-        targets = allowed_targets(
-            current=project.stage,
-            override=permissions.may(user, permissions.MANAGE, project),
-            resume_stage=stage_before_stall(stage_changes)
-            if project.stage == Stage.STALLED
-            else None,
-        )
-        self.fields["stage"].choices = [
-            ("", _("unchanged (%(stage)s)") % {"stage": project.get_stage_display()}),
-            *[(s, Stage(s).label) for s in targets],
-        ]
-        # Django's own max_length check already speaks; keep the model's limit visible too.
-        for name in ("progress", "problems"):
-            self.fields[name].widget.attrs["maxlength"] = TEXT_MAX
-
-    def clean_project(self):
-        value = self.cleaned_data["project"]
-        if value != self.project.pk:
-            raise ValidationError(
-                _("This row does not match the project list of this page; please reload it.")
-            )
-        return value
-
-    def has_changed(self):
-        # The versions say when the page was opened, not what the user wants filed.
-        return bool(set(self.changed_data) - set(VERSION_FIELDS))
-
-    def clean(self):
-        data = super().clean()
-        if self.errors:
-            return data
-        if is_stale(self.project, data):
-            return data  # the filing refuses it as a conflict, beside the other's values
-        found = _row_errors_now(self.project, data, by=self.user, **self.week)
-        for name, messages in found.items():
-            for message in messages:
-                self.add_error(name if name in self.fields else None, message)
-        return data
-
-
-PROJECTS_CHANGED = _(
-    "The list of projects changed since this page was loaded; "
-    "please check the rows and submit again."
-)
-
-
-class BaseDispatchFormSet(forms.BaseFormSet):
-    default_error_messages = {
-        **forms.BaseFormSet.default_error_messages,
-        "too_many_forms": PROJECTS_CHANGED,
-        "too_few_forms": PROJECTS_CHANGED,
-    }
-
-    def __init__(self, *args, projects, user, week, **kwargs):
-        self.projects = projects
-        self.user = user
-        self.week = week
-        super().__init__(*args, **kwargs)
-
-    def get_form_kwargs(self, index):
-        project = self.projects[index]
-        return {
-            "project": project,
-            "user": self.user,
-            "week": self.week,
-            "stage_changes": getattr(project, "prefetched_stage_changes", ()),
-        }
-
-    def total_form_count(self):
-        # Never a row without its project: a posted count beyond the page's list (the list
-        # changed, or a forged count) is refused by ``clean``, not built into a form.
-        return min(super().total_form_count(), len(self.projects))
-
-    def clean(self):
-        posted = self.management_form.cleaned_data.get(forms.formsets.TOTAL_FORM_COUNT)
-        if posted != len(self.projects):
-            raise ValidationError(PROJECTS_CHANGED)
-
-    def changed_rows(self):
-        return [form.cleaned_data for form in self.forms if form.has_changed()]
-
-
-def dispatch_formset(projects, user, *, iso_year, iso_week, data=None, initial=None):
-    formset_class = forms.formset_factory(
-        DispatchRowForm,
-        formset=BaseDispatchFormSet,
-        extra=0,
-        max_num=len(projects),
-        absolute_max=max(len(projects), 1),
-        validate_max=True,
-    )
-    return formset_class(
-        data=data,
-        initial=initial,
-        projects=projects,
-        user=user,
-        week={"iso_year": iso_year, "iso_week": iso_week},
-        prefix="row",
-    )

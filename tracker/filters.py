@@ -1,13 +1,15 @@
-"""FilterSets: every list filter lives in the URL (GET), so a view can be bookmarked."""
+"""FilterSets of the list pages (projects, problems, inspections): every list filter lives in
+the URL (GET), so a view can be bookmarked."""
 
 import django_filters
 from django import forms
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import permissions
-from .choices import YES_NO_ALL, CapitalSource, Stage, Tier5020Filter
-from .models import IndustryChain, Park, Region, User
+from .choices import YES_NO_ALL, CapitalSource, ProblemStatus, Quarter, Stage, Tier5020Filter
+from .models import IndustryChain, Inspection, Park, Region, User
 
 
 class YearFilter(django_filters.NumberFilter):
@@ -30,6 +32,8 @@ class ProjectFilterForm(forms.Form):
         return cleaned
 
 
+# The values are the ones the links on the page use (``?overdue=true``), so a bound filter
+# form shows the chosen option again.
 def yes_no_all():
     """The drop-down of a yes/no filter: 全部 (no filter), 是, 否 — not Django's 未知."""
     return forms.Select(choices=YES_NO_ALL)
@@ -122,3 +126,109 @@ class ProjectFilterSet(django_filters.FilterSet):
         if value is None:
             return queryset
         return queryset.billion_or_more(value)
+
+
+class ProblemFilterForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        after, before = cleaned.get("deadline_after"), cleaned.get("deadline_before")
+        if after and before and after > before:
+            self.add_error("deadline_before", _("The end date is before the start date."))
+        return cleaned
+
+
+class ProblemFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="search",
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("problem, project or unit")}),
+    )
+    chain = django_filters.ModelChoiceFilter(
+        label=_("Industry chain"), queryset=IndustryChain.objects.all()
+    )
+    region = django_filters.ModelChoiceFilter(
+        label=_("County (city, district)"), queryset=Region.objects.all()
+    )
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=ProblemStatus.choices)
+    overdue = django_filters.BooleanFilter(
+        label=_("Overdue"), method="filter_overdue", widget=yes_no_all()
+    )
+    escalated = django_filters.BooleanFilter(label=_("Escalated (督办)"), widget=yes_no_all())
+    deadline_after = django_filters.DateFilter(
+        label=_("Deadline on or after"),
+        field_name="deadline",
+        lookup_expr="gte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    deadline_before = django_filters.DateFilter(
+        label=_("Deadline on or before"),
+        field_name="deadline",
+        lookup_expr="lte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        fields = []
+        form = ProblemFilterForm
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(title__icontains=value)
+            | Q(description__icontains=value)
+            | Q(project__name__icontains=value)
+            | Q(assigned_unit__icontains=value)
+        )
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.overdue(timezone.localdate(), flag=value)
+
+
+class InspectionFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Search"),
+        method="search",
+        max_length=100,
+        widget=forms.TextInput(attrs={"placeholder": _("title, findings, project or unit")}),
+    )
+    year = YearFilter(label=_("Year"), min_value=2000, max_value=2100)
+    quarter = django_filters.ChoiceFilter(label=_("Quarter"), choices=Quarter.choices)
+    region = django_filters.ModelChoiceFilter(
+        label=_("County (city, district)"), queryset=Region.objects.all()
+    )
+    has_overdue = django_filters.BooleanFilter(
+        label=_("Has overdue items"),
+        method="filter_overdue",
+        widget=yes_no_all(),
+    )
+
+    class Meta:
+        model = Inspection
+        fields = []
+
+    def __init__(self, *args, today, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.today = today
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(title__icontains=value)
+            | Q(findings__icontains=value)
+            | Q(leader__icontains=value)
+            | Q(project__name__icontains=value)
+            | Q(project__code__icontains=value)
+            | Q(items__owner_unit__icontains=value)
+        ).distinct()
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.with_overdue_items(value, today=self.today)

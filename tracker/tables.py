@@ -1,19 +1,22 @@
-"""django-tables2 tables. Footers show totals of the whole filtered set, not one page."""
+"""django-tables2 tables of the list pages (projects, problems, inspections). Footers show
+totals of the whole filtered set, not one page."""
 
 import django_tables2 as tables
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Light, Tier5020
 from .lights import light_reasons
-from .models import Project
+from .models import Inspection, Problem, Project
 from .money import grouped, wan, yi
+from .rules import problem_is_overdue
 
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
 
 
-def _count_footer(table):
+def _project_count_footer(table):
     totals = getattr(table, "totals", None) or {}
     return _("%(count)s projects") % {"count": totals.get("count") or 0}
 
@@ -30,7 +33,7 @@ def _amount_footer(table):
 
 class ProjectTable(tables.Table):
     code = tables.Column(
-        linkify=("tracker:project_detail", {"pk": tables.A("pk")}), footer=_count_footer
+        linkify=("tracker:project_detail", {"pk": tables.A("pk")}), footer=_project_count_footer
     )
     name = tables.Column()
     enterprise = tables.Column(order_by=("enterprise__name",))
@@ -98,3 +101,110 @@ class ProjectTable(tables.Table):
         if value == Tier5020.NONE:
             return "—"
         return Tier5020(value).label
+
+
+def _problem_count_footer(table):
+    totals = getattr(table, "totals", None) or {}
+    return _("%(count)s problems") % {"count": totals.get("count") or 0}
+
+
+def status_badges(problem, today):
+    """The status label with 逾期 (overdue) and 督办 (escalated) badges."""
+    html = format_html("{}", problem.get_status_display())
+    if problem_is_overdue(problem, today):
+        since = problem.overdue_since or problem.deadline
+        html += format_html(
+            ' <span class="badge badge-overdue" title="{} {}">{}</span>',
+            _("overdue since"),
+            since.isoformat(),
+            _("overdue"),
+        )
+    if problem.escalated:
+        html += format_html(' <span class="badge badge-escalated">{}</span>', _("escalated"))
+    return html
+
+
+class ProblemTable(tables.Table):
+    id = tables.Column(
+        verbose_name="#",
+        linkify=("tracker:problem_detail", {"pk": tables.A("pk")}),
+        footer=_problem_count_footer,
+    )
+    title = tables.Column(linkify=("tracker:problem_detail", {"pk": tables.A("pk")}))
+    chain = tables.Column(order_by=("chain__sort_order", "chain__name"))
+    region = tables.Column(order_by=("region__sort_order", "region__name"), default="—")
+    project = tables.Column(order_by=("project__code",), default=_("(whole chain)"))
+    status = tables.Column()
+    assigned_unit = tables.Column(default="—")
+    deadline = tables.DateColumn(format="Y-m-d", default="—")
+    raised_on = tables.DateColumn(format="Y-m-d")
+
+    class Meta:
+        model = Problem
+        fields = ()
+        template_name = "django_tables2/table.html"
+        attrs = {"class": "problems"}
+        order_by = ("-raised_on", "-id")
+        empty_text = _("No problems match these filters.")
+        sequence = (
+            "id",
+            "title",
+            "chain",
+            "region",
+            "project",
+            "status",
+            "assigned_unit",
+            "deadline",
+            "raised_on",
+        )
+
+    def __init__(self, *args, today=None, **kwargs):
+        self.today = today or timezone.localdate()
+        super().__init__(*args, **kwargs)
+
+    def render_status(self, record):
+        return status_badges(record, self.today)
+
+
+class InspectionTable(tables.Table):
+    period = tables.Column(verbose_name=_("Quarter"), accessor="year", order_by=("year", "quarter"))
+    region = tables.Column(order_by=("region__sort_order", "region__name"))
+    title = tables.Column(linkify=("tracker:inspection_detail", {"pk": tables.A("pk")}))
+    project = tables.Column(order_by=("project__code",))
+    inspected_on = tables.DateColumn(format="Y-m-d")
+    leader = tables.Column()
+    item_count = tables.Column(verbose_name=_("Items"), attrs=NUM)
+    open_count = tables.Column(verbose_name=_("Open"), attrs=NUM)
+    done_count = tables.Column(verbose_name=_("Done, to verify"), attrs=NUM)
+    overdue_count = tables.Column(verbose_name=_("Overdue"), attrs=NUM)
+
+    class Meta:
+        model = Inspection
+        fields = ()
+        template_name = "django_tables2/table.html"
+        attrs = {"class": "inspections"}
+        order_by = ("-period",)
+        empty_text = _("No inspections match these filters.")
+        sequence = (
+            "period",
+            "region",
+            "title",
+            "project",
+            "inspected_on",
+            "leader",
+            "item_count",
+            "open_count",
+            "done_count",
+            "overdue_count",
+        )
+
+    def render_period(self, record):
+        return _("%(year)s Q%(quarter)s") % {"year": record.year, "quarter": record.quarter}
+
+    def render_project(self, value):
+        return f"{value.code} {value.name}"
+
+    def render_overdue_count(self, value):
+        if not value:
+            return "0"
+        return format_html('<span class="badge overdue">{}</span>', value)

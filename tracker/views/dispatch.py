@@ -26,7 +26,6 @@ from ..dispatching import (
     can_dispatch,
     current_week,
     deadline,
-    dispatch_formset,
     dispatch_projects,
     excluded_count,
     file_weekly_dispatch,
@@ -37,6 +36,7 @@ from ..dispatching import (
     week_error,
     week_label,
 )
+from ..forms import dispatch_formset
 from ..models import ChangeLog, Project, Region, StageChange, WeeklyDispatch
 
 # The row fields a refused (stale) row keeps as the user typed them.

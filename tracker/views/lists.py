@@ -18,6 +18,9 @@ class FilteredListView(SingleTableMixin, FilterView):
     """
 
     exporters = {}
+    # The sizes the page offers (whitelisted in ``per_page``); () for a list without the
+    # choice, which then shows DEFAULT_PAGE_SIZE rows unless its table is told otherwise.
+    page_sizes = PAGE_SIZES
 
     def get(self, request, *args, **kwargs):
         export = request.GET.get("export")
@@ -33,7 +36,7 @@ class FilteredListView(SingleTableMixin, FilterView):
             size = int(self.request.GET.get("per_page", DEFAULT_PAGE_SIZE))
         except ValueError:
             return DEFAULT_PAGE_SIZE
-        return size if size in PAGE_SIZES else DEFAULT_PAGE_SIZE
+        return size if size in self.page_sizes else DEFAULT_PAGE_SIZE
 
     def get_table_pagination(self, table):
         return {"per_page": self.page_size()}
@@ -47,7 +50,7 @@ class FilteredListView(SingleTableMixin, FilterView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context.update(
-            page_sizes=PAGE_SIZES,
+            page_sizes=self.page_sizes,
             page_size=self.page_size(),
             export_query=self.query_without().urlencode(),
             filters_invalid=self.filterset.is_bound and not self.filterset.is_valid(),

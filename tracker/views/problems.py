@@ -1,221 +1,27 @@
 """链长制 problem ledger pages: the filtered list (with export), raising a problem, one
 problem's page with the steps the user may take. The rules are in tracker/problems.py."""
 
-import django_filters
-import django_tables2 as tables
-from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
-from django.utils import timezone, translation
-from django.utils.html import format_html
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import locking
 from .. import problems as ledger
-from ..choices import ProblemStatus
-from ..exports import safe_text, stream_csv, xlsx_file
-from ..filters import yes_no_all
-from ..models import IndustryChain, Problem, ProblemEvent, Region
+from ..exports import problem_csv_response, problem_xlsx_response
+from ..filters import ProblemFilterSet
+from ..forms import STEP_FORMS, RaiseForm
+from ..models import Problem, ProblemEvent
 from ..querysets import q_problem_overdue
-from ..rules import problem_is_overdue
 from ..services import history_for
+from ..tables import ProblemTable, status_badges
 from .lists import FilteredListView
 
 HISTORY_LIMIT = 200
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-# The values are the ones the links on the page use (``?overdue=true``), so a bound filter
-# form shows the chosen option again.
-
-
-# --- filters -----------------------------------------------------------------------------------
-class ProblemFilterForm(forms.Form):
-    def clean(self):
-        cleaned = super().clean()
-        after, before = cleaned.get("deadline_after"), cleaned.get("deadline_before")
-        if after and before and after > before:
-            self.add_error("deadline_before", _("The end date is before the start date."))
-        return cleaned
-
-
-class ProblemFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(
-        label=_("Search"),
-        method="search",
-        max_length=100,
-        widget=forms.TextInput(attrs={"placeholder": _("problem, project or unit")}),
-    )
-    chain = django_filters.ModelChoiceFilter(
-        label=_("Industry chain"), queryset=IndustryChain.objects.all()
-    )
-    region = django_filters.ModelChoiceFilter(
-        label=_("County (city, district)"), queryset=Region.objects.all()
-    )
-    status = django_filters.ChoiceFilter(label=_("Status"), choices=ProblemStatus.choices)
-    overdue = django_filters.BooleanFilter(
-        label=_("Overdue"), method="filter_overdue", widget=yes_no_all()
-    )
-    escalated = django_filters.BooleanFilter(label=_("Escalated (督办)"), widget=yes_no_all())
-    deadline_after = django_filters.DateFilter(
-        label=_("Deadline on or after"),
-        field_name="deadline",
-        lookup_expr="gte",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    deadline_before = django_filters.DateFilter(
-        label=_("Deadline on or before"),
-        field_name="deadline",
-        lookup_expr="lte",
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-
-    class Meta:
-        fields = []
-        form = ProblemFilterForm
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(title__icontains=value)
-            | Q(description__icontains=value)
-            | Q(project__name__icontains=value)
-            | Q(assigned_unit__icontains=value)
-        )
-
-    def filter_overdue(self, queryset, name, value):
-        if value is None:
-            return queryset
-        return queryset.overdue(timezone.localdate(), flag=value)
-
-
-# --- table -------------------------------------------------------------------------------------
-def _count_footer(table):
-    totals = getattr(table, "totals", None) or {}
-    return _("%(count)s problems") % {"count": totals.get("count") or 0}
-
-
-def status_badges(problem, today):
-    """The status label with 逾期 (overdue) and 督办 (escalated) badges."""
-    html = format_html("{}", problem.get_status_display())
-    if problem_is_overdue(problem, today):
-        since = problem.overdue_since or problem.deadline
-        html += format_html(
-            ' <span class="badge badge-overdue" title="{} {}">{}</span>',
-            _("overdue since"),
-            since.isoformat(),
-            _("overdue"),
-        )
-    if problem.escalated:
-        html += format_html(' <span class="badge badge-escalated">{}</span>', _("escalated"))
-    return html
-
-
-class ProblemTable(tables.Table):
-    id = tables.Column(
-        verbose_name="#",
-        linkify=("tracker:problem_detail", {"pk": tables.A("pk")}),
-        footer=_count_footer,
-    )
-    title = tables.Column(linkify=("tracker:problem_detail", {"pk": tables.A("pk")}))
-    chain = tables.Column(order_by=("chain__sort_order", "chain__name"))
-    region = tables.Column(order_by=("region__sort_order", "region__name"), default="—")
-    project = tables.Column(order_by=("project__code",), default=_("(whole chain)"))
-    status = tables.Column()
-    assigned_unit = tables.Column(default="—")
-    deadline = tables.DateColumn(format="Y-m-d", default="—")
-    raised_on = tables.DateColumn(format="Y-m-d")
-
-    class Meta:
-        model = Problem
-        fields = ()
-        template_name = "django_tables2/table.html"
-        attrs = {"class": "problems"}
-        order_by = ("-raised_on", "-id")
-        empty_text = _("No problems match these filters.")
-        sequence = (
-            "id",
-            "title",
-            "chain",
-            "region",
-            "project",
-            "status",
-            "assigned_unit",
-            "deadline",
-            "raised_on",
-        )
-
-    def __init__(self, *args, today=None, **kwargs):
-        self.today = today or timezone.localdate()
-        super().__init__(*args, **kwargs)
-
-    def render_status(self, record):
-        return status_badges(record, self.today)
-
-
-# --- export ------------------------------------------------------------------------------------
-EXPORT_HEADERS = [
-    "编号",
-    "问题",
-    "产业链",
-    "县(市、区)",
-    "项目编号",
-    "项目名称",
-    "状态",
-    "责任单位",
-    "办理时限",
-    "逾期起始日",
-    "督办",
-    "提出日期",
-    "提出人",
-    "办结日期",
-    "销号日期",
-    "问题描述",
-    "办理结果",
-]
-EXPORT_KEYS = [
-    "pk",
-    "title",
-    "chain__name",
-    "region__name",
-    "project__code",
-    "project__name",
-    "status",
-    "assigned_unit",
-    "deadline",
-    "overdue_since",
-    "escalated",
-    "raised_on",
-    "raised_by__username",
-    "resolved_on",
-    "closed_on",
-    "description",
-    "resolution",
-]
-
-
-def export_rows(queryset):
-    yield list(EXPORT_HEADERS)
-    with translation.override("zh-hans"):
-        statuses = {value: str(label) for value, label in ProblemStatus.choices}
-    rows = queryset.order_by("-raised_on", "-id").values_list(*EXPORT_KEYS)
-    for row in rows.iterator(chunk_size=2000):
-        values = dict(zip(EXPORT_KEYS, row, strict=True))
-        values["status"] = statuses.get(values["status"], values["status"])
-        values["escalated"] = "是" if values["escalated"] else "否"
-        yield [safe_text("" if values[k] is None else values[k]) for k in EXPORT_KEYS]
-
-
-EXPORTERS = {
-    "csv": lambda queryset: stream_csv(export_rows(queryset), name="问题清单"),
-    "xlsx": lambda queryset: xlsx_file(export_rows(queryset), name="问题清单"),
-}
 
 
 # --- list --------------------------------------------------------------------------------------
@@ -224,7 +30,7 @@ class ProblemListView(FilteredListView):
 
     table_class = ProblemTable
     filterset_class = ProblemFilterSet
-    exporters = EXPORTERS
+    exporters = {"csv": problem_csv_response, "xlsx": problem_xlsx_response}
     template_name = "tracker/problem_list.html"
 
     def get_queryset(self):
@@ -254,120 +60,6 @@ class ProblemListView(FilteredListView):
             may_raise=ledger.may_raise(self.request.user),
         )
         return context
-
-
-# --- forms -------------------------------------------------------------------------------------
-class ProjectChoice(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return f"{obj.code} {obj.name}"
-
-
-class RaiseForm(forms.Form):
-    project = ProjectChoice(
-        label=_("Project"),
-        queryset=None,
-        required=False,
-        empty_label=_("(none: a chain-wide problem)"),
-    )
-    chain = forms.ModelChoiceField(
-        label=_("Industry chain (for a chain-wide problem)"),
-        queryset=None,
-        required=False,
-        help_text=_("Leave empty for a project's problem: it takes the project's chain."),
-    )
-    title = forms.CharField(label=_("Problem"), max_length=ledger.TITLE_MAX, required=False)
-    description = forms.CharField(
-        label=_("Description"),
-        required=False,
-        max_length=ledger.TEXT_MAX,
-        widget=forms.Textarea(attrs={"rows": 5}),
-    )
-
-    def __init__(self, *args, user, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["project"].queryset = ledger.raisable_projects(user).order_by("code")
-        chains = ledger.raisable_chains(user)
-        self.fields["chain"].queryset = chains
-        if not chains.exists():
-            del self.fields["chain"]
-
-
-class StepForm(forms.Form):
-    """A step on one problem; ``version`` is the problem's version when the page was opened.
-
-    Which fields a step needs is checked by its service (tracker/problems.py), so that every
-    message about the input (a missing reason and a deadline too early) comes at once.
-    """
-
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
-
-
-def _note_field(label):
-    return forms.CharField(
-        label=label,
-        required=False,
-        max_length=ledger.NOTE_MAX,
-        widget=forms.Textarea(attrs={"rows": 2}),
-    )
-
-
-class AssignForm(StepForm):
-    title = _("Assign to a unit")
-    assigned_unit = forms.CharField(
-        label=_("Responsible unit"), max_length=ledger.UNIT_MAX, required=False
-    )
-    deadline = forms.DateField(label=_("Deadline"), widget=DATE_WIDGET, required=False)
-    note = _note_field(_("Note"))
-    submit_label = _("Assign")
-
-
-class ExtendForm(StepForm):
-    title = _("Extend the deadline")
-    deadline = forms.DateField(label=_("New deadline"), widget=DATE_WIDGET, required=False)
-    note = _note_field(_("Reason for the extension"))
-    submit_label = _("Extend the deadline")
-
-
-class ResolveForm(StepForm):
-    title = _("Resolve")
-    resolution = forms.CharField(
-        label=_("Resolution"),
-        max_length=ledger.TEXT_MAX,
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4}),
-    )
-    submit_label = _("Mark resolved")
-
-
-class CloseForm(StepForm):
-    title = _("Close (销号)")
-    note = _note_field(_("Note"))
-    submit_label = _("Close (销号)")
-
-
-class ReopenForm(StepForm):
-    title = _("Reopen")
-    note = _note_field(_("Reason for reopening"))
-    deadline = forms.DateField(
-        label=_("New deadline (optional)"), required=False, widget=DATE_WIDGET
-    )
-    submit_label = _("Reopen")
-
-
-class EscalateForm(StepForm):
-    title = _("Escalate (督办)")
-    note = _note_field(_("Reason for escalation"))
-    submit_label = _("Escalate (督办)")
-
-
-STEP_FORMS = {
-    ledger.ASSIGN: AssignForm,
-    ledger.EXTEND: ExtendForm,
-    ledger.RESOLVE: ResolveForm,
-    ledger.CLOSE: CloseForm,
-    ledger.REOPEN: ReopenForm,
-    ledger.ESCALATE: EscalateForm,
-}
 
 
 def _service_kwargs(action, data):

@@ -13,7 +13,6 @@ reason. The computation lives in ``tracker.assessments``.
 
 import io
 
-import django_tables2 as tables
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -22,80 +21,30 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
-from django_filters.views import FilterView
-from django_tables2 import SingleTableMixin
 
 from .. import assessments, inspections, permissions
+from ..filters import InspectionFilterSet
+from ..forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
 from ..models import ChangeLog, Inspection, RectificationItem, Region
-from ..review_forms import (
-    AdjustmentForm,
-    DoneForm,
-    InspectionFilterSet,
-    InspectionForm,
-    ItemForm,
-    WeightsForm,
-)
-
-NUM = {"th": {"class": "num"}, "td": {"class": "num"}}
-
+from ..tables import InspectionTable
+from .lists import FilteredListView
 
 # --- inspections -------------------------------------------------------------------------
 
 
-class InspectionTable(tables.Table):
-    period = tables.Column(verbose_name=_("Quarter"), accessor="year", order_by=("year", "quarter"))
-    region = tables.Column(order_by=("region__sort_order", "region__name"))
-    title = tables.Column(linkify=("tracker:inspection_detail", {"pk": tables.A("pk")}))
-    project = tables.Column(order_by=("project__code",))
-    inspected_on = tables.DateColumn(format="Y-m-d")
-    leader = tables.Column()
-    item_count = tables.Column(verbose_name=_("Items"), attrs=NUM)
-    open_count = tables.Column(verbose_name=_("Open"), attrs=NUM)
-    done_count = tables.Column(verbose_name=_("Done, to verify"), attrs=NUM)
-    overdue_count = tables.Column(verbose_name=_("Overdue"), attrs=NUM)
+class InspectionListView(FilteredListView):
+    """/inspections/: filters in the URL; counts of items per inspection in the same query.
 
-    class Meta:
-        model = Inspection
-        fields = ()
-        template_name = "django_tables2/table.html"
-        attrs = {"class": "inspections"}
-        order_by = ("-period",)
-        empty_text = _("No inspections match these filters.")
-        sequence = (
-            "period",
-            "region",
-            "title",
-            "project",
-            "inspected_on",
-            "leader",
-            "item_count",
-            "open_count",
-            "done_count",
-            "overdue_count",
-        )
-
-    def render_period(self, record):
-        return _("%(year)s Q%(quarter)s") % {"year": record.year, "quarter": record.quarter}
-
-    def render_project(self, value):
-        return f"{value.code} {value.name}"
-
-    def render_overdue_count(self, value):
-        if not value:
-            return "0"
-        return format_html('<span class="badge overdue">{}</span>', value)
-
-
-class InspectionListView(SingleTableMixin, FilterView):
-    """/inspections/: filters in the URL; counts of items per inspection in the same query."""
+    No export yet (``exporters`` stays empty) and no page-size choice: 50 rows, or
+    django-tables2's own ``?per_page=``, as this page always had.
+    """
 
     table_class = InspectionTable
     filterset_class = InspectionFilterSet
     template_name = "tracker/inspection_list.html"
-    table_pagination = {"per_page": 50}
+    page_sizes = ()
 
     def get_queryset(self):
         return (
@@ -112,7 +61,6 @@ class InspectionListView(SingleTableMixin, FilterView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["can_manage"] = inspections.can_manage(self.request.user)
-        context["filters_invalid"] = self.filterset.is_bound and not self.filterset.is_valid()
         return context
 
 

@@ -1,4 +1,5 @@
-"""Forms. Validation messages are English source strings, shown in Chinese via translations."""
+"""The project edit form. Validation messages are English source strings, shown in Chinese
+via translations."""
 
 import datetime
 
@@ -7,10 +8,11 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import permissions
-from .choices import Stage
-from .models import Park, Project, User
-from .rules import allowed_targets
+from .. import permissions
+from ..choices import Stage
+from ..models import Park, Project, User
+from ..rules import allowed_targets
+from .widgets import DATE_WIDGET
 
 # Which field a Project check constraint is about, keyed by its message.
 CONSTRAINT_FIELD_NAMES = {
@@ -32,8 +34,6 @@ def constraint_field(message, default):
             return field
     return default
 
-
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 # Everyone who may edit a project (county staff of its region, its commissioner, managers).
 COMMON_FIELDS = [

@@ -1,18 +1,15 @@
-"""Forms and filters of the inspection and assessment pages (季督查, 年考核)."""
+"""Forms of the inspection and assessment pages (季督查, 年考核)."""
 
 from decimal import Decimal
 
-import django_filters
 from django import forms
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .choices import Quarter
-from .filters import YearFilter, yes_no_all
-from .models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
-
-DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+from ..assessments import TOTAL_WEIGHT
+from ..choices import Quarter
+from ..models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
+from .widgets import DATE_WIDGET
 
 
 class InspectionForm(forms.ModelForm):
@@ -73,51 +70,6 @@ class DoneForm(forms.Form):
         self.fields["done_on"].initial = timezone.localdate()
 
 
-class InspectionFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(
-        label=_("Search"),
-        method="search",
-        max_length=100,
-        widget=forms.TextInput(attrs={"placeholder": _("title, findings, project or unit")}),
-    )
-    year = YearFilter(label=_("Year"), min_value=2000, max_value=2100)
-    quarter = django_filters.ChoiceFilter(label=_("Quarter"), choices=Quarter.choices)
-    region = django_filters.ModelChoiceFilter(
-        label=_("County (city, district)"), queryset=Region.objects.all()
-    )
-    has_overdue = django_filters.BooleanFilter(
-        label=_("Has overdue items"),
-        method="filter_overdue",
-        widget=yes_no_all(),
-    )
-
-    class Meta:
-        model = Inspection
-        fields = []
-
-    def __init__(self, *args, today, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.today = today
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(title__icontains=value)
-            | Q(findings__icontains=value)
-            | Q(leader__icontains=value)
-            | Q(project__name__icontains=value)
-            | Q(project__code__icontains=value)
-            | Q(items__owner_unit__icontains=value)
-        ).distinct()
-
-    def filter_overdue(self, queryset, name, value):
-        if value is None:
-            return queryset
-        return queryset.with_overdue_items(value, today=self.today)
-
-
 class WeightsForm(forms.Form):
     """One field per indicator of the year; each 0–100, together exactly 100."""
 
@@ -136,8 +88,6 @@ class WeightsForm(forms.Form):
             )
 
     def clean(self):
-        from .assessments import TOTAL_WEIGHT
-
         cleaned = super().clean()
         if self.errors:
             return cleaned
