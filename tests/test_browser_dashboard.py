@@ -39,7 +39,7 @@ def test_manager_sees_the_charts_and_switches_year(browser_page, book):
 
     page.goto(page.base_url + "/dashboard/")
     assert page.locator("#fig-count").inner_text() == "338"
-    assert page.locator("#fig-amount").inner_text() == "1796.16"
+    assert page.locator("#fig-amount").inner_text() == "1,796.16"
     assert_charts_drawn(page)
     # ECharts sized each canvas to its container: a chart, not a 0×0 placeholder
     box = page.locator("#chart-signing canvas").first.bounding_box()

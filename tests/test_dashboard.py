@@ -72,7 +72,7 @@ class TestThe2022Book:
         assert response.status_code == 200
         body = response.content.decode()
         assert figure(body, "count") == "338"
-        assert figure(body, "amount") == "1796.16"
+        assert figure(body, "amount") == "1,796.16"
         assert figure(body, "5020") == "41"
         assert figure(body, "billion") == "298"
         assert "示例数据" in body

@@ -821,13 +821,6 @@ class RectificationItemAdmin(ServiceAdminMixin, admin.ModelAdmin):
         inspections.delete_item(item=obj, by=request.user)
 
 
-class AdminWeightsForm(WeightsForm):
-    """The year's weights; the total is checked by ``assessments.set_weights`` alone."""
-
-    def clean(self):
-        return super(WeightsForm, self).clean()
-
-
 @admin.register(AssessmentWeight)
 class AssessmentWeightAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """A year's weights are saved together (each 0–100, together exactly 100) with
@@ -858,7 +851,7 @@ class AssessmentWeightAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def year_view(self, request, year):
         if not permissions.may(request.user, permissions.ADJUST, "assessment"):
             raise PermissionDenied
-        form = AdminWeightsForm(request.POST or None, weights=assessments.weights_for(year))
+        form = WeightsForm(request.POST or None, weights=assessments.weights_for(year))
         if request.method == "POST" and form.is_valid():
             try:
                 assessments.set_weights(year=year, values=form.values(), by=request.user)

@@ -56,11 +56,11 @@ Weights
 
 import datetime
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -69,15 +69,14 @@ from django.utils.translation import gettext_lazy as _
 
 from . import permissions
 from .history import record_changes, record_creation, snapshot
-from .models import AssessmentAdjustment, AssessmentWeight
-from .money import yi_exact
+from .models import AssessmentAdjustment, AssessmentWeight, Project, Region, WeeklyDispatch
+from .money import MONEY, half_up, yi_exact
 from .querysets import investment_as_of, q_5020  # the one definition of each
 from .reports.rates import RATES_BY_KEY, AsOf, rate_figures, rate_value
 
 TOTAL_WEIGHT = Decimal(100)
 HUNDRED = Decimal(100)
 CENT = Decimal("0.01")
-MONEY = models.DecimalField(max_digits=16, decimal_places=2)
 
 
 @dataclass(frozen=True)
@@ -179,8 +178,6 @@ def awards_config():
 
 def year_range(today=None):
     """(first, last) year with an assessment: first signing year … this year, or None."""
-    from .models import Project
-
     today = today or timezone.localdate()
     bounds = Project.objects.filter(signed_on__lte=today).aggregate(
         first=Min("signed_on"), last=Max("signed_on")
@@ -354,8 +351,6 @@ class Assessment:
 
 
 def _latest_cumulative(*, iso_year_up_to):
-    from .models import WeeklyDispatch
-
     reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"), iso_year__lte=iso_year_up_to)
     return Subquery(reports.order_by("-iso_year", "-iso_week").values("completed_investment")[:1])
 
@@ -366,8 +361,6 @@ def indicator_values(year, region_ids, *, as_of):
     Four grouped queries, whatever the number of projects and regions: the year's signings,
     the completed investment, and the report's rates (projects, problems).
     """
-    from .models import Project
-
     signed = (
         Project.objects.filter(region_id__in=region_ids, signed_on__year=year)
         .order_by()
@@ -438,10 +431,6 @@ def score(values, weights):
     return scores
 
 
-def _round(value):
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
 def _places(values, key_of):
     """Competition ranks (1, 2, 2, 4) of ``values`` by ``key_of`` descending."""
     ordered = sorted(values, key=key_of, reverse=True)
@@ -456,8 +445,6 @@ def _places(values, key_of):
 
 def compute_assessment(year, *, today=None):
     """The year's assessment: indicator values, points, adjustments, ranks and awards."""
-    from .models import AssessmentAdjustment, Region
-
     today = today or timezone.localdate()
     as_of = AsOf.year_to(year, today=today).day
     regions = list(Region.objects.filter(ranked_in_assessment=True))
@@ -480,13 +467,13 @@ def compute_assessment(year, *, today=None):
                 Cell(INDICATOR_BY_KEY[w.key], w.weight, values[region.pk][w.key], points[w.key])
                 for w in weights
             ],
-            computed=_round(computed),
+            computed=half_up(computed),
             adjustments=adjustments.get(region.pk, []),
             leading_amount=values[region.pk]["leading"],
             projects=values[region.pk]["projects"],
         )
         row.adjustment_total = sum((a.points for a in row.adjustments), Decimal(0))
-        row.final = _round(row.computed + row.adjustment_total)
+        row.final = half_up(row.computed + row.adjustment_total)
         rows.append(row)
 
     ranks = _places(rows, lambda r: r.final)

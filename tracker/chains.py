@@ -12,7 +12,6 @@ from decimal import Decimal
 from django.db.models import (
     Case,
     Count,
-    DecimalField,
     IntegerField,
     OuterRef,
     Prefetch,
@@ -25,9 +24,8 @@ from django.db.models.functions import Coalesce
 
 from .choices import ChainLeaderPosition
 from .models import ChainLeader, IndustryChain, Problem, Project
+from .money import MONEY
 from .querysets import q_problem_open, q_problem_overdue
-
-MONEY = DecimalField(max_digits=16, decimal_places=2)
 
 
 def chains_visible_to(user):

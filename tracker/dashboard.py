@@ -22,7 +22,7 @@ Queries
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, Sum, Value
+from django.db.models import Count, Q, Sum, Value
 from django.db.models.functions import Coalesce, ExtractMonth
 from django.utils.dates import MONTHS_3
 from django.utils.text import capfirst
@@ -35,12 +35,11 @@ from .lights import (
     invest_light_applies,
 )
 from .models import AnnualIndicator
-from .money import yi
+from .money import MONEY, yi
 from .querysets import investment_as_of, q_5020, q_billion, reached_stage
 from .reports.rates import month_end
 
 ZERO = Decimal(0)
-MONEY = DecimalField(max_digits=16, decimal_places=2)
 MONTHS = range(1, 13)
 
 

@@ -79,10 +79,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Light, Stage
+from .models import WeeklyDispatch
+from .money import MONEY
 from .querysets import investment_as_of, stage_as_of
 
 PCT = DecimalField(max_digits=20, decimal_places=6)
-MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
 class _Real(Func):
@@ -136,8 +137,6 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
     none) instead of the project's current figure, so a past day's lights stay as they were
     whatever is reported later.
     """
-    from .models import WeeklyDispatch
-
     if not isinstance(today, datetime.date) or isinstance(today, datetime.datetime):
         raise TypeError("annotate_lights needs a date for today")
     yellow_days, red_days, yellow_points, red_points = _thresholds()

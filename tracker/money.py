@@ -19,6 +19,12 @@ Template filters (``tracker.templatetags.report_format``) call these functions.
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from django.db.models import DecimalField
+
+# The output type of every sum or subquery of amounts (万元) in the database: wide enough
+# for a province's book, two decimals as stored.
+MONEY = DecimalField(max_digits=20, decimal_places=2)
+
 WAN_PER_YI = Decimal(10000)
 TWO_PLACES = Decimal("0.01")
 FOUR_PLACES = Decimal("0.0001")
@@ -37,6 +43,12 @@ def to_decimal(value):
         raise ValueError(f"not an amount: {value!r}") from None
 
 
+def half_up(value, places=2):
+    """``value`` rounded half-up (四舍五入) to ``places`` decimals: the one rounding of the
+    tracker, for money and for the scores and figures computed from it."""
+    return to_decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
 def yi_exact(amount_wan):
     """万元 → 亿元, unrounded (for computation such as the assessment's scores)."""
     return to_decimal(amount_wan) / WAN_PER_YI
@@ -44,17 +56,17 @@ def yi_exact(amount_wan):
 
 def wan(amount_wan):
     """万元, two decimals, on pages and in files."""
-    return to_decimal(amount_wan).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+    return half_up(amount_wan, 2)
 
 
 def yi(amount_wan):
     """亿元 on pages: two decimals."""
-    return yi_exact(amount_wan).quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+    return half_up(yi_exact(amount_wan), 2)
 
 
 def yi_file(amount_wan):
     """亿元 in files (XLSX, CSV, the published JSON): four decimals."""
-    return yi_exact(amount_wan).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+    return half_up(yi_exact(amount_wan), 4)
 
 
 def grouped(amount):

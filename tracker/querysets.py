@@ -10,6 +10,7 @@ from django.db.models.functions import Coalesce
 
 from . import permissions
 from .choices import CapitalSource, ProblemStatus, RectificationStatus, Stage, Tier5020
+from .money import MONEY
 from .rules import tier_5020_thresholds
 
 
@@ -112,7 +113,7 @@ class ProjectQuerySet(RestrictedQuerySet):
         there, a project once terminated or in production stays out, even if reopened later.
         ``flag=False``: the projects signed by the week's end that no longer dispatch.
         """
-        from .models import StageChange
+        from .models import StageChange  # lazy: the models import these querysets
 
         start = week_start(iso_year, iso_week)
         stopped = Exists(
@@ -128,14 +129,13 @@ class ProjectQuerySet(RestrictedQuerySet):
 
 # --- as of a day: the one definition of each, for annotations, filters and aggregates ------
 # A past day's figures never read the project's current stage or investment figure.
-MONEY = models.DecimalField(max_digits=14, decimal_places=2)
 
 
 def stage_as_of(day):
     """The stage in force at the end of ``day`` per the stage history: the ``to_stage`` of the
     project's latest change effective on or before ``day`` (the later id wins on the same day).
     NULL without such a change; callers choose the fallback (the monthly report: signed)."""
-    from .models import StageChange
+    from .models import StageChange  # lazy: the models import these querysets
 
     latest = (
         StageChange.objects.filter(project=OuterRef("pk"), effective_on__lte=day)
@@ -148,7 +148,7 @@ def stage_as_of(day):
 def reached_stage(stage, day):
     """Whether a project had reached ``stage`` (or a later main-line stage) by ``day``, per the
     stage history: an ``Exists`` for filters, annotations and aggregate filters."""
-    from .models import StageChange
+    from .models import StageChange  # lazy: the models import these querysets
 
     return Exists(
         StageChange.objects.filter(
@@ -160,7 +160,7 @@ def reached_stage(stage, day):
 def investment_as_of(day):
     """A project's cumulative completed investment at ``day`` (万元): the figure of its latest
     weekly dispatch of a week that began on or before ``day``, 0 without one."""
-    from .models import WeeklyDispatch
+    from .models import WeeklyDispatch  # lazy: the models import these querysets
 
     latest = (
         WeeklyDispatch.objects.filter(project=OuterRef("pk"))
@@ -231,7 +231,7 @@ class InspectionQuerySet(RestrictedQuerySet):
         )
 
     def with_overdue_items(self, flag=True, *, today):
-        from .models import RectificationItem
+        from .models import RectificationItem  # lazy: the models import these querysets
 
         overdue = Exists(RectificationItem.objects.filter(inspection=OuterRef("pk")).overdue(today))
         return self.filter(overdue if flag else ~overdue)

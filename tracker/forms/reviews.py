@@ -6,7 +6,6 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..assessments import TOTAL_WEIGHT
 from ..choices import Quarter
 from ..models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
 from .widgets import DATE_WIDGET
@@ -71,7 +70,8 @@ class DoneForm(forms.Form):
 
 
 class WeightsForm(forms.Form):
-    """One field per indicator of the year; each 0–100, together exactly 100."""
+    """One field per indicator of the year, each 0–100. That they add up to 100 is checked by
+    ``assessments.set_weights``, the one write path (its message shows above the form)."""
 
     def __init__(self, *args, weights, **kwargs):
         super().__init__(*args, **kwargs)
@@ -86,18 +86,6 @@ class WeightsForm(forms.Form):
                 decimal_places=2,
                 initial=weight.weight,
             )
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        total = sum((cleaned[w.key] for w in self.weights), Decimal(0))
-        if total != TOTAL_WEIGHT:
-            raise forms.ValidationError(
-                _("The weights add up to %(total)s points; they must add up to %(required)s.")
-                % {"total": total.normalize(), "required": TOTAL_WEIGHT}
-            )
-        return cleaned
 
     def values(self):
         return {w.key: self.cleaned_data[w.key] for w in self.weights}

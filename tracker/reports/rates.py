@@ -9,7 +9,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import (
     Count,
     DateField,
-    DecimalField,
     F,
     Func,
     IntegerField,
@@ -24,10 +23,9 @@ from django.utils.translation import gettext_lazy as _
 
 from ..choices import Stage
 from ..models import Problem, Project, StageChange, WeeklyDispatch
-from ..money import to_decimal
+from ..money import MONEY, to_decimal
 from ..querysets import investment_as_of, reached_stage, stage_as_of
 
-MONEY = DecimalField(max_digits=20, decimal_places=2)
 CENT = Decimal("0.01")
 
 

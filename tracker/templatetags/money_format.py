@@ -27,3 +27,12 @@ def yi(value):
     if value is None or value == "":
         return DASH
     return money.grouped(money.yi(value))
+
+
+@register.filter
+def grouped(value):
+    """An amount already rounded by ``tracker.money`` (e.g. a chart row's ``amount_yi``) with
+    the pages' thousands separators: 1607.50 → "1,607.50"."""
+    if value is None or value == "":
+        return DASH
+    return money.grouped(value)

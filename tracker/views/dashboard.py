@@ -24,7 +24,6 @@ from ..chains import (
 )
 from ..dashboard import chart_payload, dashboard_data, signed_years
 from ..models import Project
-from ..money import yi
 
 CHAIN_PROJECT_LIMIT = 20
 CHAIN_PROBLEM_LIMIT = 50
@@ -86,11 +85,9 @@ def chain_list(request):
             leaders_prefetch()
         )
     )
-    for chain in chains:
-        chain.signed_amount_yi = yi(chain.signed_amount)
     totals = {
         "projects": sum(c.project_count for c in chains),
-        "amount_yi": yi(sum(c.signed_amount for c in chains)),
+        "amount": sum(c.signed_amount for c in chains),
         "open_problems": sum(c.open_problems for c in chains),
     }
     return render(
@@ -123,7 +120,7 @@ def chain_detail(request, pk):
         "anchors": list(chain.anchor_enterprises.all()),
         "projects": listed,
         "more_projects": max(totals["count"] - len(listed), 0),
-        "totals": {**totals, "amount_yi": yi(totals["amount"])},
+        "totals": totals,
         "projects_url": f"{reverse('tracker:project_list')}?chain={chain.pk}",
         "problems": list(problems[:CHAIN_PROBLEM_LIMIT]),
         "problem_counts": counts,

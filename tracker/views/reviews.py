@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from .. import assessments, inspections, permissions
+from .. import assessments, inspections, money, permissions
 from ..filters import InspectionFilterSet
 from ..forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
 from ..models import ChangeLog, Inspection, RectificationItem, Region
@@ -299,8 +299,8 @@ def _xlsx(result):
         line = [row.rank, row.region.name]
         for cell in row.cells:
             line += [
-                None if cell.value is None else float(round(cell.value, 4)),
-                None if cell.points is None else float(round(cell.points, 2)),
+                None if cell.value is None else float(money.half_up(cell.value, 4)),
+                None if cell.points is None else float(money.half_up(cell.points, 2)),
             ]
         line += [float(row.computed), float(row.adjustment_total), float(row.final)]
         line += ["；".join(row.awards)]
