@@ -14,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from tracker import permissions
 from tracker.choices import Role
 from tracker.models import Project
 from tracker.money import yi
@@ -152,12 +153,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _scope(user):
-        if user.is_superuser or user.role == Role.MANAGER:
-            return "everything" + (", /admin/" if user.is_staff else "")
-        if user.role == Role.COUNTY and user.region_id:
-            return f"{user.region.name}: edits and dispatch"
-        if user.role == Role.CHAIN_OFFICE and user.chain_id:
-            return f"{user.chain.name}: read-only"
-        if user.role == Role.COMMISSIONER:
-            return f"{user.commissioned_projects.count()} assigned project(s)"
-        return "-"
+        """What the account reaches, as the permission module says (no second copy of it)."""
+        seen = Project.objects.visible_to(user).count()
+        edited = Project.objects.editable_by(user).count()
+        text = f"sees {seen} project(s), edits {edited}"
+        return text + (", /admin/" if permissions.may_enter_admin(user) else "")
