@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -21,6 +22,7 @@ from tracker.dispatching import (
     deadline,
     file_weekly_dispatch,
     parse_week,
+    row_errors,
     shift_week,
     week_label,
 )
@@ -1284,3 +1286,33 @@ def test_the_filing_itself_refuses_a_row_behind_this_weeks_report(reported):
     assert set(late.conflicts) == {p1.pk} and not late.reports
     report.refresh_from_db()
     assert report.progress == "乙"
+
+
+# --- one rule, one home: the cap and the rounding of 万元 ------------------------------------
+@pytest.mark.django_db
+def test_a_half_cent_is_rounded_half_up_like_everywhere_else(county):
+    """四舍五入 (money.wan): 100.125 万元 is stored as 100.13, not banker's 100.12."""
+    user, (p, _) = county
+    file_weekly_dispatch(
+        iso_year=current_week()[0],
+        iso_week=current_week()[1],
+        rows=[row(p, completed_investment=Decimal("100.125"))],
+        by=user,
+    )
+    assert WeeklyDispatch.objects.get(project=p).completed_investment == Decimal("100.13")
+    assert Project.objects.get(pk=p.pk).completed_investment == Decimal("100.13")
+
+
+@pytest.mark.django_db
+def test_the_cap_says_the_same_on_the_project_and_on_the_sheet(county):
+    user, (p, _) = county
+    p.signed_amount = Decimal(1000)
+    p.completed_investment = Decimal("1500.5")  # > 1000 × 1.5
+    with pytest.raises(ValidationError) as caught:
+        p.clean()
+    on_project = caught.value.message_dict["completed_investment"]
+    on_sheet = row_errors(
+        p, {"completed_investment": Decimal("1500.5")}, by=user, previous_completed=None
+    )["completed_investment"]
+    assert on_project == [str(m) for m in on_sheet]
+    assert "1500.50" in on_project[0] and "1000.00" in on_project[0]

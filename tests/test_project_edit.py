@@ -15,6 +15,7 @@ from tracker.choices import ChangeAction, Role, Stage
 from tracker.locking import Conflict
 from tracker.models import ChangeLog, Project, StageChange
 from tracker.services import update_project
+from tracker.views.projects import _normalised
 
 pytestmark = pytest.mark.django_db
 
@@ -730,3 +731,11 @@ def test_an_untouched_figure_below_the_dispatch_does_not_block_other_edits(clien
     as_user(client, staff)
     project = saved(client, reported, responsible_leader="张副区长")
     assert (project.responsible_leader, project.completed_investment) == ("张副区长", 100)
+
+
+def test_the_conflict_panel_compares_amounts_rounded_half_up():
+    assert _normalised({"a": "0.125", "b": "", "c": "工信局"}) == {
+        "a": "0.13",
+        "b": "",
+        "c": "工信局",
+    }

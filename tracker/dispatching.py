@@ -81,7 +81,6 @@ History
 
 import datetime
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -93,14 +92,15 @@ from django.utils.translation import gettext_lazy as _
 
 from . import locking, permissions
 from .choices import ChangeAction
+from .investment import cap_error
 from .models import ChangeLog, Project, WeeklyDispatch
+from .money import wan
 from .services import changelog_rows, snapshot
 
 TEXT_MAX = 2000
 REASON_MAX = 500
 DISPATCH_FIELDS = ("stage", "completed_investment", "progress", "problems")
 VERSION_FIELDS = ("version", "report_version")
-CENTS = Decimal("0.01")
 
 
 class DispatchError(Exception):
@@ -332,15 +332,9 @@ def row_errors(project, data, *, by, previous_completed, later_completed=None, c
             errors.setdefault("completed_investment", []).append(
                 _("The completed investment cannot be negative.")
             )
-        ratio = settings.TRACKER["MAX_COMPLETED_RATIO"]
-        if project.signed_amount and done > project.signed_amount * ratio:
-            errors.setdefault("completed_investment", []).append(
-                _(
-                    "Completed investment of %(done)s 万元 is more than %(ratio)s times the "
-                    "signed amount (%(signed)s 万元); please check the figure."
-                )
-                % {"done": done, "ratio": ratio, "signed": project.signed_amount}
-            )
+        cap = cap_error(done, project.signed_amount)
+        if cap:
+            errors.setdefault("completed_investment", []).append(cap)
         going_down = _going_down(done, current, previous_completed, later_completed)
         if going_down and not permissions.may(by, permissions.MANAGE, project):
             errors.setdefault("completed_investment", []).extend(
@@ -474,12 +468,13 @@ def _already_filed(row, report):
 
 # --- filing ----------------------------------------------------------------------------------
 def _money(value):
-    """万元 with two decimals, as stored (and as the history shows it)."""
+    """万元 with two decimals, half-up (``money.wan``), as stored and as the history shows it;
+    None stays None (``row_errors`` asks for the figure)."""
     if value is None:
         return None
     try:
-        return Decimal(value).quantize(CENTS)
-    except InvalidOperation:
+        return wan(value)
+    except (ArithmeticError, ValueError):
         return value  # refused by row_errors or the database, not here
 
 

@@ -209,11 +209,7 @@ class ProjectForm(forms.ModelForm):
         target = cleaned.get("target_stage") or ""
         final = target or project.stage
         side = Stage.side_states()
-        if project.stage not in side:
-            before_side = project.stage
-        else:
-            main = [stage for stage, _on in history if stage not in side]
-            before_side = main[-1] if main else None
+        before_side = project.stage if project.stage not in side else project.stage_before_stall()
         started = Stage.reached(Stage.STARTED)
         milestones = {
             "actual_start_on": (

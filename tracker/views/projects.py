@@ -16,7 +16,7 @@ from ..forms import ProjectForm
 from ..lights import annotate_lights, expected_percent, light_reasons
 from ..locking import Conflict
 from ..models import Project, StageChange
-from ..money import yi
+from ..money import wan, yi
 from ..services import history_for, snapshot, update_project
 from ..tables import ProjectTable
 from .lists import FilteredListView
@@ -153,7 +153,7 @@ def _normalised(values):
     out = {}
     for name, value in values.items():
         try:
-            out[name] = str(Decimal(value).quantize(Decimal("0.01")))
+            out[name] = str(wan(value)) if value != "" else value
         except (ArithmeticError, ValueError, TypeError):
             out[name] = value
     return out
