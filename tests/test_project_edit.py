@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.core.exceptions import ValidationError
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -667,7 +668,7 @@ def test_the_model_rules_on_actual_dates_still_hold_for_a_manager(
     assert state(project) == before
 
 
-# --- cumulative investment does not go below the weekly dispatch ---------------------------
+# --- cumulative investment does not go down (tracker.investment, one rule for every path) ---
 
 
 @pytest.fixture
@@ -679,19 +680,26 @@ def reported(region):
     return project
 
 
-def test_staff_cannot_lower_investment_below_the_latest_dispatch(client, reported, staff):
+@pytest.mark.parametrize(
+    "value", ["6000", "8000", "8677.99"], ids=["below-report", "to-report", "just-below"]
+)
+def test_staff_cannot_lower_the_projects_figure_even_above_the_dispatch(
+    client, reported, staff, value
+):
+    """The reported bypass: a clerk lowered 9034.50 → 8800 (above the 8713 report)."""
     as_user(client, staff)
     errors = refused(
         client,
         reported,
         "completed_investment",
         "ask a city bureau manager to correct it",
-        completed_investment="6000",  # above week 10, below week 20: the latest counts
+        completed_investment=value,
     )
-    assert "8000.00" in " ".join(errors["completed_investment"])
+    assert "8678.00" in " ".join(errors["completed_investment"])
+    assert "reason" not in client.get(edit_url(reported)).context["form"].fields
 
 
-def test_commissioner_cannot_lower_investment_below_the_latest_dispatch(client, reported):
+def test_commissioner_cannot_lower_the_projects_figure(client, reported):
     commissioner = factories.user(Role.COMMISSIONER)
     Project.objects.filter(pk=reported.pk).update(commissioner=commissioner)
     as_user(client, commissioner)
@@ -704,26 +712,56 @@ def test_commissioner_cannot_lower_investment_below_the_latest_dispatch(client, 
     )
 
 
-@pytest.mark.parametrize("value", ["8000", "8100", "9000"], ids=["to-latest", "lower-above", "up"])
-def test_staff_may_change_investment_at_or_above_the_latest_dispatch(
-    client, reported, staff, value
-):
+@pytest.mark.parametrize("value", ["8678", "8678.01", "9000"], ids=["same", "cent-up", "up"])
+def test_staff_may_keep_or_raise_the_figure(client, reported, staff, value):
     as_user(client, staff)
     assert saved(client, reported, completed_investment=value).completed_investment == Decimal(
         value
     )
 
 
-def test_a_manager_may_lower_investment_below_the_dispatch(client, reported, manager):
+def test_a_manager_lowers_the_figure_only_with_a_reason_kept_in_the_history(
+    client, reported, manager
+):
+    """The reported bypass: a manager lowered the figure to 100 with no reason."""
     as_user(client, manager)
-    assert saved(client, reported, completed_investment="0").completed_investment == 0
+    errors = refused(client, reported, "reason", "give the reason", completed_investment="100")
+    assert "8678.00" in errors["reason"][0] and "100.00" in errors["reason"][0]
+    reason = "重复统计，核实为 100 万元"
+    project = saved(client, reported, completed_investment="100", reason=reason)
+    assert project.completed_investment == 100
     row = ChangeLog.objects.get(object_id=reported.pk, field="completed_investment")
-    assert (row.old_value, row.new_value) == ("8678.00", "0.00")
+    assert (row.old_value, row.new_value, row.note) == ("8678.00", "100.00", reason)
+    other = ChangeLog.objects.filter(object_id=reported.pk).exclude(field="completed_investment")
+    assert not other.exclude(note="").exists()  # the reason is the figure's, not the others'
 
 
-def test_without_a_dispatch_staff_may_correct_their_own_figure(staff_client, project):
-    project = saved(staff_client, project, completed_investment="10")
-    assert project.completed_investment == Decimal("10")
+def test_a_manager_raising_the_figure_needs_no_reason(client, reported, manager):
+    as_user(client, manager)
+    assert saved(client, reported, completed_investment="9000").completed_investment == 9000
+
+
+def test_update_project_refuses_lowering_the_figure_itself(reported, staff, manager):
+    """The service asks the same rule, beneath every caller (the form, the admin, scripts)."""
+    before = state(reported)
+    for by, field in ((staff, "completed_investment"), (manager, "reason")):
+        with pytest.raises(ValidationError) as caught:
+            update_project(
+                project_id=reported.pk,
+                data={"completed_investment": Decimal("100")},
+                expected_version=reported.version,
+                by=by,
+            )
+        assert list(caught.value.message_dict) == [field]
+        assert state(reported) == before
+    update_project(
+        project_id=reported.pk,
+        data={"completed_investment": Decimal("100")},
+        expected_version=reported.version,
+        by=manager,
+        reason="核实",
+    )
+    assert ChangeLog.objects.get(object_id=reported.pk, field="completed_investment").note == "核实"
 
 
 def test_an_untouched_figure_below_the_dispatch_does_not_block_other_edits(client, reported, staff):

@@ -90,15 +90,14 @@ from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import locking, permissions
+from . import investment, locking, permissions
 from .choices import ChangeAction
-from .investment import cap_error
 from .models import ChangeLog, Project, WeeklyDispatch
 from .money import wan
 from .services import changelog_rows, snapshot
 
 TEXT_MAX = 2000
-REASON_MAX = 500
+REASON_MAX = investment.REASON_MAX
 DISPATCH_FIELDS = ("stage", "completed_investment", "progress", "problems")
 VERSION_FIELDS = ("version", "report_version")
 
@@ -332,18 +331,17 @@ def row_errors(project, data, *, by, previous_completed, later_completed=None, c
             errors.setdefault("completed_investment", []).append(
                 _("The completed investment cannot be negative.")
             )
-        cap = cap_error(done, project.signed_amount)
+        cap = investment.cap_error(done, project.signed_amount)
         if cap:
             errors.setdefault("completed_investment", []).append(cap)
-        going_down = _going_down(done, current, previous_completed, later_completed)
-        if going_down and not permissions.may(by, permissions.MANAGE, project):
-            errors.setdefault("completed_investment", []).extend(
-                _refusal(kind, bound, done) for kind, bound in going_down
-            )
-        elif going_down and not (data.get("reason") or "").strip():
-            errors.setdefault("reason", []).extend(
-                _reason_needed(kind, bound, done) for kind, bound in going_down
-            )
+        going_down = investment.going_down(
+            done, current=current, previous=previous_completed, later=later_completed
+        )
+        found = investment.lowering_errors(
+            going_down, done, project=project, by=by, reason=data.get("reason")
+        )
+        for name, messages in found.items():
+            errors.setdefault(name, []).extend(messages)
     for name in ("progress", "problems"):
         if len(data.get(name) or "") > TEXT_MAX:
             errors.setdefault(name, []).append(
@@ -351,78 +349,6 @@ def row_errors(project, data, *, by, previous_completed, later_completed=None, c
                 % {"max": TEXT_MAX, "n": len(data[name])}
             )
     return errors
-
-
-def _going_down(done, current, previous, later):
-    """[(kind, figure)] for a cumulative figure that would go down: below the project's
-    ``current`` figure or the ``previous`` report, or above a ``later`` report."""
-    found = []
-    if current is not None and done < current:
-        found.append(("current", current))
-    if previous is not None and done < previous and not (found and previous <= current):
-        found.append(("previous", previous))
-    if later is not None and done > later:
-        found.append(("later", later))
-    return found
-
-
-def _refusal(kind, figure, done):
-    """The message refusing a figure that goes down, with both figures."""
-    values = {"figure": _money(figure), "done": _money(done)}
-    if kind == "current":
-        return (
-            _(
-                "The cumulative completed investment cannot go down: the project now has "
-                "%(figure)s 万元 and this row has %(done)s 万元. Enter at least %(figure)s "
-                "万元; if the project's figure is wrong, ask a city bureau manager to correct it."
-            )
-            % values
-        )
-    if kind == "previous":
-        return (
-            _(
-                "The cumulative completed investment cannot go down: the previous report had "
-                "%(figure)s 万元 and this row has %(done)s 万元. If that figure was wrong, ask a "
-                "city bureau manager to correct it."
-            )
-            % values
-        )
-    return (
-        _(
-            "The cumulative completed investment cannot go down: a later week's report already "
-            "has %(figure)s 万元 and this row has %(done)s 万元. If that figure was wrong, ask a "
-            "city bureau manager to correct it."
-        )
-        % values
-    )
-
-
-def _reason_needed(kind, figure, done):
-    """A manager's version of ``_refusal``: the correction is possible with a reason."""
-    values = {"figure": _money(figure), "done": _money(done)}
-    if kind == "current":
-        return (
-            _(
-                "This lowers the project's cumulative completed investment from %(figure)s 万元 to "
-                "%(done)s 万元: give the reason for the correction (kept in the change history)."
-            )
-            % values
-        )
-    if kind == "previous":
-        return (
-            _(
-                "This is below the previous report's %(figure)s 万元 (this row: %(done)s 万元): "
-                "give the reason for the correction (kept in the change history)."
-            )
-            % values
-        )
-    return (
-        _(
-            "This is above a later week's report of %(figure)s 万元 (this row: %(done)s 万元): "
-            "give the reason for the correction (kept in the change history)."
-        )
-        % values
-    )
 
 
 def row_errors_now(project, row, *, by, iso_year, iso_week):

@@ -5,10 +5,11 @@ modules that import them from this one.
 """
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import locking
+from . import investment, locking
 from .history import (
     HISTORY_EXCLUDED,
     changelog_rows,
@@ -36,13 +37,19 @@ __all__ = [
 # --- optimistic saves of a project ---------------------------------------------------------
 
 
-def update_project(*, project_id, data, expected_version, by, stage=None, stage_on=None, note=""):
+def update_project(
+    *, project_id, data, expected_version, by, stage=None, stage_on=None, note="", reason=""
+):
     """Save ``data`` (field name → value) onto a project if it is still at ``expected_version``.
 
     The field edits and the optional stage change (through ``Project.advance_to``) happen in
     one transaction: both or neither. Raises ``locking.Conflict`` (carrying the current row)
     when the row has moved on (nothing is written), and ``ValidationError`` when the stage
     change is refused. Returns the saved project.
+
+    The cumulative completed investment does not go down (``investment``): a manager may
+    lower it only with a ``reason``, kept on the history row of the figure; otherwise
+    ``ValidationError`` with the message beside ``completed_investment`` or ``reason``.
 
     A move to another region or chain takes the project's problems (Problem.region and
     Problem.chain, copied when a problem is raised and read by the ledger's scope) along
@@ -52,6 +59,12 @@ def update_project(*, project_id, data, expected_version, by, stage=None, stage_
     with transaction.atomic():
         project = Project.objects.get(pk=project_id)
         locking.check(project, expected_version)
+        if "completed_investment" in data:
+            found = investment.project_figure_errors(
+                project, data["completed_investment"], by=by, reason=reason
+            )
+            if found:
+                raise ValidationError(found)
         moved_from = (project.region_id, project.chain_id)
         before = snapshot(project, set(data))
         # The version guard is in the UPDATE's WHERE clause: a concurrent save that got in
@@ -65,7 +78,9 @@ def update_project(*, project_id, data, expected_version, by, stage=None, stage_
         )
         project.refresh_from_db()
         now = timezone.now()
+        figure = {k: before.pop(k) for k in ["completed_investment"] if k in before}
         history = changelog_rows(project, before, by=by, at=now)
+        history += changelog_rows(project, figure, by=by, at=now, note=reason.strip())
         if (project.region_id, project.chain_id) != moved_from:
             history += move_problems(project, by=by, at=now)
         ChangeLog.objects.bulk_create(history)
