@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.contrib.messages import get_messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -777,3 +777,56 @@ def test_the_conflict_panel_compares_amounts_rounded_half_up():
         "b": "",
         "c": "工信局",
     }
+
+
+# --- update_project checks every rule itself, whoever calls it ----------------------------
+
+
+def test_update_project_refuses_who_may_not_edit_and_manager_only_fields(project, region, staff):
+    """The reported hole: a chain office saved signed_amount and a move to another region."""
+    other = factories.region(name="樟树市")
+    office = factories.user(Role.CHAIN_OFFICE, chain=project.chain)
+    neighbour = factories.user(Role.COUNTY, region=other)
+    before = state(project)
+    for by, data in (
+        (office, {"signed_amount": Decimal(1), "region": other}),
+        (office, {"name": "新名称"}),
+        (neighbour, {"name": "新名称"}),
+        (staff, {"signed_amount": Decimal(1)}),  # their project, a manager's field
+        (staff, {"name": "新名称", "region": other}),
+    ):
+        with pytest.raises(PermissionDenied):
+            update_project(project_id=project.pk, data=data, expected_version=1, by=by)
+        assert state(project) == before, (by, data)
+    update_project(project_id=project.pk, data={"name": "新名称"}, expected_version=1, by=staff)
+    assert Project.objects.get(pk=project.pk).name == "新名称"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"completed_investment": Decimal("99999999")}, "completed_investment"),  # the cap
+        ({"signed_amount": Decimal("600")}, "completed_investment"),  # 1000 > 600 × 1.5
+        ({"actual_start_on": TOMORROW}, "actual_start_on"),
+    ],
+)
+def test_update_project_runs_the_models_rules_even_for_a_manager(project, manager, data, field):
+    """The reported hole: a manager set 99,999,999 万元 on a project signed at 1,000."""
+    Project.objects.filter(pk=project.pk).update(signed_amount=Decimal(1000))
+    before = state(project)
+    with pytest.raises(ValidationError) as caught:
+        update_project(project_id=project.pk, data=data, expected_version=1, by=manager)
+    assert field in caught.value.message_dict
+    assert state(project) == before
+    assert not ChangeLog.objects.filter(object_id=project.pk).exists()
+
+
+def test_update_project_checks_a_constraint_against_a_field_left_as_it_was(project, manager):
+    with pytest.raises(ValidationError):
+        update_project(
+            project_id=project.pk,
+            data={"planned_start_on": datetime.date(2022, 1, 1)},  # before signing (3-1)
+            expected_version=1,
+            by=manager,
+        )
+    assert Project.objects.get(pk=project.pk).planned_start_on is None

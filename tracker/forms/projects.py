@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import investment, permissions
 from ..choices import Stage
 from ..models import Park, Project, User
+from ..projects_service import COMMON_FIELDS, MANAGER_FIELDS
 from ..rules import allowed_targets
 from .widgets import DATE_WIDGET
 
@@ -33,32 +34,6 @@ def constraint_field(message, default):
         if field and str(constraint.get_violation_error_message()) == message:
             return field
     return default
-
-
-# Everyone who may edit a project (county staff of its region, its commissioner, managers).
-COMMON_FIELDS = [
-    "name",
-    "park",
-    "planned_start_on",
-    "planned_production_on",
-    "actual_start_on",
-    "actual_production_on",
-    "annual_planned_investment",
-    "completed_investment",
-    "responsible_leader",
-    "responsible_unit",
-    "notes",
-]
-# Facts of the signed contract and the assignment of people: city bureau managers only.
-MANAGER_FIELDS = [
-    "enterprise",
-    "region",
-    "chain",
-    "capital_source",
-    "signed_on",
-    "signed_amount",
-    "commissioner",
-]
 
 
 class ProjectForm(forms.ModelForm):
