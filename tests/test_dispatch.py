@@ -1316,3 +1316,60 @@ def test_the_cap_says_the_same_on_the_project_and_on_the_sheet(county):
     )["completed_investment"]
     assert on_project == [str(m) for m in on_sheet]
     assert "1500.50" in on_project[0] and "1000.00" in on_project[0]
+
+
+# --- a filed week is a floor for its own correction ------------------------------------------
+@pytest.fixture
+def three_weeks(county):
+    """Reports W-2 = 8000, W-1 = 8713, W0 = 9500 (the project's figure)."""
+    user, (p, _) = county
+    for back, amount in ((2, 8000), (1, 8713), (0, 9500)):
+        year, week = shift_week(*current_week(), -back)
+        f.dispatch(p, iso_year=year, iso_week=week, completed_investment=Decimal(amount))
+    Project.objects.filter(pk=p.pk).update(completed_investment=Decimal(9500))
+    return user, Project.objects.get(pk=p.pk)
+
+
+@pytest.mark.django_db
+def test_a_clerk_cannot_silently_lower_a_filed_past_week(en, three_weeks):
+    """The reported hole: W-1 refiled as 8001 (above W-2, below W0) was accepted."""
+    user, p = three_weeks
+    last = week_label(*shift_week(*current_week(), -1))
+    en.force_login(user)
+    page = en.get(week_url(last))
+    response = en.post(week_url(last), sheet_data(page, {p.pk: {"completed_investment": "8001"}}))
+    assert response.status_code == 200
+    message = " ".join(row_of(response, p).errors["completed_investment"])
+    assert "8713.00" in message and "8001.00" in message
+    year, week = shift_week(*current_week(), -1)
+    assert WeeklyDispatch.objects.get(
+        project=p, iso_year=year, iso_week=week
+    ).completed_investment == Decimal(8713)
+    with pytest.raises(DispatchError):
+        file_weekly_dispatch(
+            iso_year=year, iso_week=week, rows=[row(p, completed_investment=Decimal(8001))], by=user
+        )
+
+
+@pytest.mark.django_db
+def test_a_manager_lowers_a_filed_past_week_only_with_a_reason(three_weeks):
+    _user, p = three_weeks
+    manager = f.user(Role.MANAGER)
+    year, week = shift_week(*current_week(), -1)
+    with pytest.raises(DispatchError) as caught:
+        file_weekly_dispatch(
+            iso_year=year,
+            iso_week=week,
+            rows=[row(p, completed_investment=Decimal(8001))],
+            by=manager,
+        )
+    assert "8713.00" in " ".join(caught.value.rows[p.pk]["reason"])
+    file_weekly_dispatch(
+        iso_year=year,
+        iso_week=week,
+        rows=[row(p, completed_investment=Decimal(8001), reason="重复计入")],
+        by=manager,
+    )
+    report = WeeklyDispatch.objects.get(project=p, iso_year=year, iso_week=week)
+    assert report.completed_investment == Decimal(8001)
+    assert Project.objects.get(pk=p.pk).completed_investment == Decimal(9500)  # W0 sets it

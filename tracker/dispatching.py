@@ -46,12 +46,13 @@ Pre-filled values
 Completed investment
     Not negative, at most ``signed_amount × MAX_COMPLETED_RATIO``, and cumulative: filing a
     figure below the project's current one (when this week's report sets the project's
-    figure, i.e. no later week is reported), below the project's previous report, or above
-    any of its later reports (a late report of an earlier week), is refused with both
-    figures. A manager (``permissions.MANAGE``) correcting a wrong figure may do it, but only
-    with a reason, kept in the change history of the report and of the project. The
-    project's ``completed_investment`` follows the report (with history) unless a later week
-    has already been reported.
+    figure, i.e. no later week is reported), below the week's own report when correcting
+    it, below the project's previous report, or above any of its later reports (a late
+    report of an earlier week), is refused with both figures. A manager
+    (``permissions.MANAGE``) correcting a wrong figure may do it, but only with a reason,
+    kept in the change history of the report and of the project. The project's
+    ``completed_investment`` follows the report (with history) unless a later week has
+    already been reported.
 
 Stale sheets (optimistic lock, ``tracker.locking``)
     Each row carries the project's ``version`` and this week's report's ``version`` (0: no
@@ -228,7 +229,8 @@ def _week_key(iso_year, iso_week):
 def dispatch_projects(user, iso_year, iso_week):
     """The projects ``user`` files for this week, annotated for the dispatch sheet.
 
-    Annotations: ``report_id`` and ``report_version`` (this week's report), ``prefill_id``
+    Annotations: ``report_id``, ``report_version`` and ``own_completed`` (this week's report
+    and its cumulative investment), ``prefill_id``
     (this week's report or the latest earlier one), ``previous_completed`` (cumulative
     investment of the latest report before this week), ``later_completed`` (the lowest
     cumulative investment of the reports after this week), ``latest_key`` (yyyyww of the
@@ -249,6 +251,7 @@ def dispatch_projects(user, iso_year, iso_week):
         .annotate(
             report_id=Subquery(reports.filter(key=key).values("pk")[:1]),
             report_version=Subquery(reports.filter(key=key).values("version")[:1]),
+            own_completed=Subquery(reports.filter(key=key).values("completed_investment")[:1]),
             prefill_id=Subquery(
                 reports.filter(key__lte=key).order_by(*newest_first).values("pk")[:1]
             ),
@@ -305,7 +308,7 @@ def row_initial(project, reference, iso_year, iso_week):
 def bounds(project, iso_year, iso_week):
     """(lowest, highest) cumulative figure this week's row may file without a manager's
     reason (None: no bound); the sheet uses them to ask for the reason as soon as needed."""
-    floors = [project.previous_completed]
+    floors = [project.previous_completed, project.own_completed]
     if follows(project, iso_year, iso_week):
         floors.append(project.completed_investment)
     floors = [f for f in floors if f is not None]
@@ -313,11 +316,14 @@ def bounds(project, iso_year, iso_week):
 
 
 # --- validation of one row ---------------------------------------------------------------------
-def row_errors(project, data, *, by, previous_completed, later_completed=None, current=None):
+def row_errors(
+    project, data, *, by, previous_completed, later_completed=None, current=None, own=None
+):
     """Field → list of messages for one dispatch row (empty when the row is fine).
 
     ``current``: the project's cumulative completed investment when this row's report would
-    set it (``follows``), else None. Going below it or ``previous_completed``, or above
+    set it (``follows``), else None; ``own``: this week's report's figure when it has been
+    filed (a correction). Going below either or ``previous_completed``, or above
     ``later_completed``, is refused; a manager may do it with a ``reason``.
     """
     errors = {}
@@ -335,7 +341,7 @@ def row_errors(project, data, *, by, previous_completed, later_completed=None, c
         if cap:
             errors.setdefault("completed_investment", []).append(cap)
         going_down = investment.going_down(
-            done, current=current, previous=previous_completed, later=later_completed
+            done, current=current, own=own, previous=previous_completed, later=later_completed
         )
         found = investment.lowering_errors(
             going_down, done, project=project, by=by, reason=data.get("reason")
@@ -359,6 +365,7 @@ def row_errors_now(project, row, *, by, iso_year, iso_week):
         previous_completed=project.previous_completed,
         later_completed=project.later_completed,
         current=project.completed_investment if follows(project, iso_year, iso_week) else None,
+        own=project.own_completed,
     )
 
 

@@ -9,7 +9,8 @@ The figure is cumulative, so it does not go down:
 - nobody but a city bureau manager (``permissions.MANAGE`` on the project) may enter a
   figure below the project's current one — on the project form, through
   ``update_project``, or on the sheet for a week whose report sets the project's figure —
-  nor, on the sheet, below the previous report or above a later week's report;
+  nor, on the sheet, below the week's own report already filed, below the previous report
+  or above a later week's report;
 - a manager correcting a wrong figure may, but only with a reason, which the change
   history keeps (``ChangeLog.note``).
 
@@ -26,8 +27,9 @@ from .money import wan
 
 # What a figure would go below (or above): the project's figure edited directly (the
 # project form, update_project); the project's figure when a week's report sets it; the
-# previous week's report; a later week's report.
-PROJECT, CURRENT, PREVIOUS, LATER = "project", "current", "previous", "later"
+# week's own report already filed (a correction); the previous week's report; a later
+# week's report.
+PROJECT, CURRENT, OWN, PREVIOUS, LATER = "project", "current", "own", "previous", "later"
 REASON_MAX = 500  # characters of a reason for lowering a figure
 
 
@@ -45,13 +47,14 @@ def cap_error(done, signed_amount):
     ) % {"done": wan(done), "ratio": ratio, "signed": wan(signed_amount)}
 
 
-def going_down(done, *, current=None, previous=None, later=None, kind=CURRENT):
+def going_down(done, *, current=None, own=None, previous=None, later=None, kind=CURRENT):
     """[(kind, figure)] for a cumulative figure ``done`` that would go down: below the
-    project's ``current`` figure (reported as ``kind``) or below the ``previous`` report
-    (only when that is the higher floor), or above a ``later`` report. None: no bound."""
+    project's ``current`` figure (reported as ``kind``), this week's ``own`` report or the
+    ``previous`` report (each only when it is a higher floor than those before it), or
+    above a ``later`` report. None: no bound."""
     found = []
     highest = None
-    for name, floor in ((kind, current), (PREVIOUS, previous)):
+    for name, floor in ((kind, current), (OWN, own), (PREVIOUS, previous)):
         if floor is not None and done < floor and (highest is None or floor > highest):
             found.append((name, floor))
             highest = floor
@@ -103,6 +106,15 @@ def _refusal(kind, figure, done):
             )
             % values
         )
+    if kind == OWN:
+        return (
+            _(
+                "The cumulative completed investment cannot go down: this week's report was "
+                "filed with %(figure)s 万元 and this row has %(done)s 万元. If that figure was "
+                "wrong, ask a city bureau manager to correct it."
+            )
+            % values
+        )
     if kind == PREVIOUS:
         return (
             _(
@@ -130,6 +142,14 @@ def _reason_needed(kind, figure, done):
             _(
                 "This lowers the project's cumulative completed investment from %(figure)s 万元 to "
                 "%(done)s 万元: give the reason for the correction (kept in the change history)."
+            )
+            % values
+        )
+    if kind == OWN:
+        return (
+            _(
+                "This lowers this week's report from %(figure)s 万元 to %(done)s 万元: give the "
+                "reason for the correction (kept in the change history)."
             )
             % values
         )
