@@ -1373,3 +1373,25 @@ def test_a_manager_lowers_a_filed_past_week_only_with_a_reason(three_weeks):
     report = WeeklyDispatch.objects.get(project=p, iso_year=year, iso_week=week)
     assert report.completed_investment == Decimal(8001)
     assert Project.objects.get(pk=p.pk).completed_investment == Decimal(9500)  # W0 sets it
+
+
+@pytest.mark.django_db
+def test_the_conflict_panel_shows_the_weeks_own_figure_for_a_past_week(client, three_weeks):
+    """Someone corrected W-1 (8713 → 8800) meanwhile: the panel shows 8800, not the
+    project's 9500 (which is W0's)."""
+    user, p = three_weeks
+    last = week_label(*shift_week(*current_week(), -1))
+    client.force_login(user)
+    stale = client.get(week_url(last))
+    year, week = shift_week(*current_week(), -1)
+    file_weekly_dispatch(
+        iso_year=year, iso_week=week, rows=[row(p, completed_investment=Decimal(8800))], by=user
+    )
+    response = client.post(
+        week_url(last), sheet_data(stale, {p.pk: {"completed_investment": "8900"}})
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    box = html[html.index(f'id="conflict-{p.pk}"') :][:3000]
+    theirs = box[box.index('data-field="completed_investment"') :][:80]
+    assert "8800.00" in theirs and "9500" not in theirs

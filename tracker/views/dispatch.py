@@ -257,7 +257,11 @@ def _conflict_row(project, form, reference, last):
         "report": report,
         "theirs": {
             "stage": report.get_stage_display() if report else project.get_stage_display(),
-            "completed_investment": project.completed_investment,
+            # This week's figure: its report's, else the project's (a past week's report
+            # is not the project's current figure).
+            "completed_investment": report.completed_investment
+            if report
+            else project.completed_investment,
             "progress": report.progress if report else "",
             "problems": report.problems if report else "",
         },
