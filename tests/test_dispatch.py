@@ -1395,3 +1395,23 @@ def test_the_conflict_panel_shows_the_weeks_own_figure_for_a_past_week(client, t
     box = html[html.index(f'id="conflict-{p.pk}"') :][:3000]
     theirs = box[box.index('data-field="completed_investment"') :][:80]
     assert "8800.00" in theirs and "9500" not in theirs
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("missing", ["version", "report_version"])
+def test_a_row_posted_without_its_versions_is_refused_as_out_of_date(en, reported, missing):
+    """The reported hole: tab B posted without the hidden version fields → 302, and it
+    overwrote tab A's 9013."""
+    user, p1, _p2 = reported
+    en.force_login(user)
+    tab_a, tab_b = en.get(week_url()), en.get(week_url())
+    en.post(week_url(), sheet_data(tab_a, {p1.pk: {"completed_investment": "9013"}}))
+    data = sheet_data(tab_b, {p1.pk: {"completed_investment": "9100"}})
+    del data[row_of(tab_b, p1).add_prefix(missing)]
+    response = en.post(week_url(), data)
+    assert response.status_code == 200
+    assert "reload it" in " ".join(row_of(response, p1).non_field_errors())
+    assert "reload it" in response.content.decode()
+    report = WeeklyDispatch.objects.for_week(*current_week()).get(project=p1)
+    assert report.completed_investment == Decimal(9013)
+    assert Project.objects.get(pk=p1.pk).completed_investment == Decimal(9013)
