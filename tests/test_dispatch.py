@@ -1415,3 +1415,30 @@ def test_a_row_posted_without_its_versions_is_refused_as_out_of_date(en, reporte
     report = WeeklyDispatch.objects.for_week(*current_week()).get(project=p1)
     assert report.completed_investment == Decimal(9013)
     assert Project.objects.get(pk=p1.pk).completed_investment == Decimal(9013)
+
+
+@pytest.mark.django_db
+def test_a_text_only_correction_of_last_week_keeps_that_weeks_figure(client, reported):
+    """The reported bug: W-1 = 8713, the project form raised the project to 9034.50, a
+    correction of W-1's 形象进度 only wrote 9034.50 into W-1."""
+    user, p1, _p2 = reported
+    client.force_login(user)
+    edit = client.post(
+        reverse("tracker:project_edit", args=[p1.pk]),
+        edit_form_data(client, p1, completed_investment="9034.50"),
+    )
+    assert edit.status_code == 302
+    last = week_label(*shift_week(*current_week(), -1))
+    page = client.get(week_url(last))
+    assert row_of(page, p1).initial["completed_investment"] == Decimal(8713)
+    assert "9034.50" in page.content.decode()  # the project's figure, shown beside it
+    response = client.post(week_url(last), sheet_data(page, {p1.pk: {"progress": "已更正"}}))
+    assert response.status_code == 302
+    year, week = shift_week(*current_week(), -1)
+    report = WeeklyDispatch.objects.get(project=p1, iso_year=year, iso_week=week)
+    assert (report.completed_investment, report.progress) == (Decimal(8713), "已更正")
+    p1.refresh_from_db()
+    assert p1.completed_investment == Decimal("9034.50")
+    assert investment_history(p1) == [("8713.00", "9034.50")]  # the form's change only
+    # The current week still starts from the project's figure, not last week's report.
+    assert row_of(client.get(week_url()), p1).initial["completed_investment"] == Decimal("9034.50")

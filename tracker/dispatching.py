@@ -41,7 +41,11 @@ Pre-filled values
     is what the sheet shows and files. Beside them the sheet shows the reference report (this
     week's when already filed, else the latest earlier one), and the texts (形象进度, 存在问题)
     start from it. A past week that already has later reports starts from its own report (or
-    the latest earlier one): the project's current figure belongs to a later week.
+    the latest earlier one): the project's current figure belongs to a later week. So does
+    a past week that has its own report: it starts from that report's figure (the project's
+    current one is shown beside it), and a row that keeps that figure (a correction of the
+    texts) leaves the project's figure alone. The current week always starts from the
+    project's current figure, even once filed.
 
 Completed investment
     Not negative, at most ``signed_amount × MAX_COMPLETED_RATIO``, and cumulative: filing a
@@ -285,11 +289,24 @@ def follows(project, iso_year, iso_week):
     return (project.latest_key or 0) <= _week_key(iso_year, iso_week)
 
 
-def row_initial(project, reference, iso_year, iso_week):
-    """A row's pre-filled values: the project's current figures and the reference report's
-    texts (``reference``: this week's report, else the latest earlier one; see the module
-    docstring, "Pre-filled values")."""
-    if follows(project, iso_year, iso_week) or reference is None:
+def sets_figure(project, iso_year, iso_week, done):
+    """Whether filing ``done`` for this week sets the project's current figure: no later
+    week is reported (``follows``) and the row does not just keep the figure this week's
+    report already has (a correction of its texts leaves the project's figure alone)."""
+    return follows(project, iso_year, iso_week) and not (
+        project.own_completed is not None and done == project.own_completed
+    )
+
+
+def row_initial(project, reference, iso_year, iso_week, today=None):
+    """A row's pre-filled values (see the module docstring, "Pre-filled values"): the
+    project's current figures and the reference report's texts (``reference``: this week's
+    report, else the latest earlier one). A past week that has its own report starts from
+    that report's figure: the project's current one may be newer than the week."""
+    own = reference is not None and reference.pk == project.report_id
+    if own and (iso_year, iso_week) != current_week(today):
+        completed = reference.completed_investment
+    elif follows(project, iso_year, iso_week) or reference is None:
         completed = project.completed_investment
     else:
         completed = reference.completed_investment
@@ -364,7 +381,9 @@ def row_errors_now(project, row, *, by, iso_year, iso_week):
         by=by,
         previous_completed=project.previous_completed,
         later_completed=project.later_completed,
-        current=project.completed_investment if follows(project, iso_year, iso_week) else None,
+        current=project.completed_investment
+        if sets_figure(project, iso_year, iso_week, row.get("completed_investment"))
+        else None,
         own=project.own_completed,
     )
 
@@ -576,7 +595,7 @@ def _save_reports(rows, projects, existing, advanced, *, iso_year, iso_week, by,
     follow = {
         r.project_id: r.completed_investment
         for r in reports
-        if follows(projects[r.project_id], iso_year, iso_week)
+        if sets_figure(projects[r.project_id], iso_year, iso_week, r.completed_investment)
         and projects[r.project_id].completed_investment != r.completed_investment
     }
     project_before = {pk: snapshot(projects[pk], {"completed_investment"}) for pk in follow}

@@ -154,12 +154,16 @@ def dispatch_week(request, week):
         formset = dispatch_formset(projects, user, initial=initial, **week_kwargs)
 
     changed_by = _last_changes(projects, conflicts)
+    initial_of = {values["project"]: values["completed_investment"] for values in initial}
     rows = [
         {
             "project": p,
             "form": form,
             "last": reference.get(p.prefill_id),
             "filed": p.report_id,
+            "project_now": p.completed_investment
+            if p.completed_investment != initial_of.get(p.pk)
+            else None,
             "bounds": bounds(p, iso_year, iso_week),
             "conflict": _conflict_row(p, form, reference, changed_by.get(p.pk))
             if p.pk in conflicts
