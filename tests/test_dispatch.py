@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -21,6 +22,7 @@ from tracker.dispatching import (
     deadline,
     file_weekly_dispatch,
     parse_week,
+    row_errors,
     shift_week,
     week_label,
 )
@@ -1284,3 +1286,159 @@ def test_the_filing_itself_refuses_a_row_behind_this_weeks_report(reported):
     assert set(late.conflicts) == {p1.pk} and not late.reports
     report.refresh_from_db()
     assert report.progress == "乙"
+
+
+# --- one rule, one home: the cap and the rounding of 万元 ------------------------------------
+@pytest.mark.django_db
+def test_a_half_cent_is_rounded_half_up_like_everywhere_else(county):
+    """四舍五入 (money.wan): 100.125 万元 is stored as 100.13, not banker's 100.12."""
+    user, (p, _) = county
+    file_weekly_dispatch(
+        iso_year=current_week()[0],
+        iso_week=current_week()[1],
+        rows=[row(p, completed_investment=Decimal("100.125"))],
+        by=user,
+    )
+    assert WeeklyDispatch.objects.get(project=p).completed_investment == Decimal("100.13")
+    assert Project.objects.get(pk=p.pk).completed_investment == Decimal("100.13")
+
+
+@pytest.mark.django_db
+def test_the_cap_says_the_same_on_the_project_and_on_the_sheet(county):
+    user, (p, _) = county
+    p.signed_amount = Decimal(1000)
+    p.completed_investment = Decimal("1500.5")  # > 1000 × 1.5
+    with pytest.raises(ValidationError) as caught:
+        p.clean()
+    on_project = caught.value.message_dict["completed_investment"]
+    on_sheet = row_errors(
+        p, {"completed_investment": Decimal("1500.5")}, by=user, previous_completed=None
+    )["completed_investment"]
+    assert on_project == [str(m) for m in on_sheet]
+    assert "1500.50" in on_project[0] and "1000.00" in on_project[0]
+
+
+# --- a filed week is a floor for its own correction ------------------------------------------
+@pytest.fixture
+def three_weeks(county):
+    """Reports W-2 = 8000, W-1 = 8713, W0 = 9500 (the project's figure)."""
+    user, (p, _) = county
+    for back, amount in ((2, 8000), (1, 8713), (0, 9500)):
+        year, week = shift_week(*current_week(), -back)
+        f.dispatch(p, iso_year=year, iso_week=week, completed_investment=Decimal(amount))
+    Project.objects.filter(pk=p.pk).update(completed_investment=Decimal(9500))
+    return user, Project.objects.get(pk=p.pk)
+
+
+@pytest.mark.django_db
+def test_a_clerk_cannot_silently_lower_a_filed_past_week(en, three_weeks):
+    """The reported hole: W-1 refiled as 8001 (above W-2, below W0) was accepted."""
+    user, p = three_weeks
+    last = week_label(*shift_week(*current_week(), -1))
+    en.force_login(user)
+    page = en.get(week_url(last))
+    response = en.post(week_url(last), sheet_data(page, {p.pk: {"completed_investment": "8001"}}))
+    assert response.status_code == 200
+    message = " ".join(row_of(response, p).errors["completed_investment"])
+    assert "8713.00" in message and "8001.00" in message
+    year, week = shift_week(*current_week(), -1)
+    assert WeeklyDispatch.objects.get(
+        project=p, iso_year=year, iso_week=week
+    ).completed_investment == Decimal(8713)
+    with pytest.raises(DispatchError):
+        file_weekly_dispatch(
+            iso_year=year, iso_week=week, rows=[row(p, completed_investment=Decimal(8001))], by=user
+        )
+
+
+@pytest.mark.django_db
+def test_a_manager_lowers_a_filed_past_week_only_with_a_reason(three_weeks):
+    _user, p = three_weeks
+    manager = f.user(Role.MANAGER)
+    year, week = shift_week(*current_week(), -1)
+    with pytest.raises(DispatchError) as caught:
+        file_weekly_dispatch(
+            iso_year=year,
+            iso_week=week,
+            rows=[row(p, completed_investment=Decimal(8001))],
+            by=manager,
+        )
+    assert "8713.00" in " ".join(caught.value.rows[p.pk]["reason"])
+    file_weekly_dispatch(
+        iso_year=year,
+        iso_week=week,
+        rows=[row(p, completed_investment=Decimal(8001), reason="重复计入")],
+        by=manager,
+    )
+    report = WeeklyDispatch.objects.get(project=p, iso_year=year, iso_week=week)
+    assert report.completed_investment == Decimal(8001)
+    assert Project.objects.get(pk=p.pk).completed_investment == Decimal(9500)  # W0 sets it
+
+
+@pytest.mark.django_db
+def test_the_conflict_panel_shows_the_weeks_own_figure_for_a_past_week(client, three_weeks):
+    """Someone corrected W-1 (8713 → 8800) meanwhile: the panel shows 8800, not the
+    project's 9500 (which is W0's)."""
+    user, p = three_weeks
+    last = week_label(*shift_week(*current_week(), -1))
+    client.force_login(user)
+    stale = client.get(week_url(last))
+    year, week = shift_week(*current_week(), -1)
+    file_weekly_dispatch(
+        iso_year=year, iso_week=week, rows=[row(p, completed_investment=Decimal(8800))], by=user
+    )
+    response = client.post(
+        week_url(last), sheet_data(stale, {p.pk: {"completed_investment": "8900"}})
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    box = html[html.index(f'id="conflict-{p.pk}"') :][:3000]
+    theirs = box[box.index('data-field="completed_investment"') :][:80]
+    assert "8800.00" in theirs and "9500" not in theirs
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("missing", ["version", "report_version"])
+def test_a_row_posted_without_its_versions_is_refused_as_out_of_date(en, reported, missing):
+    """The reported hole: tab B posted without the hidden version fields → 302, and it
+    overwrote tab A's 9013."""
+    user, p1, _p2 = reported
+    en.force_login(user)
+    tab_a, tab_b = en.get(week_url()), en.get(week_url())
+    en.post(week_url(), sheet_data(tab_a, {p1.pk: {"completed_investment": "9013"}}))
+    data = sheet_data(tab_b, {p1.pk: {"completed_investment": "9100"}})
+    del data[row_of(tab_b, p1).add_prefix(missing)]
+    response = en.post(week_url(), data)
+    assert response.status_code == 200
+    assert "reload it" in " ".join(row_of(response, p1).non_field_errors())
+    assert "reload it" in response.content.decode()
+    report = WeeklyDispatch.objects.for_week(*current_week()).get(project=p1)
+    assert report.completed_investment == Decimal(9013)
+    assert Project.objects.get(pk=p1.pk).completed_investment == Decimal(9013)
+
+
+@pytest.mark.django_db
+def test_a_text_only_correction_of_last_week_keeps_that_weeks_figure(client, reported):
+    """The reported bug: W-1 = 8713, the project form raised the project to 9034.50, a
+    correction of W-1's 形象进度 only wrote 9034.50 into W-1."""
+    user, p1, _p2 = reported
+    client.force_login(user)
+    edit = client.post(
+        reverse("tracker:project_edit", args=[p1.pk]),
+        edit_form_data(client, p1, completed_investment="9034.50"),
+    )
+    assert edit.status_code == 302
+    last = week_label(*shift_week(*current_week(), -1))
+    page = client.get(week_url(last))
+    assert row_of(page, p1).initial["completed_investment"] == Decimal(8713)
+    assert "9034.50" in page.content.decode()  # the project's figure, shown beside it
+    response = client.post(week_url(last), sheet_data(page, {p1.pk: {"progress": "已更正"}}))
+    assert response.status_code == 302
+    year, week = shift_week(*current_week(), -1)
+    report = WeeklyDispatch.objects.get(project=p1, iso_year=year, iso_week=week)
+    assert (report.completed_investment, report.progress) == (Decimal(8713), "已更正")
+    p1.refresh_from_db()
+    assert p1.completed_investment == Decimal("9034.50")
+    assert investment_history(p1) == [("8713.00", "9034.50")]  # the form's change only
+    # The current week still starts from the project's figure, not last week's report.
+    assert row_of(client.get(week_url()), p1).initial["completed_investment"] == Decimal("9034.50")

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.conf import settings
 from django.contrib.messages import get_messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -15,6 +16,7 @@ from tracker.choices import ChangeAction, Role, Stage
 from tracker.locking import Conflict
 from tracker.models import ChangeLog, Project, StageChange
 from tracker.services import update_project
+from tracker.views.projects import _normalised
 
 pytestmark = pytest.mark.django_db
 
@@ -666,7 +668,7 @@ def test_the_model_rules_on_actual_dates_still_hold_for_a_manager(
     assert state(project) == before
 
 
-# --- cumulative investment does not go below the weekly dispatch ---------------------------
+# --- cumulative investment does not go down (tracker.investment, one rule for every path) ---
 
 
 @pytest.fixture
@@ -678,19 +680,26 @@ def reported(region):
     return project
 
 
-def test_staff_cannot_lower_investment_below_the_latest_dispatch(client, reported, staff):
+@pytest.mark.parametrize(
+    "value", ["6000", "8000", "8677.99"], ids=["below-report", "to-report", "just-below"]
+)
+def test_staff_cannot_lower_the_projects_figure_even_above_the_dispatch(
+    client, reported, staff, value
+):
+    """The reported bypass: a clerk lowered 9034.50 → 8800 (above the 8713 report)."""
     as_user(client, staff)
     errors = refused(
         client,
         reported,
         "completed_investment",
         "ask a city bureau manager to correct it",
-        completed_investment="6000",  # above week 10, below week 20: the latest counts
+        completed_investment=value,
     )
-    assert "8000.00" in " ".join(errors["completed_investment"])
+    assert "8678.00" in " ".join(errors["completed_investment"])
+    assert "reason" not in client.get(edit_url(reported)).context["form"].fields
 
 
-def test_commissioner_cannot_lower_investment_below_the_latest_dispatch(client, reported):
+def test_commissioner_cannot_lower_the_projects_figure(client, reported):
     commissioner = factories.user(Role.COMMISSIONER)
     Project.objects.filter(pk=reported.pk).update(commissioner=commissioner)
     as_user(client, commissioner)
@@ -703,26 +712,56 @@ def test_commissioner_cannot_lower_investment_below_the_latest_dispatch(client, 
     )
 
 
-@pytest.mark.parametrize("value", ["8000", "8100", "9000"], ids=["to-latest", "lower-above", "up"])
-def test_staff_may_change_investment_at_or_above_the_latest_dispatch(
-    client, reported, staff, value
-):
+@pytest.mark.parametrize("value", ["8678", "8678.01", "9000"], ids=["same", "cent-up", "up"])
+def test_staff_may_keep_or_raise_the_figure(client, reported, staff, value):
     as_user(client, staff)
     assert saved(client, reported, completed_investment=value).completed_investment == Decimal(
         value
     )
 
 
-def test_a_manager_may_lower_investment_below_the_dispatch(client, reported, manager):
+def test_a_manager_lowers_the_figure_only_with_a_reason_kept_in_the_history(
+    client, reported, manager
+):
+    """The reported bypass: a manager lowered the figure to 100 with no reason."""
     as_user(client, manager)
-    assert saved(client, reported, completed_investment="0").completed_investment == 0
+    errors = refused(client, reported, "reason", "give the reason", completed_investment="100")
+    assert "8678.00" in errors["reason"][0] and "100.00" in errors["reason"][0]
+    reason = "重复统计，核实为 100 万元"
+    project = saved(client, reported, completed_investment="100", reason=reason)
+    assert project.completed_investment == 100
     row = ChangeLog.objects.get(object_id=reported.pk, field="completed_investment")
-    assert (row.old_value, row.new_value) == ("8678.00", "0.00")
+    assert (row.old_value, row.new_value, row.note) == ("8678.00", "100.00", reason)
+    other = ChangeLog.objects.filter(object_id=reported.pk).exclude(field="completed_investment")
+    assert not other.exclude(note="").exists()  # the reason is the figure's, not the others'
 
 
-def test_without_a_dispatch_staff_may_correct_their_own_figure(staff_client, project):
-    project = saved(staff_client, project, completed_investment="10")
-    assert project.completed_investment == Decimal("10")
+def test_a_manager_raising_the_figure_needs_no_reason(client, reported, manager):
+    as_user(client, manager)
+    assert saved(client, reported, completed_investment="9000").completed_investment == 9000
+
+
+def test_update_project_refuses_lowering_the_figure_itself(reported, staff, manager):
+    """The service asks the same rule, beneath every caller (the form, the admin, scripts)."""
+    before = state(reported)
+    for by, field in ((staff, "completed_investment"), (manager, "reason")):
+        with pytest.raises(ValidationError) as caught:
+            update_project(
+                project_id=reported.pk,
+                data={"completed_investment": Decimal("100")},
+                expected_version=reported.version,
+                by=by,
+            )
+        assert list(caught.value.message_dict) == [field]
+        assert state(reported) == before
+    update_project(
+        project_id=reported.pk,
+        data={"completed_investment": Decimal("100")},
+        expected_version=reported.version,
+        by=manager,
+        reason="核实",
+    )
+    assert ChangeLog.objects.get(object_id=reported.pk, field="completed_investment").note == "核实"
 
 
 def test_an_untouched_figure_below_the_dispatch_does_not_block_other_edits(client, reported, staff):
@@ -730,3 +769,64 @@ def test_an_untouched_figure_below_the_dispatch_does_not_block_other_edits(clien
     as_user(client, staff)
     project = saved(client, reported, responsible_leader="张副区长")
     assert (project.responsible_leader, project.completed_investment) == ("张副区长", 100)
+
+
+def test_the_conflict_panel_compares_amounts_rounded_half_up():
+    assert _normalised({"a": "0.125", "b": "", "c": "工信局"}) == {
+        "a": "0.13",
+        "b": "",
+        "c": "工信局",
+    }
+
+
+# --- update_project checks every rule itself, whoever calls it ----------------------------
+
+
+def test_update_project_refuses_who_may_not_edit_and_manager_only_fields(project, region, staff):
+    """The reported hole: a chain office saved signed_amount and a move to another region."""
+    other = factories.region(name="樟树市")
+    office = factories.user(Role.CHAIN_OFFICE, chain=project.chain)
+    neighbour = factories.user(Role.COUNTY, region=other)
+    before = state(project)
+    for by, data in (
+        (office, {"signed_amount": Decimal(1), "region": other}),
+        (office, {"name": "新名称"}),
+        (neighbour, {"name": "新名称"}),
+        (staff, {"signed_amount": Decimal(1)}),  # their project, a manager's field
+        (staff, {"name": "新名称", "region": other}),
+    ):
+        with pytest.raises(PermissionDenied):
+            update_project(project_id=project.pk, data=data, expected_version=1, by=by)
+        assert state(project) == before, (by, data)
+    update_project(project_id=project.pk, data={"name": "新名称"}, expected_version=1, by=staff)
+    assert Project.objects.get(pk=project.pk).name == "新名称"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"completed_investment": Decimal("99999999")}, "completed_investment"),  # the cap
+        ({"signed_amount": Decimal("600")}, "completed_investment"),  # 1000 > 600 × 1.5
+        ({"actual_start_on": TOMORROW}, "actual_start_on"),
+    ],
+)
+def test_update_project_runs_the_models_rules_even_for_a_manager(project, manager, data, field):
+    """The reported hole: a manager set 99,999,999 万元 on a project signed at 1,000."""
+    Project.objects.filter(pk=project.pk).update(signed_amount=Decimal(1000))
+    before = state(project)
+    with pytest.raises(ValidationError) as caught:
+        update_project(project_id=project.pk, data=data, expected_version=1, by=manager)
+    assert field in caught.value.message_dict
+    assert state(project) == before
+    assert not ChangeLog.objects.filter(object_id=project.pk).exists()
+
+
+def test_update_project_checks_a_constraint_against_a_field_left_as_it_was(project, manager):
+    with pytest.raises(ValidationError):
+        update_project(
+            project_id=project.pk,
+            data={"planned_start_on": datetime.date(2022, 1, 1)},  # before signing (3-1)
+            expected_version=1,
+            by=manager,
+        )
+    assert Project.objects.get(pk=project.pk).planned_start_on is None

@@ -371,7 +371,7 @@ PROJECT_FIELDS = [
 
 class ProjectChangeForm(ProjectForm):
     """The front end's project form — its rules (dates against the stage history, the
-    investment against the weekly dispatch, the manager-only fields) — plus the code and
+    cumulative investment that does not go down, the manager-only fields) — plus the code and
     the sample flag. Saved with ``services.update_project``; the stage moves with the
     "change the stage" action. Carries the version the user started from, so that a
     concurrent edit is refused."""
@@ -489,7 +489,10 @@ class ProjectAdmin(HistoryLinkMixin, admin.ModelAdmin):
                 )
             },
         ),
-        (_("Investment"), {"fields": ("annual_planned_investment", "completed_investment")}),
+        (
+            _("Investment"),
+            {"fields": ("annual_planned_investment", "completed_investment", "reason")},
+        ),
         (
             _("Responsibility"),
             {"fields": ("responsible_leader", "responsible_unit", "commissioner")},
@@ -512,7 +515,11 @@ class ProjectAdmin(HistoryLinkMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:  # a new project starts at 签约; it has no version or history yet
-            return [fs for fs in self.fieldsets if fs[0] not in (_("Stage"), _("Record"))]
+            return [
+                (name, {**options, "fields": [f for f in options["fields"] if f != "reason"]})
+                for name, options in self.fieldsets
+                if name not in (_("Stage"), _("Record"))
+            ]
         return self.fieldsets
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -543,6 +550,7 @@ class ProjectAdmin(HistoryLinkMixin, admin.ModelAdmin):
                 data=data,
                 expected_version=form.cleaned_data["expected_version"],
                 by=request.user,
+                reason=form.lowering_reason(),
             )
 
     def delete_model(self, request, obj):

@@ -41,17 +41,22 @@ Pre-filled values
     is what the sheet shows and files. Beside them the sheet shows the reference report (this
     week's when already filed, else the latest earlier one), and the texts (形象进度, 存在问题)
     start from it. A past week that already has later reports starts from its own report (or
-    the latest earlier one): the project's current figure belongs to a later week.
+    the latest earlier one): the project's current figure belongs to a later week. So does
+    a past week that has its own report: it starts from that report's figure (the project's
+    current one is shown beside it), and a row that keeps that figure (a correction of the
+    texts) leaves the project's figure alone. The current week always starts from the
+    project's current figure, even once filed.
 
 Completed investment
     Not negative, at most ``signed_amount × MAX_COMPLETED_RATIO``, and cumulative: filing a
     figure below the project's current one (when this week's report sets the project's
-    figure, i.e. no later week is reported), below the project's previous report, or above
-    any of its later reports (a late report of an earlier week), is refused with both
-    figures. A manager (``permissions.MANAGE``) correcting a wrong figure may do it, but only
-    with a reason, kept in the change history of the report and of the project. The
-    project's ``completed_investment`` follows the report (with history) unless a later week
-    has already been reported.
+    figure, i.e. no later week is reported), below the week's own report when correcting
+    it, below the project's previous report, or above any of its later reports (a late
+    report of an earlier week), is refused with both figures. A manager
+    (``permissions.MANAGE``) correcting a wrong figure may do it, but only with a reason,
+    kept in the change history of the report and of the project. The project's
+    ``completed_investment`` follows the report (with history) unless a later week has
+    already been reported.
 
 Stale sheets (optimistic lock, ``tracker.locking``)
     Each row carries the project's ``version`` and this week's report's ``version`` (0: no
@@ -81,7 +86,6 @@ History
 
 import datetime
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
@@ -91,16 +95,16 @@ from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import locking, permissions
+from . import investment, locking, permissions
 from .choices import ChangeAction
 from .models import ChangeLog, Project, WeeklyDispatch
+from .money import wan
 from .services import changelog_rows, snapshot
 
 TEXT_MAX = 2000
-REASON_MAX = 500
+REASON_MAX = investment.REASON_MAX
 DISPATCH_FIELDS = ("stage", "completed_investment", "progress", "problems")
 VERSION_FIELDS = ("version", "report_version")
-CENTS = Decimal("0.01")
 
 
 class DispatchError(Exception):
@@ -229,7 +233,8 @@ def _week_key(iso_year, iso_week):
 def dispatch_projects(user, iso_year, iso_week):
     """The projects ``user`` files for this week, annotated for the dispatch sheet.
 
-    Annotations: ``report_id`` and ``report_version`` (this week's report), ``prefill_id``
+    Annotations: ``report_id``, ``report_version`` and ``own_completed`` (this week's report
+    and its cumulative investment), ``prefill_id``
     (this week's report or the latest earlier one), ``previous_completed`` (cumulative
     investment of the latest report before this week), ``later_completed`` (the lowest
     cumulative investment of the reports after this week), ``latest_key`` (yyyyww of the
@@ -250,6 +255,7 @@ def dispatch_projects(user, iso_year, iso_week):
         .annotate(
             report_id=Subquery(reports.filter(key=key).values("pk")[:1]),
             report_version=Subquery(reports.filter(key=key).values("version")[:1]),
+            own_completed=Subquery(reports.filter(key=key).values("completed_investment")[:1]),
             prefill_id=Subquery(
                 reports.filter(key__lte=key).order_by(*newest_first).values("pk")[:1]
             ),
@@ -283,11 +289,24 @@ def follows(project, iso_year, iso_week):
     return (project.latest_key or 0) <= _week_key(iso_year, iso_week)
 
 
-def row_initial(project, reference, iso_year, iso_week):
-    """A row's pre-filled values: the project's current figures and the reference report's
-    texts (``reference``: this week's report, else the latest earlier one; see the module
-    docstring, "Pre-filled values")."""
-    if follows(project, iso_year, iso_week) or reference is None:
+def sets_figure(project, iso_year, iso_week, done):
+    """Whether filing ``done`` for this week sets the project's current figure: no later
+    week is reported (``follows``) and the row does not just keep the figure this week's
+    report already has (a correction of its texts leaves the project's figure alone)."""
+    return follows(project, iso_year, iso_week) and not (
+        project.own_completed is not None and done == project.own_completed
+    )
+
+
+def row_initial(project, reference, iso_year, iso_week, today=None):
+    """A row's pre-filled values (see the module docstring, "Pre-filled values"): the
+    project's current figures and the reference report's texts (``reference``: this week's
+    report, else the latest earlier one). A past week that has its own report starts from
+    that report's figure: the project's current one may be newer than the week."""
+    own = reference is not None and reference.pk == project.report_id
+    if own and (iso_year, iso_week) != current_week(today):
+        completed = reference.completed_investment
+    elif follows(project, iso_year, iso_week) or reference is None:
         completed = project.completed_investment
     else:
         completed = reference.completed_investment
@@ -306,7 +325,7 @@ def row_initial(project, reference, iso_year, iso_week):
 def bounds(project, iso_year, iso_week):
     """(lowest, highest) cumulative figure this week's row may file without a manager's
     reason (None: no bound); the sheet uses them to ask for the reason as soon as needed."""
-    floors = [project.previous_completed]
+    floors = [project.previous_completed, project.own_completed]
     if follows(project, iso_year, iso_week):
         floors.append(project.completed_investment)
     floors = [f for f in floors if f is not None]
@@ -314,11 +333,14 @@ def bounds(project, iso_year, iso_week):
 
 
 # --- validation of one row ---------------------------------------------------------------------
-def row_errors(project, data, *, by, previous_completed, later_completed=None, current=None):
+def row_errors(
+    project, data, *, by, previous_completed, later_completed=None, current=None, own=None
+):
     """Field → list of messages for one dispatch row (empty when the row is fine).
 
     ``current``: the project's cumulative completed investment when this row's report would
-    set it (``follows``), else None. Going below it or ``previous_completed``, or above
+    set it (``follows``), else None; ``own``: this week's report's figure when it has been
+    filed (a correction). Going below either or ``previous_completed``, or above
     ``later_completed``, is refused; a manager may do it with a ``reason``.
     """
     errors = {}
@@ -332,24 +354,17 @@ def row_errors(project, data, *, by, previous_completed, later_completed=None, c
             errors.setdefault("completed_investment", []).append(
                 _("The completed investment cannot be negative.")
             )
-        ratio = settings.TRACKER["MAX_COMPLETED_RATIO"]
-        if project.signed_amount and done > project.signed_amount * ratio:
-            errors.setdefault("completed_investment", []).append(
-                _(
-                    "Completed investment of %(done)s 万元 is more than %(ratio)s times the "
-                    "signed amount (%(signed)s 万元); please check the figure."
-                )
-                % {"done": done, "ratio": ratio, "signed": project.signed_amount}
-            )
-        going_down = _going_down(done, current, previous_completed, later_completed)
-        if going_down and not permissions.may(by, permissions.MANAGE, project):
-            errors.setdefault("completed_investment", []).extend(
-                _refusal(kind, bound, done) for kind, bound in going_down
-            )
-        elif going_down and not (data.get("reason") or "").strip():
-            errors.setdefault("reason", []).extend(
-                _reason_needed(kind, bound, done) for kind, bound in going_down
-            )
+        cap = investment.cap_error(done, project.signed_amount)
+        if cap:
+            errors.setdefault("completed_investment", []).append(cap)
+        going_down = investment.going_down(
+            done, current=current, own=own, previous=previous_completed, later=later_completed
+        )
+        found = investment.lowering_errors(
+            going_down, done, project=project, by=by, reason=data.get("reason")
+        )
+        for name, messages in found.items():
+            errors.setdefault(name, []).extend(messages)
     for name in ("progress", "problems"):
         if len(data.get(name) or "") > TEXT_MAX:
             errors.setdefault(name, []).append(
@@ -359,78 +374,6 @@ def row_errors(project, data, *, by, previous_completed, later_completed=None, c
     return errors
 
 
-def _going_down(done, current, previous, later):
-    """[(kind, figure)] for a cumulative figure that would go down: below the project's
-    ``current`` figure or the ``previous`` report, or above a ``later`` report."""
-    found = []
-    if current is not None and done < current:
-        found.append(("current", current))
-    if previous is not None and done < previous and not (found and previous <= current):
-        found.append(("previous", previous))
-    if later is not None and done > later:
-        found.append(("later", later))
-    return found
-
-
-def _refusal(kind, figure, done):
-    """The message refusing a figure that goes down, with both figures."""
-    values = {"figure": _money(figure), "done": _money(done)}
-    if kind == "current":
-        return (
-            _(
-                "The cumulative completed investment cannot go down: the project now has "
-                "%(figure)s 万元 and this row has %(done)s 万元. Enter at least %(figure)s "
-                "万元; if the project's figure is wrong, ask a city bureau manager to correct it."
-            )
-            % values
-        )
-    if kind == "previous":
-        return (
-            _(
-                "The cumulative completed investment cannot go down: the previous report had "
-                "%(figure)s 万元 and this row has %(done)s 万元. If that figure was wrong, ask a "
-                "city bureau manager to correct it."
-            )
-            % values
-        )
-    return (
-        _(
-            "The cumulative completed investment cannot go down: a later week's report already "
-            "has %(figure)s 万元 and this row has %(done)s 万元. If that figure was wrong, ask a "
-            "city bureau manager to correct it."
-        )
-        % values
-    )
-
-
-def _reason_needed(kind, figure, done):
-    """A manager's version of ``_refusal``: the correction is possible with a reason."""
-    values = {"figure": _money(figure), "done": _money(done)}
-    if kind == "current":
-        return (
-            _(
-                "This lowers the project's cumulative completed investment from %(figure)s 万元 to "
-                "%(done)s 万元: give the reason for the correction (kept in the change history)."
-            )
-            % values
-        )
-    if kind == "previous":
-        return (
-            _(
-                "This is below the previous report's %(figure)s 万元 (this row: %(done)s 万元): "
-                "give the reason for the correction (kept in the change history)."
-            )
-            % values
-        )
-    return (
-        _(
-            "This is above a later week's report of %(figure)s 万元 (this row: %(done)s 万元): "
-            "give the reason for the correction (kept in the change history)."
-        )
-        % values
-    )
-
-
 def row_errors_now(project, row, *, by, iso_year, iso_week):
     return row_errors(
         project,
@@ -438,7 +381,10 @@ def row_errors_now(project, row, *, by, iso_year, iso_week):
         by=by,
         previous_completed=project.previous_completed,
         later_completed=project.later_completed,
-        current=project.completed_investment if follows(project, iso_year, iso_week) else None,
+        current=project.completed_investment
+        if sets_figure(project, iso_year, iso_week, row.get("completed_investment"))
+        else None,
+        own=project.own_completed,
     )
 
 
@@ -474,12 +420,13 @@ def _already_filed(row, report):
 
 # --- filing ----------------------------------------------------------------------------------
 def _money(value):
-    """万元 with two decimals, as stored (and as the history shows it)."""
+    """万元 with two decimals, half-up (``money.wan``), as stored and as the history shows it;
+    None stays None (``row_errors`` asks for the figure)."""
     if value is None:
         return None
     try:
-        return Decimal(value).quantize(CENTS)
-    except InvalidOperation:
+        return wan(value)
+    except (ArithmeticError, ValueError):
         return value  # refused by row_errors or the database, not here
 
 
@@ -648,7 +595,7 @@ def _save_reports(rows, projects, existing, advanced, *, iso_year, iso_week, by,
     follow = {
         r.project_id: r.completed_investment
         for r in reports
-        if follows(projects[r.project_id], iso_year, iso_week)
+        if sets_figure(projects[r.project_id], iso_year, iso_week, r.completed_investment)
         and projects[r.project_id].completed_investment != r.completed_investment
     }
     project_before = {pk: snapshot(projects[pk], {"completed_investment"}) for pk in follow}

@@ -24,6 +24,33 @@ from .models import Project, StageChange
 # Written by the application, never given by the caller.
 NOT_GIVEN = {"stage", "version", "created_at", "updated_at"}
 
+# Everyone who may edit a project (county staff of its region, its commissioner, managers).
+COMMON_FIELDS = [
+    "name",
+    "park",
+    "planned_start_on",
+    "planned_production_on",
+    "actual_start_on",
+    "actual_production_on",
+    "annual_planned_investment",
+    "completed_investment",
+    "responsible_leader",
+    "responsible_unit",
+    "notes",
+]
+# Facts of the signed contract and the assignment of people: city bureau managers only.
+MANAGER_FIELDS = [
+    "enterprise",
+    "region",
+    "chain",
+    "capital_source",
+    "signed_on",
+    "signed_amount",
+    "commissioner",
+]
+# Any other field a caller may give (the admin's code and sample flag) is a manager's too:
+# ``services.update_project`` asks ``permissions.MANAGE`` for everything not in COMMON_FIELDS.
+
 
 def signing_change(project, *, by=None, recorded_at=None):
     """The unsaved first StageChange of ``project``: "" → 签约 on its signing date."""

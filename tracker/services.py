@@ -5,10 +5,11 @@ modules that import them from this one.
 """
 
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import locking
+from . import investment, locking, permissions, projects_service
 from .history import (
     HISTORY_EXCLUDED,
     changelog_rows,
@@ -19,6 +20,13 @@ from .history import (
     snapshot,
 )
 from .models import ChangeLog, Problem, Project
+
+# What a caller may give: the editable fields, not those the application writes.
+EDITABLE_FIELDS = {
+    f.name
+    for f in Project._meta.concrete_fields
+    if f.editable and not f.primary_key and f.name not in projects_service.NOT_GIVEN
+}
 
 __all__ = [
     "HISTORY_EXCLUDED",
@@ -36,7 +44,9 @@ __all__ = [
 # --- optimistic saves of a project ---------------------------------------------------------
 
 
-def update_project(*, project_id, data, expected_version, by, stage=None, stage_on=None, note=""):
+def update_project(
+    *, project_id, data, expected_version, by, stage=None, stage_on=None, note="", reason=""
+):
     """Save ``data`` (field name → value) onto a project if it is still at ``expected_version``.
 
     The field edits and the optional stage change (through ``Project.advance_to``) happen in
@@ -44,16 +54,36 @@ def update_project(*, project_id, data, expected_version, by, stage=None, stage_
     when the row has moved on (nothing is written), and ``ValidationError`` when the stage
     change is refused. Returns the saved project.
 
+    Every rule is checked here, beneath every caller (the project form, the admin, scripts),
+    on the row as it is now, before anything is written:
+
+    - ``PermissionDenied`` unless ``by`` may edit the project (``permissions.EDIT``), and for
+      any field outside ``projects_service.COMMON_FIELDS`` (the manager-only fields) unless
+      ``by`` holds a manager's power over it (``permissions.MANAGE``);
+    - ``ValidationError`` (messages by field) when the edited project fails ``full_clean``
+      (the completed-investment cap, dates, constraints), or when the cumulative completed
+      investment goes down (``investment``): a manager may lower it only with a ``reason``,
+      kept on the history row of the figure.
+
     A move to another region or chain takes the project's problems (Problem.region and
     Problem.chain, copied when a problem is raised and read by the ledger's scope) along
     in the same transaction; see ``_move_problems``. Inspections stay with the region
     that was inspected.
     """
+    unknown = set(data) - EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not editable through update_project: {sorted(unknown)}")
     with transaction.atomic():
         project = Project.objects.get(pk=project_id)
+        if not permissions.may(by, permissions.EDIT, project):
+            raise PermissionDenied
+        manager_only = set(data) - set(projects_service.COMMON_FIELDS)
+        if manager_only and not permissions.may(by, permissions.MANAGE, project):
+            raise PermissionDenied(f"manager-only fields: {sorted(manager_only)}")
         locking.check(project, expected_version)
         moved_from = (project.region_id, project.chain_id)
         before = snapshot(project, set(data))
+        _check_edit(project, data, by=by, reason=reason)
         # The version guard is in the UPDATE's WHERE clause: a concurrent save that got in
         # after the read above has bumped the version, so this matches no row.
         locking.update(
@@ -65,13 +95,38 @@ def update_project(*, project_id, data, expected_version, by, stage=None, stage_
         )
         project.refresh_from_db()
         now = timezone.now()
+        figure = {k: before.pop(k) for k in ["completed_investment"] if k in before}
         history = changelog_rows(project, before, by=by, at=now)
+        history += changelog_rows(project, figure, by=by, at=now, note=reason.strip())
         if (project.region_id, project.chain_id) != moved_from:
             history += move_problems(project, by=by, at=now)
         ChangeLog.objects.bulk_create(history)
         if stage:
             project.advance_to(stage, on=stage_on, by=by, note=note)
     return project
+
+
+def _check_edit(project, data, *, by, reason):
+    """``ValidationError`` unless ``data`` is a valid edit of ``project`` (as stored): the
+    figure does not go down, and the edited project passes ``full_clean``. Leaves
+    ``project`` holding the edited values."""
+    errors = {}
+    if "completed_investment" in data:
+        errors = investment.project_figure_errors(
+            project, data["completed_investment"], by=by, reason=reason
+        )
+    for name, value in data.items():
+        setattr(project, name, value)
+    untouched = [f.name for f in Project._meta.concrete_fields if f.name not in data]
+    try:
+        # Every constraint, also those pairing an edited date with one left as it was.
+        project.full_clean(exclude=untouched, validate_constraints=False)
+        project.validate_constraints()
+    except ValidationError as error:
+        for name, messages in error.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
 
 
 def move_problems(project, *, by, at):

@@ -10,6 +10,11 @@ from ..choices import Stage
 from ..dispatching import REASON_MAX, TEXT_MAX, VERSION_FIELDS, is_stale, row_errors_now
 from ..rules import allowed_targets, stage_before_stall
 
+OUT_OF_DATE = _(
+    "This row does not say which version of the project the page showed; the page is out "
+    "of date. Please reload it and enter the row again."
+)
+
 
 class DispatchRowForm(forms.Form):
     """One project's row. Fields carry their pre-filled value as a hidden initial, so a row
@@ -17,8 +22,14 @@ class DispatchRowForm(forms.Form):
     ``version`` and ``report_version`` are what the page showed (the optimistic lock)."""
 
     project = forms.IntegerField(widget=forms.HiddenInput)
-    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
-    report_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=0)
+    # Required: a row without them cannot be checked against what the page showed, so it is
+    # refused as out of date (only direct callers of file_weekly_dispatch may leave them out).
+    version = forms.IntegerField(
+        widget=forms.HiddenInput, min_value=1, error_messages={"required": OUT_OF_DATE}
+    )
+    report_version = forms.IntegerField(
+        widget=forms.HiddenInput, min_value=0, error_messages={"required": OUT_OF_DATE}
+    )
     stage = forms.ChoiceField(label=_("stage"), required=False)
     completed_investment = forms.DecimalField(
         label=_("cumulative completed investment (万元)"),
@@ -93,6 +104,9 @@ class DispatchRowForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in VERSION_FIELDS:  # hidden: say it on the row, not beside an invisible field
+            if name in self.errors:
+                self.add_error(None, self.errors.pop(name))
         if self.errors:
             return data
         if is_stale(self.project, data):

@@ -8,9 +8,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import permissions
+from .. import investment, permissions
 from ..choices import Stage
 from ..models import Park, Project, User
+from ..projects_service import COMMON_FIELDS, MANAGER_FIELDS
 from ..rules import allowed_targets
 from .widgets import DATE_WIDGET
 
@@ -35,32 +36,6 @@ def constraint_field(message, default):
     return default
 
 
-# Everyone who may edit a project (county staff of its region, its commissioner, managers).
-COMMON_FIELDS = [
-    "name",
-    "park",
-    "planned_start_on",
-    "planned_production_on",
-    "actual_start_on",
-    "actual_production_on",
-    "annual_planned_investment",
-    "completed_investment",
-    "responsible_leader",
-    "responsible_unit",
-    "notes",
-]
-# Facts of the signed contract and the assignment of people: city bureau managers only.
-MANAGER_FIELDS = [
-    "enterprise",
-    "region",
-    "chain",
-    "capital_source",
-    "signed_on",
-    "signed_amount",
-    "commissioner",
-]
-
-
 class ProjectForm(forms.ModelForm):
     """Edit one project, with an optional stage change in the same submit.
 
@@ -78,6 +53,13 @@ class ProjectForm(forms.ModelForm):
     )
     stage_note = forms.CharField(
         label=_("Note on the stage change"), required=False, max_length=500
+    )
+    # Managers only (removed for everyone else): why the cumulative figure goes down.
+    reason = forms.CharField(
+        label=_("reason for lowering the figure"),
+        required=False,
+        max_length=investment.REASON_MAX,
+        help_text=_("Managers only: why the cumulative figure goes down (kept in the history)."),
     )
 
     class Meta:
@@ -100,7 +82,7 @@ class ProjectForm(forms.ModelForm):
         # changing recorded dates, lowering the investment below the dispatch.
         self.override = permissions.may(user, permissions.MANAGE, project)
         if not self.override:
-            for name in MANAGER_FIELDS:
+            for name in [*MANAGER_FIELDS, "reason"]:
                 del self.fields[name]
             self.fields["park"].queryset = Park.objects.filter(region_id=project.region_id)
         else:
@@ -123,6 +105,10 @@ class ProjectForm(forms.ModelForm):
             (value, label) for value, label in Stage.choices if value in targets
         ]
         self.fields["stage_effective_on"].initial = timezone.localdate()
+        if "reason" in self.fields:  # beside the figure it explains
+            order = [name for name in self.fields if name != "reason"]
+            order.insert(order.index("completed_investment") + 1, "reason")
+            self.order_fields(order)
 
     def _get_validation_exclusions(self):
         # Check the constraints that compare an edited date with the signing date even
@@ -209,11 +195,7 @@ class ProjectForm(forms.ModelForm):
         target = cleaned.get("target_stage") or ""
         final = target or project.stage
         side = Stage.side_states()
-        if project.stage not in side:
-            before_side = project.stage
-        else:
-            main = [stage for stage, _on in history if stage not in side]
-            before_side = main[-1] if main else None
+        before_side = project.stage if project.stage not in side else project.stage_before_stall()
         started = Stage.reached(Stage.STARTED)
         milestones = {
             "actual_start_on": (
@@ -279,39 +261,27 @@ class ProjectForm(forms.ModelForm):
                 )
 
     def _check_completed_investment(self, cleaned):
-        """Cumulative investment only goes down below the weekly dispatch by a manager.
-
-        The dispatch sheet refuses a figure lower than the previous report for everyone but
-        a manager; this form must not be the way round it. Raising the figure, or lowering
-        it while staying at or above the latest report, is anyone's edit.
-        """
-        value = cleaned.get("completed_investment")
-        current = self.instance.completed_investment
-        if self.override or value is None or current is None or value >= current:
+        """The cumulative figure does not go down (``investment.project_figure_errors``,
+        the rule ``update_project`` applies too): a manager only with a reason."""
+        if "completed_investment" not in self.fields:
             return
-        latest = (
-            self.instance.dispatches.order_by("-iso_year", "-iso_week")
-            .values("iso_year", "iso_week", "completed_investment")
-            .first()
+        found = investment.project_figure_errors(
+            self.instance,
+            cleaned.get("completed_investment"),
+            by=self.user,
+            reason=cleaned.get("reason"),
         )
-        if latest and value < latest["completed_investment"]:
-            self.add_error(
-                "completed_investment",
-                _(
-                    "The cumulative completed investment cannot be lower than the latest weekly "
-                    "dispatch (%(year)s week %(week)s: %(amount)s 万元). If that figure was "
-                    "wrong, ask a city bureau manager to correct it."
-                )
-                % {
-                    "year": latest["iso_year"],
-                    "week": latest["iso_week"],
-                    "amount": latest["completed_investment"],
-                },
-            )
+        for name, messages in found.items():
+            for message in messages:
+                self.add_error(name if name in self.fields else "completed_investment", message)
 
     def model_data(self):
         """The edited model fields, ready for ``services.update_project``."""
         return {name: self.cleaned_data[name] for name in self._meta.fields if name in self.fields}
+
+    def lowering_reason(self):
+        """A manager's reason for lowering the figure ("" when none), for ``update_project``."""
+        return self.cleaned_data.get("reason") or ""
 
 
 def _not_negative(value):

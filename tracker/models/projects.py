@@ -21,6 +21,7 @@ from ..choices import (
     Tier5020,
 )
 from ..history import record_changes, snapshot
+from ..investment import cap_error
 from ..querysets import DispatchQuerySet, ProjectQuerySet, RestrictedQuerySet
 from ..rules import billion_or_more, stage_before_stall, stage_transition_error, tier_5020
 from ..validators import validate_credit_code
@@ -366,17 +367,9 @@ class Project(models.Model):
         errors = {}
         if self.park_id and self.region_id and self.park.region_id != self.region_id:
             errors["park"] = _("This park is not in the selected region.")
-        ratio = settings.TRACKER["MAX_COMPLETED_RATIO"]
-        if (
-            self.signed_amount is not None
-            and self.completed_investment is not None
-            and self.signed_amount > 0
-            and self.completed_investment > self.signed_amount * ratio
-        ):
-            errors["completed_investment"] = _(
-                "Completed investment of %(done)s 万元 is more than %(ratio)s times the signed "
-                "amount (%(signed)s 万元); please check the figure."
-            ) % {"done": self.completed_investment, "ratio": ratio, "signed": self.signed_amount}
+        cap = cap_error(self.completed_investment, self.signed_amount)
+        if cap:
+            errors["completed_investment"] = cap
         today = timezone.localdate()
         for field in ("signed_on", "actual_start_on", "actual_production_on"):
             value = getattr(self, field)

@@ -154,12 +154,16 @@ def dispatch_week(request, week):
         formset = dispatch_formset(projects, user, initial=initial, **week_kwargs)
 
     changed_by = _last_changes(projects, conflicts)
+    initial_of = {values["project"]: values["completed_investment"] for values in initial}
     rows = [
         {
             "project": p,
             "form": form,
             "last": reference.get(p.prefill_id),
             "filed": p.report_id,
+            "project_now": p.completed_investment
+            if p.completed_investment != initial_of.get(p.pk)
+            else None,
             "bounds": bounds(p, iso_year, iso_week),
             "conflict": _conflict_row(p, form, reference, changed_by.get(p.pk))
             if p.pk in conflicts
@@ -257,7 +261,11 @@ def _conflict_row(project, form, reference, last):
         "report": report,
         "theirs": {
             "stage": report.get_stage_display() if report else project.get_stage_display(),
-            "completed_investment": project.completed_investment,
+            # This week's figure: its report's, else the project's (a past week's report
+            # is not the project's current figure).
+            "completed_investment": report.completed_investment
+            if report
+            else project.completed_investment,
             "progress": report.progress if report else "",
             "problems": report.problems if report else "",
         },

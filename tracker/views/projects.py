@@ -16,7 +16,7 @@ from ..forms import ProjectForm
 from ..lights import annotate_lights, expected_percent, light_reasons
 from ..locking import Conflict
 from ..models import Project, StageChange
-from ..money import yi
+from ..money import wan, yi
 from ..services import history_for, snapshot, update_project
 from ..tables import ProjectTable
 from .lists import FilteredListView
@@ -153,7 +153,7 @@ def _normalised(values):
     out = {}
     for name, value in values.items():
         try:
-            out[name] = str(Decimal(value).quantize(Decimal("0.01")))
+            out[name] = str(wan(value)) if value != "" else value
         except (ArithmeticError, ValueError, TypeError):
             out[name] = value
     return out
@@ -178,6 +178,7 @@ def project_edit(request, pk):
                     stage=data["target_stage"] or None,
                     stage_on=data["stage_effective_on"],
                     note=data["stage_note"],
+                    reason=form.lowering_reason(),
                 )
             except Conflict as error:
                 current = error.current
@@ -200,11 +201,10 @@ def project_edit(request, pk):
                     ),
                 )
             except ValidationError as error:
-                for message in error.message_dict.get("stage", []):
-                    form.add_error("target_stage", message)
+                # The service's own checks, on the row as it is now: beside their fields.
                 for field, errors in error.message_dict.items():
-                    if field != "stage":
-                        form.add_error(None, errors)
+                    field = "target_stage" if field == "stage" else field
+                    form.add_error(field if field in form.fields else None, errors)
             else:
                 messages.success(request, _("The project was saved."))
                 return redirect("tracker:project_detail", pk=project.pk)
