@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/yichun
 TEST_SECRET := test-only-secret-not-for-production
+# The suite runs on as many pytest-xdist workers as the machine has cores (2 here, as in CI);
+# PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS)
 
 .PHONY: run test install messages check test-sqlite test-postgres clean bench
 
@@ -34,11 +38,11 @@ check: install
 	DJANGO_SECRET_KEY=$(TEST_SECRET) $(BIN)/python manage.py check --deploy --fail-level ERROR
 
 test-sqlite: install messages
-	env -u DATABASE_URL DJANGO_SECRET_KEY=$(TEST_SECRET) $(BIN)/pytest $(PYTEST_ARGS)
+	env -u DATABASE_URL DJANGO_SECRET_KEY=$(TEST_SECRET) $(PYTEST) $(PYTEST_ARGS)
 
 test-postgres: install messages
 	@if $(BIN)/python scripts/pg_ready.py "$(PG_URL)"; then \
-	  DATABASE_URL="$(PG_URL)" DJANGO_SECRET_KEY=$(TEST_SECRET) $(BIN)/pytest $(PYTEST_ARGS); \
+	  DATABASE_URL="$(PG_URL)" DJANGO_SECRET_KEY=$(TEST_SECRET) $(PYTEST) $(PYTEST_ARGS); \
 	elif [ "$$CI" = "true" ]; then \
 	  echo "PostgreSQL at $(PG_URL) is not reachable: in CI the PostgreSQL half is mandatory." >&2; exit 1; \
 	else \

@@ -32,6 +32,15 @@ D = datetime.date
 TZ = timezone.get_default_timezone()
 
 
+@pytest.fixture(autouse=True)
+def _services_speak_english():
+    """Messages raised by the services outside a request are in the English source text,
+    whatever language an earlier test's request left active in this thread (under
+    pytest-xdist the order of tests differs). Requests set their own language."""
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture
 def en(client):
     """Messages in the English source text, whatever the translation catalogue holds."""
