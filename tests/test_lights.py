@@ -153,6 +153,16 @@ def test_investment_baseline_is_zero_without_last_year_dispatch():
 
 
 @pytest.mark.django_db
+def test_the_baseline_is_the_latest_report_before_the_year_even_two_years_back():
+    """No report in 2022, one in 2021 of 5000: 2023's work is measured from 5000 (the lights
+    once took 0, the assessment 5000, for the same project)."""
+    p = started(signed_on=D(2021, 1, 4), completed_investment=Decimal(5100))
+    f.dispatch(p, iso_year=2021, iso_week=50, completed_investment=Decimal(5000))
+    row = lit(p, DAY_146)  # 100 of a 1000 plan: 10 % done vs 40 % expected
+    assert (row.invest_light, Decimal(row.invest_points_behind)) == ("yellow", Decimal(30))
+
+
+@pytest.mark.django_db
 def test_investment_light_only_for_started_unfinished_projects_with_a_plan():
     # not started: no investment light (the start light speaks instead)
     p1 = f.project(signed_on=D(2022, 1, 1), annual_planned_investment=Decimal(1000))

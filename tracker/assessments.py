@@ -61,17 +61,20 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.utils import timezone
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import permissions
 from .history import record_changes, record_creation, snapshot
-from .models import AssessmentAdjustment, AssessmentWeight, Project, Region, WeeklyDispatch
+from .models import AssessmentAdjustment, AssessmentWeight, Project, Region
 from .money import MONEY, half_up, yi_exact
-from .querysets import investment_as_of, q_5020  # the one definition of each
+from .querysets import (  # the one definition of each
+    investment_as_of,
+    investment_before_year,
+    q_5020,
+)
 from .reports.rates import RATES_BY_KEY, AsOf, rate_figures, rate_value
 
 TOTAL_WEIGHT = Decimal(100)
@@ -350,11 +353,6 @@ class Assessment:
         return YEAR_PERIOD_TEXT
 
 
-def _latest_cumulative(*, iso_year_up_to):
-    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"), iso_year__lte=iso_year_up_to)
-    return Subquery(reports.order_by("-iso_year", "-iso_week").values("completed_investment")[:1])
-
-
 def indicator_values(year, region_ids, *, as_of):
     """region id → {indicator key → Decimal or None}, plus ``leading`` and ``projects``.
 
@@ -377,9 +375,7 @@ def indicator_values(year, region_ids, *, as_of):
         .order_by()
         .annotate(
             end_figure=investment_as_of(as_of),
-            start_figure=Coalesce(
-                _latest_cumulative(iso_year_up_to=year - 1), Value(Decimal(0)), output_field=MONEY
-            ),
+            start_figure=investment_before_year(year),
         )
         .values("region_id")
         .annotate(done=Sum(F("end_figure") - F("start_figure"), output_field=MONEY))

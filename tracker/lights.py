@@ -68,9 +68,7 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
-    OuterRef,
     Q,
-    Subquery,
     Value,
     When,
 )
@@ -79,9 +77,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .choices import Light, Stage
-from .models import WeeklyDispatch
 from .money import MONEY
-from .querysets import investment_as_of, stage_as_of
+from .querysets import investment_as_of, investment_before_year, stage_as_of
 
 PCT = DecimalField(max_digits=20, decimal_places=6)
 
@@ -142,11 +139,6 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
     yellow_days, red_days, yellow_points, red_points = _thresholds()
     expected = expected_percent(today)
 
-    baseline = (
-        WeeklyDispatch.objects.filter(project=OuterRef("pk"), iso_year=today.year - 1)
-        .order_by("-iso_week")
-        .values("completed_investment")[:1]
-    )
     not_started = Q(actual_start_on__isnull=True) | Q(actual_start_on__gt=today)
     not_producing = Q(actual_production_on__isnull=True) | Q(actual_production_on__gt=today)
 
@@ -158,7 +150,7 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
         lights_as_of=Value(today, output_field=models.DateField()),
         lights_done=ExpressionWrapper(done, output_field=MONEY),
         lights_stage=Coalesce(stage_as_of(today), F("stage"), output_field=models.CharField()),
-        lights_baseline=Coalesce(Subquery(baseline), Value(Decimal(0)), output_field=MONEY),
+        lights_baseline=investment_before_year(today.year),
     )
     start_applies = (
         Q(planned_start_on__isnull=False, planned_start_on__lt=today)

@@ -171,6 +171,20 @@ def investment_as_of(day):
     return Coalesce(Subquery(latest), Value(Decimal(0)), output_field=MONEY)
 
 
+def investment_before_year(year):
+    """A project's cumulative completed investment when ``year`` began (万元): the figure of
+    its latest weekly dispatch of an earlier ISO year, 0 without one. What was done in
+    ``year`` is the figure then minus this."""
+    from .models import WeeklyDispatch  # lazy: the models import these querysets
+
+    latest = (
+        WeeklyDispatch.objects.filter(project=OuterRef("pk"), iso_year__lt=year)
+        .order_by("-iso_year", "-iso_week")
+        .values("completed_investment")[:1]
+    )
+    return Coalesce(Subquery(latest), Value(Decimal(0)), output_field=MONEY)
+
+
 class DispatchQuerySet(models.QuerySet):
     def for_week(self, iso_year, iso_week):
         return self.filter(iso_year=iso_year, iso_week=iso_week)
