@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import Quarter
+from ..inspections import INSPECTION_FIELDS, ITEM_FIELDS
 from ..models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
 from .widgets import DATE_WIDGET
 
@@ -17,16 +18,7 @@ class InspectionForm(forms.ModelForm):
 
     class Meta:
         model = Inspection
-        fields = [
-            "year",
-            "quarter",
-            "region",
-            "project",
-            "title",
-            "inspected_on",
-            "leader",
-            "findings",
-        ]
+        fields = list(INSPECTION_FIELDS)
         widgets = {
             "inspected_on": DATE_WIDGET,
             "quarter": forms.Select(choices=Quarter.choices),
@@ -51,7 +43,7 @@ class InspectionForm(forms.ModelForm):
 class ItemForm(forms.ModelForm):
     class Meta:
         model = RectificationItem
-        fields = ["description", "owner_unit", "deadline"]
+        fields = list(ITEM_FIELDS)
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "deadline": DATE_WIDGET,
