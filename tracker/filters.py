@@ -39,7 +39,25 @@ def yes_no_all():
     return forms.Select(choices=YES_NO_ALL)
 
 
-class ProjectFilterSet(django_filters.FilterSet):
+class QuickSearch:
+    """The ``q`` quick search every list has: the typed text in any of ``search_fields``
+    (case-insensitive); ``search_distinct`` where a field crosses a to-many relation."""
+
+    search_fields = ()
+    search_distinct = False
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        matches = Q()
+        for field in self.search_fields:
+            matches |= Q(**{f"{field}__icontains": value})
+        queryset = queryset.filter(matches)
+        return queryset.distinct() if self.search_distinct else queryset
+
+
+class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="search",
@@ -107,15 +125,7 @@ class ProjectFilterSet(django_filters.FilterSet):
         fields = []
         form = ProjectFilterForm
 
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(name__icontains=value)
-            | Q(code__icontains=value)
-            | Q(enterprise__name__icontains=value)
-        )
+    search_fields = ("name", "code", "enterprise__name")
 
     def filter_tier(self, queryset, name, value):
         if value == Tier5020Filter.ANY:
@@ -137,7 +147,7 @@ class ProblemFilterForm(forms.Form):
         return cleaned
 
 
-class ProblemFilterSet(django_filters.FilterSet):
+class ProblemFilterSet(QuickSearch, django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="search",
@@ -172,16 +182,7 @@ class ProblemFilterSet(django_filters.FilterSet):
         fields = []
         form = ProblemFilterForm
 
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(title__icontains=value)
-            | Q(description__icontains=value)
-            | Q(project__name__icontains=value)
-            | Q(assigned_unit__icontains=value)
-        )
+    search_fields = ("title", "description", "project__name", "assigned_unit")
 
     def filter_overdue(self, queryset, name, value):
         if value is None:
@@ -189,7 +190,7 @@ class ProblemFilterSet(django_filters.FilterSet):
         return queryset.overdue(timezone.localdate(), flag=value)
 
 
-class InspectionFilterSet(django_filters.FilterSet):
+class InspectionFilterSet(QuickSearch, django_filters.FilterSet):
     q = django_filters.CharFilter(
         label=_("Search"),
         method="search",
@@ -207,6 +208,16 @@ class InspectionFilterSet(django_filters.FilterSet):
         widget=yes_no_all(),
     )
 
+    search_fields = (
+        "title",
+        "findings",
+        "leader",
+        "project__name",
+        "project__code",
+        "items__owner_unit",
+    )
+    search_distinct = True
+
     class Meta:
         model = Inspection
         fields = []
@@ -214,19 +225,6 @@ class InspectionFilterSet(django_filters.FilterSet):
     def __init__(self, *args, today, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(
-            Q(title__icontains=value)
-            | Q(findings__icontains=value)
-            | Q(leader__icontains=value)
-            | Q(project__name__icontains=value)
-            | Q(project__code__icontains=value)
-            | Q(items__owner_unit__icontains=value)
-        ).distinct()
 
     def filter_overdue(self, queryset, name, value):
         if value is None:
