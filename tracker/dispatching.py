@@ -85,6 +85,7 @@ History
 """
 
 import datetime
+import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -130,6 +131,9 @@ class Filing:
     conflicts: dict = field(default_factory=dict)
 
 
+WEEK_PATTERN = re.compile(r"([0-9]{4})-W([0-9]{2})")
+
+
 class WeekError(ValueError):
     """A week that does not exist or cannot be used; ``str()`` is the message to show."""
 
@@ -137,12 +141,14 @@ class WeekError(ValueError):
 # --- weeks ---------------------------------------------------------------------------------
 def parse_week(text):
     """``"2023-W07"`` → ``(2023, 7)``; WeekError for anything else."""
-    text = (text or "").strip()
+    text = text or ""
     try:
-        year_part, week_part = text.split("-W")
-        if len(year_part) != 4 or len(week_part) != 2:
+        # fullmatch with ASCII digits: "2023-W07\n", " 2023-W07" or full-width digits are not
+        # another spelling of the same week (a URL has one canonical form).
+        match = WEEK_PATTERN.fullmatch(text)
+        if match is None:
             raise ValueError
-        year, week = int(year_part), int(week_part)
+        year, week = int(match[1]), int(match[2])
         datetime.date.fromisocalendar(year, week, 1)
     except (ValueError, TypeError):
         raise WeekError(

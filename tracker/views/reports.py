@@ -31,7 +31,9 @@ from ..reports.assembly import (
 from ..reports.publishing import publish_monthly_report
 from ..reports.xlsx import report_xlsx
 
-MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
+# Matched with fullmatch on ASCII digits: "$" would also accept a trailing newline
+# ("2022-12%0A"), and \d accepts full-width digits; a month has one spelling in a URL.
+MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 VERSION_FIELDS = ("year", "month", "version", "reason", "published_at", "published_by__username")
 
@@ -51,7 +53,7 @@ def _not_found(request, message):
 
 
 def _parse(text):
-    match = MONTH_PATTERN.match(text or "")
+    match = MONTH_PATTERN.fullmatch(text or "")
     if not match:
         raise ReportMonthError(
             _("“%(text)s” is not a month. Months are written like 2022-12.") % {"text": text[:20]}
@@ -157,7 +159,7 @@ def monthly_report(request, month):
 
 
 def monthly_report_version(request, month, version):
-    match = MONTH_PATTERN.match(month or "")
+    match = MONTH_PATTERN.fullmatch(month or "")
     report = None
     if match:
         report = (
