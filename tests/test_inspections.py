@@ -653,3 +653,36 @@ def test_browser_county_marks_an_item_done_and_manager_verifies_it(browser_page)
     item.refresh_from_db()
     assert item.status == RectificationStatus.VERIFIED
     assert page.console_errors == []
+
+
+# --- a refused "mark done" keeps what was typed ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "post, message",
+    [
+        # refused by the service: a day before the inspection (2022-05-10)
+        (
+            {"done_on": "2022-05-01", "note": "已补办施工许可，附件见县局台账"},
+            "cannot be done before the inspection",
+        ),
+        # refused by the form: no date at all
+        ({"done_on": "", "note": "已补办施工许可，附件见县局台账"}, "This field is required"),
+        # refused by the form: no note, the typed date stays
+        ({"done_on": "2022-06-03", "note": ""}, "This field is required"),
+    ],
+)
+def test_a_refused_mark_done_shows_the_typed_input_and_why(client, world, post, message):
+    inspection = world["mine"]
+    item = inspection.items.get()
+    client.force_login(world["users"]["county"])
+    before = fingerprint()
+    url = reverse("tracker:inspection_item_action", args=[inspection.pk, item.pk, "done"])
+    response = client.post(url, post)
+    assert response.status_code == 200
+    assert fingerprint() == before
+    row = response.content.decode().split(f'id="item-{item.pk}"')[1].split("</tr>")[0]
+    assert message in row
+    assert f'name="done_on" value="{post["done_on"]}"' in row
+    assert f">{post['note']}</textarea>" in row
+    assert 'aria-invalid="true"' in row

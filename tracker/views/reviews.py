@@ -88,7 +88,9 @@ def _visible_inspection(request, pk):
     )
 
 
-def _detail(request, inspection, *, item_form=None, status=200):
+def _detail(request, inspection, *, item_form=None, refused_done=None, status=200):
+    """The inspection page; ``refused_done`` = (item pk, bound DoneForm, messages) shows a
+    refused "mark done" again in its row with what was typed and why it was refused."""
     user = request.user
     today = timezone.localdate()
     items = list(
@@ -99,6 +101,9 @@ def _detail(request, inspection, *, item_form=None, status=200):
     for item in items:
         item.inspection = inspection
         item.actions = inspections.allowed_actions(user, item)
+        item.done_form, item.done_errors = DoneForm(), []
+        if refused_done and refused_done[0] == item.pk:
+            item.done_form, item.done_errors = refused_done[1], refused_done[2]
     can_manage = inspections.can_manage(user)
     context = {
         "inspection": inspection,
@@ -106,7 +111,6 @@ def _detail(request, inspection, *, item_form=None, status=200):
         "overdue": sum(1 for i in items if i.is_overdue),
         "can_manage": can_manage,
         "item_form": item_form or (ItemForm() if can_manage else None),
-        "done_form": DoneForm(),
         "history": _history(inspection, items),
     }
     return render(request, "tracker/inspection_detail.html", context, status=status)
@@ -169,20 +173,10 @@ def inspection_item_action(request, pk, item_pk, action):
         raise Http404
     if not inspections.may(request.user, action, inspection):
         raise PermissionDenied
+    if action == inspections.DONE:
+        return _mark_done(request, inspection, item)
     try:
-        if action == inspections.DONE:
-            form = DoneForm(request.POST)
-            if not form.is_valid():
-                raise ValidationError(
-                    [e for errors in form.errors.values() for e in errors]  # field messages
-                )
-            inspections.mark_item_done(
-                item=item,
-                on=form.cleaned_data["done_on"],
-                note=form.cleaned_data["note"],
-                by=request.user,
-            )
-        elif action == inspections.VERIFY:
+        if action == inspections.VERIFY:
             inspections.verify_item(item=item, on=timezone.localdate(), by=request.user)
         else:
             inspections.escalate_item(item=item, by=request.user)
@@ -192,6 +186,28 @@ def inspection_item_action(request, pk, item_pk, action):
     else:
         messages.success(request, ACTIONS[action])
     return redirect(reverse("tracker:inspection_detail", args=[inspection.pk]) + f"#item-{item.pk}")
+
+
+def _mark_done(request, inspection, item):
+    """Mark an item done; a refusal shows the page again with what was typed kept."""
+    form = DoneForm(request.POST)
+    if form.is_valid():
+        try:
+            inspections.mark_item_done(
+                item=item,
+                on=form.cleaned_data["done_on"],
+                note=form.cleaned_data["note"],
+                by=request.user,
+            )
+        except ValidationError as error:
+            refused = error.messages
+        else:
+            messages.success(request, ACTIONS[inspections.DONE])
+            url = reverse("tracker:inspection_detail", args=[inspection.pk])
+            return redirect(f"{url}#item-{item.pk}")
+    else:
+        refused = [message for errors in form.errors.values() for message in errors]
+    return _detail(request, inspection, refused_done=(item.pk, form, refused))
 
 
 # --- annual assessment -------------------------------------------------------------------
