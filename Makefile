@@ -12,7 +12,7 @@ TEST_SECRET := test-only-secret-not-for-production
 PYTEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 PYTEST := $(BIN)/pytest -n $(PYTEST_WORKERS)
 
-.PHONY: run test install messages check test-sqlite test-postgres clean bench
+.PHONY: run test install messages check test-sqlite test-postgres clean bench backup restore
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed (set PYTHON=python3.11)")'
@@ -57,3 +57,13 @@ clean:
 # Page timings at 1× and 10× the project book, side by side in one run (prints ratios).
 bench: install messages
 	$(BIN)/python scripts/bench_pages.py
+
+# Back up the database of DATABASE_URL (README, "Operations"), e.g. BACKUP_ARGS="--keep-days 14".
+# No install step on purpose: a nightly backup must never upgrade packages.
+backup:
+	$(BIN)/python manage.py backup $(BACKUP_ARGS)
+
+# Restore a backup into the empty database of DATABASE_URL (RESTORE_ARGS=--clean to replace one).
+restore:
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/yichun-<timestamp>.pgdump" >&2; exit 2; }
+	$(BIN)/python manage.py restore "$(FILE)" $(RESTORE_ARGS)
