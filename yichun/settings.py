@@ -6,6 +6,7 @@ environment variable, listed in README.md.
 
 import os
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "tracker",
+    "tracker.apps.LoginAttemptsConfig",  # django-axes, with a Chinese name in the admin
 ]
 
 MIDDLEWARE = [
@@ -107,6 +109,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees the login view's outcome and every other middleware (security
+    # headers, CSP) still processes the lockout page it returns.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "yichun.urls"
@@ -137,6 +142,7 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tracker.User"
+# --- Login, passwords, sessions and HTTPS (issue 8; README "Login security and HTTPS"). ---
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -147,6 +153,31 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
+# Login throttling with django-axes, counted in the database so that every app process
+# shares the count. A username is locked after AXES_FAILURE_LIMIT failures from any
+# addresses, and an address after as many failures for any usernames; the lock lifts by
+# itself after the cool-off (never a permanent lock). The axes backend comes first: a
+# locked-out attempt is refused before the password is even hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "tracker.login_throttle.LoginThrottleHandler"  # the database handler
+AXES_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("DJANGO_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts made while locked out do not restart the cool-off: the real user trying again
+# during the lock is not punished, and the lock always ends one cool-off after it began.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "tracker.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "tracker.login_throttle.client_address"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # successes (AccessLog) and failures, for the admin
+AXES_ENABLE_ADMIN = False  # tracker/admin.py shows the records read-only
+# Reverse proxies in front of the app that append the client's address to
+# X-Forwarded-For (0: the app is reached directly, and REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
+
 # Sessions live in the database so that any app process can serve any request.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
@@ -154,6 +185,8 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- end of issue 8's login/session/HTTPS block ---
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
