@@ -143,11 +143,24 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tracker.User"
 # --- Login, passwords, sessions and HTTPS (issue 8; README "Login security and HTTPS"). ---
+# Passwords (OWASP ASVS L2, V2.1): 12 to 128 characters, not common, neither like nor
+# containing the person's username, name or e-mail, not all digits, not a few characters
+# repeated (tracker/passwords.py).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        # tracker.User has no display-name field beyond Django's first and last name.
+        "OPTIONS": {"user_attributes": ("username", "first_name", "last_name", "email")},
+    },
+    {"NAME": "tracker.passwords.PersonalInformationValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "tracker.passwords.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "tracker.passwords.CharacterVarietyValidator", "OPTIONS": {"min_distinct": 5}},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
