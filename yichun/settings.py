@@ -108,6 +108,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "tracker.sessions.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that it sees the login view's outcome and every other middleware (security
     # headers, CSP) still processes the lockout page it returns.
@@ -191,8 +192,13 @@ AXES_ENABLE_ADMIN = False  # tracker/admin.py shows the records read-only
 # X-Forwarded-For (0: the app is reached directly, and REMOTE_ADDR is the client).
 TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
 
-# Sessions live in the database so that any app process can serve any request.
+# Sessions live in the database so that any app process can serve any request. They end
+# after SESSION_IDLE_SECONDS without a request and SESSION_MAX_SECONDS after the password
+# was entered (tracker/sessions.py); the database row and the cookie expire with them.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_IDLE_SECONDS = int(os.environ.get("DJANGO_SESSION_IDLE_SECONDS", "1800"))
+SESSION_MAX_SECONDS = int(os.environ.get("DJANGO_SESSION_MAX_SECONDS", "43200"))
+SESSION_COOKIE_AGE = SESSION_MAX_SECONDS
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
