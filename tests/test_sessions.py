@@ -69,6 +69,28 @@ def test_logging_in_gives_a_new_session_key(client, user):
     assert not Session.objects.filter(session_key=planted).exists()
 
 
+def test_any_login_starts_the_clock_and_the_next_request_writes_nothing(client, user):
+    client.force_login(user)  # no login page: Django's login() all the same
+    now = int(timezone.now().timestamp())
+    assert now - 5 <= client.session[LOGGED_IN_AT] == client.session[SEEN_AT] <= now
+    with CaptureQueriesContext(connection) as queries:
+        assert is_in(client)
+    assert not [q for q in queries if q["sql"].lstrip().upper().startswith("UPDATE")]
+
+
+def test_a_password_change_does_not_restart_the_twelve_hours(client, user):
+    log_in(client)
+    move_back(client, **{LOGGED_IN_AT: 3600})
+    logged_in_at = client.session[LOGGED_IN_AT]
+    new = "Qx7-kp2!vLm9"
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": factories.PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert response.status_code == 302
+    assert client.session[LOGGED_IN_AT] == logged_in_at
+
+
 def test_a_session_ends_after_thirty_minutes_idle(client, user):
     log_in(client)
     move_back(client, **{SEEN_AT: IDLE - 1, LOGGED_IN_AT: IDLE - 1})

@@ -1,12 +1,14 @@
 """Sessions end after a time idle and after a time in all (OWASP ASVS 3.3.2).
 
-``SessionLimitsMiddleware`` keeps two stamps in the session: when the password was last
-entered (login or password change) and the last recorded request. A session past
-``SESSION_IDLE_SECONDS`` since that request or ``SESSION_MAX_SECONDS`` since the password is
-logged out and sent to the login page with a message. The last-request stamp is rewritten
-at most once every ``REFRESH_SECONDS``, not on every request; each rewrite also moves the
-session's expiry (its database row and its cookie) to the earlier of the two limits, so
-neither outlives the session.
+Two stamps live in the session: when the user logged in, written by ``stamp_login`` (a
+receiver of Django's ``user_logged_in``, connected in ``TrackerConfig.ready``: ``login()``
+offers no other hook, and so every way in — the login page, the admin's, a test's
+``force_login`` — is covered), and the last recorded request. ``SessionLimitsMiddleware``
+logs out a session past ``SESSION_IDLE_SECONDS`` since that request or
+``SESSION_MAX_SECONDS`` since the login and sends it to the login page with a message. The
+last-request stamp is rewritten at most once every ``REFRESH_SECONDS``, not on every
+request; each write also moves the session's expiry (its database row and its cookie) to
+the earlier of the two limits, so neither outlives the session.
 """
 
 import datetime
@@ -32,6 +34,12 @@ def _stamp(session, *, logged_in_at, seen_at):
     session[SEEN_AT] = seen_at
     ends = min(seen_at + settings.SESSION_IDLE_SECONDS, logged_in_at + settings.SESSION_MAX_SECONDS)
     session.set_expiry(datetime.datetime.fromtimestamp(ends, tz=datetime.UTC))
+
+
+def stamp_login(sender, request, user, **kwargs):
+    """``user_logged_in`` receiver: the session's time starts now."""
+    now = _now()
+    _stamp(request.session, logged_in_at=now, seen_at=now)
 
 
 def has_expired(session, now):
@@ -64,10 +72,4 @@ class SessionLimitsMiddleware:
                 _stamp(session, logged_in_at=now, seen_at=now)
             elif now - seen_at >= REFRESH_SECONDS:
                 _stamp(session, logged_in_at=session[LOGGED_IN_AT], seen_at=now)
-        key_before = session.session_key
-        response = self.get_response(request)
-        # Logging in and changing the password both give the session a new key.
-        if request.user.is_authenticated and session.session_key != key_before:
-            now = _now()
-            _stamp(session, logged_in_at=now, seen_at=now)
-        return response
+        return self.get_response(request)

@@ -193,8 +193,8 @@ AXES_ENABLE_ADMIN = False  # tracker/admin.py shows the records read-only
 TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
 
 # Sessions live in the database so that any app process can serve any request. They end
-# after SESSION_IDLE_SECONDS without a request and SESSION_MAX_SECONDS after the password
-# was entered (tracker/sessions.py); the database row and the cookie expire with them.
+# after SESSION_IDLE_SECONDS without a request and SESSION_MAX_SECONDS after the login
+# (tracker/sessions.py); the database row and the cookie expire with them.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_IDLE_SECONDS = int(os.environ.get("DJANGO_SESSION_IDLE_SECONDS", "1800"))
 SESSION_MAX_SECONDS = int(os.environ.get("DJANGO_SESSION_MAX_SECONDS", "43200"))
