@@ -1,9 +1,11 @@
 """The admin: every registered model browses, searches, filters, and keeps its history."""
 
 import datetime
+import itertools
 from decimal import Decimal
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -248,7 +250,29 @@ def _missing_dispatches(n):
     return rows[0]
 
 
+_guesses = itertools.count(1)
+
+
+def _login_records(model, **fields):
+    """django-axes' records (the login throttle), as its handler writes them."""
+
+    def build(n):
+        common = {"user_agent": "Chromium", "http_accept": "text/html", "path_info": "/"}
+        rows = [
+            model.objects.create(
+                username=f"guess{next(_guesses)}", ip_address="10.0.0.1", **common, **fields
+            )
+            for _ in range(n)
+        ]
+        return rows[0]
+
+    return build
+
+
 BUILDERS = {
+    AccessAttempt: _login_records(AccessAttempt, get_data="", post_data="", failures_since_start=1),
+    AccessLog: _login_records(AccessLog),
+    AccessFailureLog: _login_records(AccessFailureLog),
     MonthlyReport: _monthly_reports,
     Inspection: _inspections,
     RectificationItem: _rectification_items,

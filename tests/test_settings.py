@@ -1,6 +1,7 @@
 """Settings read from the environment, and the SQLite set-up that lets two processes share it."""
 
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -134,3 +135,125 @@ def test_management_commands_run_without_the_secret_key():
     result = _run(code, env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True"]
+
+
+# --- production settings: HTTPS and the deploy check (issue 8) -----------------------------
+def _production_env(**extra):
+    """The environment with the documented production variables and nothing else of ours.
+
+    The variables the test run sets to serve plain HTTP (pyproject's [tool.pytest_env]) are
+    dropped, so the defaults of production apply; DATABASE_URL stays as it is.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    return {
+        **env,
+        "DJANGO_SECRET_KEY": "k" + secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "tracker.example",
+        **extra,
+    }
+
+
+def _check_deploy(env):
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        cwd=Path(BASE_DIR),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_production_settings_pass_the_deploy_check_without_a_warning():
+    result = _check_deploy(_production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (1 silenced)." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("switch", "warning"),
+    [
+        ("DJANGO_SECURE_SSL_REDIRECT", "security.W008"),
+        ("DJANGO_SECURE_HSTS_SECONDS", "security.W004"),
+        ("DJANGO_SECURE_COOKIES", "security.W012"),
+    ],
+)
+def test_the_deploy_check_warns_about_each_plain_http_switch(switch, warning):
+    result = _check_deploy(_production_env(**{switch: "0"}))
+    assert result.returncode != 0
+    assert warning in result.stderr
+
+
+_SECURITY = (
+    "import django; django.setup(); from django.conf import settings as s; "
+    "print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_HSTS_INCLUDE_SUBDOMAINS, "
+    "s.SECURE_HSTS_PRELOAD, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+    "s.SECURE_PROXY_SSL_HEADER)"
+)
+
+
+def test_https_is_on_by_default_in_production():
+    result = _run(_SECURITY, _production_env())
+    assert result.stdout.split() == ["True", "31536000", "True", "False", "True", "True", "None"]
+
+
+def test_the_bench_variables_serve_plain_http():
+    env = _production_env(
+        DJANGO_SECURE_SSL_REDIRECT="0", DJANGO_SECURE_HSTS_SECONDS="0", DJANGO_SECURE_COOKIES="0"
+    )
+    result = _run(_SECURITY, env)
+    assert result.stdout.split() == ["False", "0", "True", "False", "False", "False", "None"]
+
+
+def test_debug_serves_plain_http():
+    result = _run(_SECURITY, _production_env(DJANGO_DEBUG="1"))
+    assert result.stdout.split()[:2] == ["False", "0"]
+    assert result.stdout.split()[4:6] == ["False", "False"]
+
+
+def test_the_proxy_header_is_trusted_only_when_asked():
+    result = _run(_SECURITY, _production_env(DJANGO_SECURE_PROXY_SSL_HEADER="1"))
+    assert result.stdout.strip().endswith("('HTTP_X_FORWARDED_PROTO', 'https')")
+
+
+def test_the_login_and_session_limits_are_read_from_the_environment():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.AXES_FAILURE_LIMIT, s.AXES_COOLOFF_TIME.total_seconds(), "
+        "s.SESSION_IDLE_SECONDS, s.SESSION_MAX_SECONDS, s.SESSION_COOKIE_AGE, "
+        "s.TRUSTED_PROXY_COUNT)"
+    )
+    assert _run(code, _production_env()).stdout.split() == [
+        "5",
+        "900.0",
+        "1800",
+        "43200",
+        "43200",
+        "0",
+    ]
+    env = _production_env(
+        DJANGO_LOGIN_FAILURE_LIMIT="8",
+        DJANGO_LOGIN_COOLOFF_MINUTES="30",
+        DJANGO_SESSION_IDLE_SECONDS="900",
+        DJANGO_SESSION_MAX_SECONDS="28800",
+        DJANGO_TRUSTED_PROXY_COUNT="1",
+    )
+    assert _run(code, env).stdout.split() == ["8", "1800.0", "900", "28800", "28800", "1"]
+
+
+def test_the_test_run_serves_plain_http(settings):
+    """pyproject's [tool.pytest_env] sets the documented switches before settings load."""
+    assert settings.SECURE_SSL_REDIRECT is False
+    assert settings.SECURE_HSTS_SECONDS == 0
+    assert settings.SESSION_COOKIE_SECURE is False
+
+
+@pytest.mark.django_db
+def test_the_https_redirect_spares_the_health_check(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    response = client.get("/accounts/login/")
+    assert response.status_code == 301
+    assert response["Location"] == "https://testserver/accounts/login/"
+    for path in ("/healthz", "/healthz/"):
+        response = client.get(path)
+        assert not (300 <= response.status_code < 400 and response["Location"].startswith("https"))

@@ -13,6 +13,7 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import Group, Permission
@@ -122,8 +123,14 @@ def form_data(response, model):
 
 
 def fingerprint():
-    """Every row of every tracker table (and the auth groups)."""
-    models = [*apps.get_app_config("tracker").get_models(), Group]
+    """Every row of every tracker table (and the auth groups and the login records)."""
+    models = [
+        *apps.get_app_config("tracker").get_models(),
+        Group,
+        AccessAttempt,
+        AccessLog,
+        AccessFailureLog,
+    ]
     return {m._meta.label: list(m._default_manager.order_by("pk").values_list()) for m in models}
 
 
@@ -178,6 +185,9 @@ CHANGES = {
     StageChange: lambda obj: {"to_stage": Stage.PRODUCTION},
     ChangeLog: lambda obj: {"new_value": "forged"},
     MissingDispatch: lambda obj: {"iso_week": "30"},
+    AccessAttempt: lambda obj: {"failures_since_start": "0"},
+    AccessLog: lambda obj: {"username": "forged"},
+    AccessFailureLog: lambda obj: {"locked_out": "on"},
 }
 
 

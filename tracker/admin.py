@@ -35,11 +35,18 @@ creation, field change (many-to-many and inline rows included), password change 
 deletion in the ChangeLog. Passwords and login times are never copied into the history
 (``history.HISTORY_EXCLUDED``).
 
+Login records — django-axes' AccessAttempt (the failure counts that lock an account or an
+address), AccessLog (logins and logouts) and AccessFailureLog (failed logins) — are written by
+its handler only (tracker/login_throttle.py) and are read-only here, except that deleting an
+AccessAttempt lifts its lock at once.
+
 Who may enter: ``permissions.may(user, ENTER, "site")``, and the account must be active
 and marked staff: model permissions are not scoped by region, so county staff or
 commissioners must not get in even if someone ticks "staff".
 """
 
+from axes import admin as axes_admin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
@@ -951,3 +958,28 @@ class MissingDispatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("iso_year", "project__region")
     list_select_related = ("project",)
     search_fields = ("project__code", "project__name")
+
+
+# --- login records (django-axes; settings.AXES_ENABLE_ADMIN is off, they are shown here) ---
+class LoginRecordAdminMixin:
+    """Written by the login throttle only: browse and search."""
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(LoginRecordAdminMixin, axes_admin.AccessAttemptAdmin):
+    """Deleting a row lifts the lock it holds (the delete permission is axes' default)."""
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(LoginRecordAdminMixin, axes_admin.AccessLogAdmin):
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessFailureLog)
+class AccessFailureLogAdmin(LoginRecordAdminMixin, axes_admin.AccessFailureLogAdmin):
+    def has_delete_permission(self, request, obj=None):
+        return False

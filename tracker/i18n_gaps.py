@@ -27,3 +27,28 @@ DJANGO_AUTH = (
         1,
     ),
 )
+# django-axes (tracker/login_throttle.py) ships no Chinese: the labels its admin shows.
+DJANGO_AXES = (
+    gettext_noop("access attempt"),
+    gettext_noop("access attempts"),
+    gettext_noop("access log"),
+    gettext_noop("access logs"),
+    gettext_noop("access failure"),
+    gettext_noop("access failures"),
+    gettext_noop("Attempt Time"),
+    gettext_noop("Logout Time"),
+    gettext_noop("IP Address"),
+    gettext_noop("User Agent"),
+    gettext_noop("HTTP Accept"),
+    gettext_noop("Path"),
+    gettext_noop("Failed Logins"),
+    gettext_noop("GET Data"),
+    gettext_noop("POST Data"),
+    gettext_noop("Form Data"),
+    gettext_noop("Meta Data"),
+    gettext_noop("Access lock out"),
+    gettext_noop("Locked Out"),
+    gettext_noop("Attempt Remaining"),
+    gettext_noop("Session key hash (sha256)"),
+    gettext_noop("Clean up expired attempts"),
+)

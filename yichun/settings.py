@@ -6,6 +6,7 @@ environment variable, listed in README.md.
 
 import os
 import secrets
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -94,6 +95,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "tracker",
+    "tracker.apps.LoginAttemptsConfig",  # django-axes, with a Chinese name in the admin
 ]
 
 MIDDLEWARE = [
@@ -106,7 +108,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "tracker.sessions.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so that it sees the login view's outcome and every other middleware (security
+    # headers, CSP) still processes the lockout page it returns.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "yichun.urls"
@@ -137,23 +143,87 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "tracker.User"
+# --- Login, passwords, sessions and HTTPS (issue 8; README "Login security and HTTPS"). ---
+# Passwords (OWASP ASVS L2, V2.1): 12 to 128 characters, not common, neither like nor
+# containing the person's username, name or e-mail, not all digits, not a few characters
+# repeated (tracker/passwords.py).
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        # tracker.User has no display-name field beyond Django's first and last name.
+        "OPTIONS": {"user_attributes": ("username", "first_name", "last_name", "email")},
+    },
+    {"NAME": "tracker.passwords.PersonalInformationValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "tracker.passwords.MaximumLengthValidator", "OPTIONS": {"max_length": 128}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "tracker.passwords.CharacterVarietyValidator", "OPTIONS": {"min_distinct": 5}},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
 
-# Sessions live in the database so that any app process can serve any request.
+# Login throttling with django-axes, counted in the database so that every app process
+# shares the count. A username is locked after AXES_FAILURE_LIMIT failures from any
+# addresses, and an address after as many failures for any usernames; the lock lifts by
+# itself after the cool-off (never a permanent lock). The axes backend comes first: a
+# locked-out attempt is refused before the password is even hashed.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "tracker.login_throttle.LoginThrottleHandler"  # the database handler
+AXES_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("DJANGO_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts made while locked out do not restart the cool-off: the real user trying again
+# during the lock is not punished, and the lock always ends one cool-off after it began.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "tracker.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "tracker.login_throttle.client_address"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # successes (AccessLog) and failures, for the admin
+AXES_ENABLE_ADMIN = False  # tracker/admin.py shows the records read-only
+# Reverse proxies in front of the app that append the client's address to
+# X-Forwarded-For (0: the app is reached directly, and REMOTE_ADDR is the client).
+TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
+
+# Sessions live in the database so that any app process can serve any request. They end
+# after SESSION_IDLE_SECONDS without a request and SESSION_MAX_SECONDS after the login
+# (tracker/sessions.py); the database row and the cookie expire with them.
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_IDLE_SECONDS = int(os.environ.get("DJANGO_SESSION_IDLE_SECONDS", "1800"))
+SESSION_MAX_SECONDS = int(os.environ.get("DJANGO_SESSION_MAX_SECONDS", "43200"))
+SESSION_COOKIE_AGE = SESSION_MAX_SECONDS
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# HTTPS. On by default without DEBUG; DJANGO_SECURE_SSL_REDIRECT=0, DJANGO_SECURE_HSTS_SECONDS=0
+# and DJANGO_SECURE_COOKIES=0 let a bench or the test run serve plain HTTP on 127.0.0.1.
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# The load balancer's health check calls plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
+)
+# The tracker has a host name of its own: its subdomains are its own too.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+# Preloading is decided for a whole registrable domain (the city's, not the tracker's) and
+# cannot reach an intranet name, so it is off and its deploy-check warning is silenced.
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and that nothing can bypass).
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER") else None
+)
+# --- end of issue 8's login/session/HTTPS block ---
 
 LANGUAGE_CODE = "zh-hans"
 LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
