@@ -62,4 +62,10 @@ def test_manager_opens_publishes_and_exports_december_2022(browser_page, seeded_
     assert not page.locator(".topbar").is_visible()
     assert not page.locator("#report-status").is_visible()
     assert page.locator(".report-title").is_visible()
+    # Each printed page is headed by the report's title and version (print.css puts the
+    # <html data-print-title> into @page through a custom property: no inline CSS).
+    title = page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--print-title')"
+    )
+    assert title == '"宜春市工业项目月通报 2022-12 · v1"'
     assert page.console_errors == []
