@@ -14,16 +14,16 @@ def pytest_report_header(config):
 
 
 def pytest_configure(config):
-    """Tests run without DEBUG and without collectstatic: use the plain storage, so pages
-    render without a manifest (production uses the manifest storage after collectstatic).
-
-    Set once for the session, not per test: a per-test override is undone between tests,
-    and the live server of the browser tests could then render with the manifest storage.
-    """
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    """Tests run without DEBUG and without collectstatic, so pages render with the plain
+    static storage. yichun/settings.py chooses it when it is loaded (pytest sets
+    PYTEST_VERSION first): no test changes it, so the live server thread of the browser
+    tests can never render with the manifest storage halfway through a run."""
+    backend = settings.STORAGES["staticfiles"]["BACKEND"]
+    if backend != "django.contrib.staticfiles.storage.StaticFilesStorage":
+        raise pytest.UsageError(
+            f"The tests render pages without collectstatic, but the static storage is {backend}"
+            " (unset DJANGO_STATIC_MANIFEST)."
+        )
 
 
 @pytest.fixture(autouse=True, scope="session")
