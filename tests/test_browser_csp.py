@@ -61,7 +61,7 @@ PAGES = {
     "admin change list": "/admin/tracker/project/",
     "admin change page": "/admin/tracker/project/{project}/change/",
 }
-ANONYMOUS_PAGES = {"login": "/accounts/login/", "admin login": "/admin/login/"}
+ANONYMOUS_PAGES = {"admin login": "/admin/login/", "login": "/accounts/login/"}  # login last
 
 
 @pytest.fixture
@@ -149,6 +149,15 @@ def test_every_main_page_as_every_role_reports_no_csp_violation(browser_page, wo
     statuses = {}
     for name, path in ANONYMOUS_PAGES.items():
         statuses["anonymous", name] = walk.open("anonymous", name, path)
+    # The CSRF failure page: the login form sent after its cookie is gone.
+    page.context.clear_cookies()
+    walk.where = ("anonymous", "CSRF failure")
+    page.fill("input[name=username]", "nobody")
+    page.fill("input[name=password]", "nothing")
+    page.click("main button[type=submit]")
+    expect(page.locator("#csrf-failure")).to_be_visible()
+    walk.loads += 1
+    walk.collect()
     for role, user in world["users"].items():
         page.context.clear_cookies()
         walk.where = (role, "login")
