@@ -4,8 +4,13 @@ import shutil
 import pytest
 from django.conf import settings
 from django.db import connections
+from playwright.sync_api import expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
+# How long a browser step may take before it fails: a ceiling, not a pause. Every wait is
+# for a condition (an element, a URL, a download); on a loaded machine they take longer.
+BROWSER_TIMEOUT_MS = 30_000
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)
 
 
 def pytest_report_header(config):
@@ -14,16 +19,16 @@ def pytest_report_header(config):
 
 
 def pytest_configure(config):
-    """Tests run without DEBUG and without collectstatic: use the plain storage, so pages
-    render without a manifest (production uses the manifest storage after collectstatic).
-
-    Set once for the session, not per test: a per-test override is undone between tests,
-    and the live server of the browser tests could then render with the manifest storage.
-    """
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+    """Tests run without DEBUG and without collectstatic, so pages render with the plain
+    static storage. yichun/settings.py chooses it when it is loaded (pytest sets
+    PYTEST_VERSION first): no test changes it, so the live server thread of the browser
+    tests can never render with the manifest storage halfway through a run."""
+    backend = settings.STORAGES["staticfiles"]["BACKEND"]
+    if backend != "django.contrib.staticfiles.storage.StaticFilesStorage":
+        raise pytest.UsageError(
+            f"The tests render pages without collectstatic, but the static storage is {backend}"
+            " (unset DJANGO_STATIC_MANIFEST)."
+        )
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -63,7 +68,6 @@ def browser_page(live_server, transactional_db):
     Console errors are collected in ``page.console_errors`` so tests can assert none.
     """
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop
-    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
@@ -71,13 +75,13 @@ def browser_page(live_server, transactional_db):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
         context = browser.new_context(locale="zh-CN", accept_downloads=True)
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)  # each of its pages, a second tab too
         page = context.new_page()
         page.console_errors = []
         page.on(
             "console",
             lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None,
         )
-        page.set_default_timeout(15000)
         page.base_url = live_server.url
         try:
             yield page
@@ -90,8 +94,9 @@ def browser_page(live_server, transactional_db):
 
 
 def login(page, username, password):
+    """Log in through the form and wait for the logged-in header of the page it leads to."""
     page.goto(page.base_url + "/accounts/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("[type=submit]")
-    page.wait_for_load_state()
+    page.click("main button[type=submit]")
+    expect(page.locator(".topbar .account")).to_be_visible()

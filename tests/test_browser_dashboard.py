@@ -4,6 +4,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.conftest import login
@@ -21,8 +22,7 @@ def book():
 
 def assert_charts_drawn(page):
     for name in CHARTS:
-        page.wait_for_selector(f"#chart-{name} canvas", state="attached")
-    assert page.locator("div.chart canvas").count() >= len(CHARTS)
+        expect(page.locator(f"#chart-{name} canvas").first).to_be_attached()
 
 
 def test_manager_sees_the_charts_and_switches_year(browser_page, book):
@@ -38,17 +38,17 @@ def test_manager_sees_the_charts_and_switches_year(browser_page, book):
     page.console_errors.clear()
 
     page.goto(page.base_url + "/dashboard/")
-    assert page.locator("#fig-count").inner_text() == "338"
-    assert page.locator("#fig-amount").inner_text() == "1,796.16"
+    expect(page.locator("#fig-count")).to_have_text("338")
+    expect(page.locator("#fig-amount")).to_have_text("1,796.16")
     assert_charts_drawn(page)
     # ECharts sized each canvas to its container: a chart, not a 0×0 placeholder
     box = page.locator("#chart-signing canvas").first.bounding_box()
     assert box["width"] > 200 and box["height"] > 200
 
-    page.select_option("#year-select", "2021")  # dashboard.js submits the form on change
+    page.select_option("#year-select", "2021")  # data-autosubmit (app.js) submits the form
     page.wait_for_url("**/dashboard/?year=2021")
-    assert page.locator("#fig-count").inner_text() == "3"
-    assert page.locator("#year-select").input_value() == "2021"
+    expect(page.locator("#fig-count")).to_have_text("3")
+    expect(page.locator("#year-select")).to_have_value("2021")
     assert_charts_drawn(page)
 
     assert page.console_errors == []

@@ -4,6 +4,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories as f
 from tests.conftest import login
@@ -11,6 +12,8 @@ from tracker.choices import Role
 from tracker.models import WeeklyDispatch
 
 pytestmark = pytest.mark.browser
+
+FIGURE = "input[name^='row-'][name$='-completed_investment']"
 
 
 def test_county_staff_file_the_dispatch_for_two_projects(browser_page):
@@ -25,32 +28,27 @@ def test_county_staff_file_the_dispatch_for_two_projects(browser_page):
     login(page, user.username, f.PASSWORD)
     page.goto(page.base_url + "/")
     page.click("#go-dispatch")
-    page.wait_for_load_state()
-    assert page.locator("#missing li").count() == 3
+    page.wait_for_url("**/dispatch/")
+    expect(page.locator("#missing li")).to_have_count(3)
 
     row1 = page.locator(f"#row-{p1.pk}")
-    row1.locator("input[name^='row-'][name$='-completed_investment']").fill("1200.5")
+    row1.locator(FIGURE).fill("1200.5")
     row1.locator("textarea[name^='row-'][name$='-progress']").fill("主体结构封顶")
     row2 = page.locator(f"#row-{p2.pk}")
-    row2.locator("input[name^='row-'][name$='-completed_investment']").fill("800")
+    row2.locator(FIGURE).fill("800")
     row2.locator("textarea[name^='row-'][name$='-problems']").fill("<b>用电报装</b> 待办")
     page.click("#submit-dispatch")
-    page.wait_for_load_state()
 
-    assert page.locator(".messages .msg-success").count() == 1
+    expect(page.locator(".messages .msg-success")).to_have_count(1)  # the page after saving
     missing = page.locator("#missing li")
-    assert missing.count() == 1
-    assert missing.first.get_attribute("data-project") == str(p3.pk)
+    expect(missing).to_have_count(1)
+    expect(missing.first).to_have_attribute("data-project", str(p3.pk))
     # the saved values are pre-filled again, the text shown as typed (escaped)
-    assert (
-        row1.locator("input[name^='row-'][name$='-completed_investment']").input_value()
-        == "1200.50"
+    expect(row1.locator(FIGURE)).to_have_value("1200.50")
+    expect(row2.locator("textarea[name^='row-'][name$='-problems']")).to_have_value(
+        "<b>用电报装</b> 待办"
     )
-    assert (
-        row2.locator("textarea[name^='row-'][name$='-problems']").input_value()
-        == "<b>用电报装</b> 待办"
-    )
-    assert page.locator(f"#row-{p1.pk}.filed").count() == 1
+    expect(page.locator(f"#row-{p1.pk}.filed")).to_have_count(1)
 
     reports = {r.project_id: r for r in WeeklyDispatch.objects.all()}
     assert set(reports) == {p1.pk, p2.pk}
@@ -59,11 +57,10 @@ def test_county_staff_file_the_dispatch_for_two_projects(browser_page):
 
     # a bad figure keeps the typed value, shows the message beside it, saves nothing
     row3 = page.locator(f"#row-{p3.pk}")
-    row3.locator("input[name^='row-'][name$='-completed_investment']").fill("-3")
+    row3.locator(FIGURE).fill("-3")
     page.click("#submit-dispatch")
-    page.wait_for_load_state()
-    assert row3.locator(".errorlist").count() == 1
-    assert row3.locator("input[name^='row-'][name$='-completed_investment']").input_value() == "-3"
+    expect(row3.locator(".errorlist")).to_have_count(1)
+    expect(row3.locator(FIGURE)).to_have_value("-3")
     assert WeeklyDispatch.objects.count() == 2
     assert page.console_errors == []
 
@@ -78,12 +75,11 @@ def test_one_box_files_every_unchanged_row(browser_page):
     ]
     login(page, user.username, f.PASSWORD)
     page.goto(page.base_url + "/dispatch/")
-    assert page.locator("#missing li").count() == 4
+    expect(page.locator("#missing li")).to_have_count(4)
     page.check("#confirm-all")
     page.click("#submit-dispatch")
-    page.wait_for_load_state()
-    assert page.locator(".messages .msg-success").count() == 1
-    assert page.locator("#missing li").count() == 0
+    expect(page.locator(".messages .msg-success")).to_have_count(1)
+    expect(page.locator("#missing li")).to_have_count(0)
     filed = set(WeeklyDispatch.objects.values_list("project_id", flat=True))
     assert filed == {p.pk for p in projects}
     assert page.console_errors == []
@@ -103,25 +99,22 @@ def test_a_manager_on_a_phone_is_asked_for_a_reason_only_when_lowering(browser_p
     login(page, manager.username, f.PASSWORD)
     page.goto(page.base_url + "/dispatch/?region=gaoan")
     row = page.locator(f"#row-{project.pk}")
-    figure = row.locator("input[name^='row-'][name$='-completed_investment']")
+    figure = row.locator(FIGURE)
     reason = row.locator("[data-reason]")
-    assert figure.input_value() == "9034.50"  # the project's current figure
-    assert not reason.is_visible()
+    expect(figure).to_have_value("9034.50")  # the project's current figure
+    expect(reason).to_be_hidden()
     figure.fill("9100")
-    assert not reason.is_visible()
+    expect(reason).to_be_hidden()
     figure.fill("8713")
-    assert reason.is_visible()  # lowering: the reason field appears under the figure
+    expect(reason).to_be_visible()  # lowering: the reason field appears under the figure
     # The page stays a phone's width: the row is a card, no sideways scrolling.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.click("#submit-dispatch")
-    page.wait_for_load_state()
-    assert WeeklyDispatch.objects.count() == 0  # refused without a reason
-    row = page.locator(f"#row-{project.pk}")
-    assert row.locator("[data-reason]").is_visible()
-    assert row.locator("[data-reason] .errorlist").count() == 1
+    expect(row.locator("[data-reason] .errorlist")).to_have_count(1)  # refused without one
+    expect(row.locator("[data-reason]")).to_be_visible()
+    assert WeeklyDispatch.objects.count() == 0
     row.locator("input[name^='row-'][name$='-reason']").fill("重复统计，核实为 8713")
     page.click("#submit-dispatch")
-    page.wait_for_load_state()
-    assert page.locator(".messages .msg-success").count() == 1
+    expect(page.locator(".messages .msg-success")).to_have_count(1)
     assert WeeklyDispatch.objects.get().completed_investment == Decimal(8713)
     assert page.console_errors == []

@@ -3,9 +3,11 @@ assigns it, follows the overdue count, is refused an earlier deadline, extends i
 and exports the filtered list."""
 
 import datetime
+import re
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.conftest import login
@@ -40,45 +42,42 @@ def test_raise_assign_follow_overdue_extend_and_export(browser_page):
     page.select_option("select[name=project]", str(project.pk))
     page.fill("input[name=title]", "电力增容报装慢")
     page.click("#save")
-    page.wait_for_load_state()
+    page.wait_for_url(re.compile(r"/problems/\d+/$"))
     raised = Problem.objects.get(title="电力增容报装慢")
     assert page.url.endswith(f"/problems/{raised.pk}/")
-    assert page.locator("#step-assign").count() == 0  # county staff do not assign
+    expect(page.locator("#step-assign")).to_have_count(0)  # county staff do not assign
 
     page.click("button.link")  # log out
-    page.wait_for_load_state()
+    page.wait_for_url("**/accounts/login/")
     login(page, "lidian", factories.PASSWORD)
     page.console_errors.clear()
     page.goto(page.base_url + f"/problems/{raised.pk}/")
     page.fill("#id_assign-assigned_unit", "国网宜春供电公司")
     page.fill("#id_assign-deadline", (today + datetime.timedelta(days=10)).isoformat())
     page.click("#step-assign button[type=submit]")
-    page.wait_for_load_state()
-    assert "国网宜春供电公司" in page.locator("#fact-unit").inner_text()
+    expect(page.locator("#fact-unit")).to_contain_text("国网宜春供电公司")
 
     page.goto(page.base_url + "/problems/")
     page.click("#overdue-count")
-    page.wait_for_load_state()
-    assert "overdue=true" in page.url
+    page.wait_for_url(re.compile(r"overdue=true"))
     rows = page.locator("table.problems tbody tr")
-    assert rows.count() == 1 and "用地指标未落实" in rows.first.inner_text()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("用地指标未落实")
     rows.first.locator("a").first.click()
-    page.wait_for_load_state()
+    page.wait_for_url(f"**/problems/{late.pk}/")
 
     page.fill("#id_extend-deadline", (late.deadline - datetime.timedelta(days=1)).isoformat())
     page.fill("#id_extend-note", "需省级审批")
     page.click("#step-extend button[type=submit]")
-    page.wait_for_load_state()
-    assert page.locator("#error-extend-deadline").count() == 1
+    expect(page.locator("#error-extend-deadline")).to_have_count(1)
     late.refresh_from_db()
     assert late.version == 1
 
     new = today + datetime.timedelta(days=30)
     page.fill("#id_extend-deadline", new.isoformat())
     page.click("#step-extend button[type=submit]")
-    page.wait_for_load_state()
-    assert new.isoformat() in page.locator("#fact-deadline").inner_text()
-    assert "需省级审批" in page.locator("#events").inner_text()
+    expect(page.locator("#fact-deadline")).to_contain_text(new.isoformat())
+    expect(page.locator("#events")).to_contain_text("需省级审批")
 
     page.goto(page.base_url + "/problems/?status=assigned")
     with page.expect_download() as info:

@@ -1,9 +1,11 @@
 """The project pages in headless Chromium: filter, export, edit and meet a conflict."""
 
 import datetime
+import re
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.conftest import login
@@ -55,16 +57,15 @@ def test_filter_the_list_and_export_the_filtered_set(browser_page, book):
     page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
     page.console_errors.clear()  # only this page's errors count (not e.g. a favicon at login)
     page.goto(page.base_url + "/projects/")
-    assert page.locator("table.projects tbody tr").count() == 3
+    rows = page.locator("table.projects tbody tr")
+    expect(rows).to_have_count(3)
     page.select_option("select[name=region]", str(book["yuanzhou"].pk))
     page.fill("input[name=signed_year]", "2022")
     page.click("#project-filters button[type=submit]")
-    page.wait_for_load_state()
-    assert "signed_year=2022" in page.url
-    rows = page.locator("table.projects tbody tr")
-    assert rows.count() == 1
-    assert "YZ-001" in rows.first.inner_text()
-    assert "300,000.00" in page.locator("table.projects tfoot").inner_text()
+    page.wait_for_url(re.compile(r"signed_year=2022"))
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("YZ-001")
+    expect(page.locator("table.projects tfoot")).to_contain_text("300,000.00")
 
     with page.expect_download() as info:
         page.click("#export-csv")
@@ -83,8 +84,8 @@ def test_bad_filter_value_shows_a_message_in_the_page(browser_page, book):
     factories.user(Role.MANAGER, username="boss")
     login(page, "boss", factories.PASSWORD)
     page.goto(page.base_url + "/projects/?signed_year=abc")
-    assert page.locator("#error-signed_year").is_visible()
-    assert page.locator(".filter-invalid").is_visible()
+    expect(page.locator("#error-signed_year")).to_be_visible()
+    expect(page.locator(".filter-invalid")).to_be_visible()
 
 
 def test_edit_a_project(browser_page, book):
@@ -94,16 +95,15 @@ def test_edit_a_project(browser_page, book):
     login(page, "yuanzhou", factories.PASSWORD)
     page.goto(page.base_url + f"/projects/{project.pk}/")
     page.click("#edit-link")
-    page.wait_for_load_state()
+    page.wait_for_url(f"**/projects/{project.pk}/edit/")
     page.fill("input[name=responsible_unit]", "袁州区工信局")
     page.fill("input[name=completed_investment]", "1234.5")
     page.select_option("select[name=target_stage]", "registered")
     page.fill("input[name=stage_effective_on]", "2022-05-01")
     page.click("#save")
-    page.wait_for_load_state()
-    assert page.url.rstrip("/").endswith(f"/projects/{project.pk}")
-    assert page.locator(".messages .msg-success").is_visible()
-    assert "袁州区工信局" in page.locator("#facts").inner_text()
+    page.wait_for_url(f"**/projects/{project.pk}/")
+    expect(page.locator(".messages .msg-success")).to_be_visible()
+    expect(page.locator("#facts")).to_contain_text("袁州区工信局")
     project.refresh_from_db()
     assert project.responsible_unit == "袁州区工信局"
     assert project.completed_investment == Decimal("1234.50")
@@ -116,23 +116,21 @@ def test_a_stale_form_meets_the_conflict_message(browser_page, book):
     factories.user(Role.COUNTY, region=book["yuanzhou"], username="yuanzhou")
     login(page, "yuanzhou", factories.PASSWORD)
     second = page.context.new_page()
-    second.set_default_timeout(15000)
     url = page.base_url + f"/projects/{project.pk}/edit/"
     page.goto(url)
     second.goto(url)
 
     page.fill("input[name=responsible_unit]", "先保存的单位")
     page.click("#save")
-    page.wait_for_load_state()
-    assert page.locator(".messages .msg-success").is_visible()
+    page.wait_for_url(f"**/projects/{project.pk}/")
+    expect(page.locator(".messages .msg-success")).to_be_visible()
 
     second.fill("input[name=responsible_leader]", "后保存的领导")
     second.click("#save")
-    second.wait_for_load_state()
-    conflict = second.locator("#conflict")
-    assert conflict.is_visible()
-    assert "先保存的单位" in conflict.inner_text()
-    assert second.locator(".messages .msg-error").is_visible()
+    conflict = second.locator("#conflict")  # only on the page that answers the stale save
+    expect(conflict).to_be_visible()
+    expect(conflict).to_contain_text("先保存的单位")
+    expect(second.locator(".messages .msg-error")).to_be_visible()
     current = Project.objects.get(pk=project.pk)
     assert current.responsible_unit == "先保存的单位"
     assert current.responsible_leader == ""

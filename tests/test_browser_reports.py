@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 
 from tests import factories
 from tests.conftest import login
@@ -26,21 +27,19 @@ def test_manager_opens_publishes_and_exports_december_2022(browser_page, seeded_
     login(page, "boss", factories.PASSWORD)
     page.goto(page.base_url + "/reports/monthly/")
     page.click("tr[data-month='2022-12'] a")
-    page.wait_for_load_state()
-    assert page.url.endswith("/reports/monthly/2022-12/")
-    assert page.inner_text("#city-count") == "338"
-    assert page.inner_text("#city-amount") == "1,796.16"
-    assert page.inner_text("#city-5020") == "41"
-    assert page.inner_text("#city-billion") == "298"
-    assert page.locator("#report-definitions dt").count() == 6
-    assert page.locator("#versions-none").is_visible()
+    page.wait_for_url("**/reports/monthly/2022-12/")
+    expect(page.locator("#city-count")).to_have_text("338")
+    expect(page.locator("#city-amount")).to_have_text("1,796.16")
+    expect(page.locator("#city-5020")).to_have_text("41")
+    expect(page.locator("#city-billion")).to_have_text("298")
+    expect(page.locator("#report-definitions dt")).to_have_count(6)
+    expect(page.locator("#versions-none")).to_be_visible()
 
     page.click("#publish")
-    page.wait_for_load_state()
-    assert page.url.endswith("/reports/monthly/2022-12/v1/")
-    assert page.locator("#version-label").is_visible()
-    assert "1" in page.inner_text("#version-label")
-    assert page.inner_text("#city-count") == "338"
+    page.wait_for_url("**/reports/monthly/2022-12/v1/")
+    expect(page.locator("#version-label")).to_be_visible()
+    expect(page.locator("#version-label")).to_contain_text("1")
+    expect(page.locator("#city-count")).to_have_text("338")
     report = MonthlyReport.objects.get()
     assert (report.year, report.month, report.version) == (2022, 12, 1)
 
@@ -59,7 +58,13 @@ def test_manager_opens_publishes_and_exports_december_2022(browser_page, seeded_
 
     # Printing uses the A4 stylesheet: navigation and controls are hidden.
     page.emulate_media(media="print")
-    assert not page.locator(".topbar").is_visible()
-    assert not page.locator("#report-status").is_visible()
-    assert page.locator(".report-title").is_visible()
+    expect(page.locator(".topbar")).to_be_hidden()
+    expect(page.locator("#report-status")).to_be_hidden()
+    expect(page.locator(".report-title")).to_be_visible()
+    # Each printed page is headed by the report's title and version (print.css puts the
+    # <html data-print-title> into @page through a custom property: no inline CSS).
+    title = page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--print-title')"
+    )
+    assert title == '"宜春市工业项目月通报 2022-12 · v1"'
     assert page.console_errors == []

@@ -356,7 +356,11 @@ def test_charts_are_local_and_fed_by_json_script(client):
     f.project()
     body = client.get(URL).content.decode()
     scripts = re.findall(r'<script src="([^"]+)"', body)
-    assert scripts == ["/static/vendor/echarts/echarts.min.js", "/static/js/dashboard.js"]
+    assert scripts == [
+        "/static/js/app.js",
+        "/static/vendor/echarts/echarts.min.js",
+        "/static/js/dashboard.js",
+    ]
     assert "http" not in " ".join(scripts)
     for chart in ("signing", "investment", "region", "chain", "funnel", "lights"):
         assert f'<div class="chart" id="chart-{chart}"' in body

@@ -3,6 +3,10 @@
  * The numbers come from the page itself: Django renders them with json_script into
  * <script id="dashboard-data" type="application/json">; nothing here builds data from
  * strings. Each chart container also has a data table beside it for screen readers and print.
+ *
+ * Tooltips are drawn on the canvas ("richText"): ECharts' HTML tooltips are markup with
+ * style="…" attributes, which the site's Content-Security-Policy (style-src 'self') refuses.
+ * The year select submits its form through data-autosubmit (static/js/app.js).
  */
 (function () {
   "use strict";
@@ -25,6 +29,7 @@
     if (!el) { return; }
     var chart = echarts.init(el, null, { renderer: "canvas" });
     option.animation = false;
+    option.tooltip.renderMode = "richText";
     chart.setOption(option);
     charts.push(chart);
   }
@@ -71,7 +76,7 @@
     { name: L.amount, unit: L.unit_yi, values: num(data.regions.amount) }, 40);
 
   draw("chart-chain", {
-    tooltip: { trigger: "item", formatter: "{b}<br>{c} 亿元 ({d}%)" },
+    tooltip: { trigger: "item", formatter: "{b}\n{c} 亿元 ({d}%)" },
     series: [{
       type: "pie", radius: ["30%", "65%"], center: ["50%", "52%"],
       label: { formatter: "{b}\n{c}" },
@@ -103,9 +108,4 @@
   window.addEventListener("resize", function () {
     charts.forEach(function (chart) { chart.resize(); });
   });
-
-  var select = document.getElementById("year-select");
-  if (select && select.form) {
-    select.addEventListener("change", function () { select.form.submit(); });
-  }
 })();

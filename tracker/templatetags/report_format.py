@@ -38,12 +38,3 @@ def signed(value):
     if number is None:
         return DASH
     return f"{number:+}" if number else "0"
-
-
-@register.filter
-def css_string(value):
-    """Text made safe inside a double-quoted CSS string (the print page header)."""
-    text = str(value)
-    for char, escaped in (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\A "), ("<", "\\3C ")):
-        text = text.replace(char, escaped)
-    return text
