@@ -30,6 +30,7 @@ from ..reports.assembly import (
 )
 from ..reports.publishing import publish_monthly_report
 from ..reports.xlsx import report_xlsx
+from ..validators import TEXT_VALIDATORS
 
 MONTH_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -43,6 +44,7 @@ class PublishForm(forms.Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text=_("Required when the month has already been published."),
+        validators=TEXT_VALIDATORS,
     )
 
 
