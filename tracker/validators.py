@@ -94,6 +94,9 @@ def validate_no_control_characters(value):
         raise ValidationError(error, code="control_characters")
 
 
+TEXT_VALIDATORS = [validate_no_control_characters]
+
+
 def replace_control_characters(text):
     """``text`` with each control character replaced by a space (for data already stored:
     the data migration and the file writers). A space rather than nothing, because the
@@ -103,8 +106,9 @@ def replace_control_characters(text):
 
 # --- dates: the years the app deals in ------------------------------------------------------
 # One range for every domain date and year: signing and actual dates from FIRST_DAY to today,
-# planned dates and deadlines to LAST_DAY; the reports, the assessment, the dashboard and
-# the dispatch weeks take the same years. The database constraints hold the fixed bounds.
+# planned dates and deadlines to LAST_DAY; the dispatch weeks, the monthly report's months
+# and the assessment's years in a URL take the same years (``year_in_range``). The database
+# constraints hold the fixed bounds.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 FIRST_DAY = datetime.date(FIRST_YEAR, 1, 1)
 LAST_DAY = datetime.date(LAST_YEAR, 12, 31)
@@ -178,9 +182,6 @@ def year_range_constraint(model_name, field):
         name=f"{model_name}_{field}_range",
         violation_error_message=_("The year must be between 2000 and 2100."),
     )
-
-
-TEXT_VALIDATORS = [validate_no_control_characters]
 
 
 def bounds_constraints(model_name, *, dates=(), moments=(), years=()):

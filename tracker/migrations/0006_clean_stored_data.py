@@ -114,7 +114,7 @@ def clean_stored_data(apps, schema_editor):
             wrong |= Q(**{f"{name}__lt": low}) | Q(**{f"{name}__gt": high})
         manager = model._base_manager.using(db)
         history = []
-        for row in manager.filter(wrong).values("pk", *texts, *bounds).iterator():
+        for row in list(manager.filter(wrong).values("pk", *texts, *bounds)):
             changes = _cleaned(row, texts, bounds)
             if not changes:
                 continue
