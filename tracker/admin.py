@@ -49,16 +49,19 @@ from axes import admin as axes_admin
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.db import models, transaction
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
@@ -90,6 +93,7 @@ from .models import (
     WeeklyDispatch,
 )
 from .services import update_project
+from .validators import TEXT_VALIDATORS, year_in_range
 
 admin.site.site_header = _("Yichun industrial project tracker")
 admin.site.site_title = _("Yichun industrial project tracker")
@@ -113,7 +117,55 @@ def history_url(obj):
     )
 
 
-class HistoryLinkMixin:
+def _date_field(model, path):
+    """The date (or timestamp) field a lookup path such as ``project__signed_on__gte`` ends
+    on, with the lookup after it; (None, None) for any other path."""
+    parts = path.split("__")
+    for n, part in enumerate(parts):
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None, None
+        if field.is_relation and field.related_model is not None:
+            model = field.related_model
+            continue
+        if isinstance(field, models.DateField):  # DateTimeField too
+            return field, "__".join(parts[n + 1 :])
+        return None, None
+    return None, None
+
+
+def _date_value_in_range(lookup, value):
+    if lookup == "year":
+        return value.isdigit() and year_in_range(int(value))
+    if lookup in ("month", "day", "isnull", "week_day", "iso_week_day"):
+        return True  # Django itself refuses what is not a number
+    parsed = parse_datetime(value) or parse_date(value[:10])
+    return parsed is None or year_in_range(parsed.year)  # None: Django refuses it
+
+
+class BoundedDateChangeList(ChangeList):
+    """A list whose date lookups in the URL (the date hierarchy, the date filters) stay
+    within the years the app deals in: at year 1 or 9999 the admin's own date arithmetic
+    and the time-zone conversion overflow (a 500). Outside, the admin's answer to any
+    invalid lookup (the list with "?e=1")."""
+
+    def get_filters(self, request):
+        for key, values in self.get_filters_params().items():
+            field, lookup = _date_field(self.model, key)
+            if field is not None and not all(_date_value_in_range(lookup, v) for v in values):
+                raise IncorrectLookupParameters(key)
+        return super().get_filters(request)
+
+
+class BoundedDateLookupsMixin:
+    def get_changelist(self, request, **kwargs):
+        return BoundedDateChangeList
+
+
+class HistoryLinkMixin(BoundedDateLookupsMixin):
+    """Every admin of the app has it (so every list also gets the bounded date lookups)."""
+
     @admin.display(description=_("change history"))
     def history_link(self, obj):
         if obj is None or obj.pk is None:
@@ -256,6 +308,8 @@ class UserAdmin(TrackedAdminMixin, DjangoUserAdmin):
     )
     list_filter = ("role", "region", "chain", "is_staff", "is_superuser", "is_active", "groups")
     list_select_related = ("region", "chain")
+    # Recorded by Django at login and creation, not typed in.
+    readonly_fields = ("last_login", "date_joined")
 
     def user_change_password(self, request, id, form_url=""):
         # The password page saves the form itself, not through save_model: record that the
@@ -426,7 +480,9 @@ class ChangeStageForm(forms.Form):
     effective_on = forms.DateField(
         label=_("effective on"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    note = forms.CharField(label=_("note"), max_length=500, required=False)
+    note = forms.CharField(
+        label=_("note"), max_length=500, required=False, validators=TEXT_VALIDATORS
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

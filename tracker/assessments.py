@@ -76,6 +76,7 @@ from .querysets import (  # the one definition of each
     q_5020,
 )
 from .reports.rates import RATES_BY_KEY, AsOf, rate_figures, rate_value
+from .validators import year_in_range
 
 TOTAL_WEIGHT = Decimal(100)
 HUNDRED = Decimal(100)
@@ -193,6 +194,10 @@ def year_range(today=None):
 def year_error(year, *, today=None):
     """Why there is no assessment for ``year`` (a message), or None."""
     today = today or timezone.localdate()
+    if not year_in_range(year):
+        return _("There is no assessment for %(year)s: the app covers the years 2000 to 2100.") % {
+            "year": year
+        }
     bounds = year_range(today)
     if bounds is None:
         return _("There are no projects yet, so there is no assessment.")

@@ -101,6 +101,7 @@ from .choices import ChangeAction
 from .models import ChangeLog, Project, WeeklyDispatch
 from .money import wan
 from .services import changelog_rows, snapshot
+from .validators import control_characters_error, year_in_range
 
 TEXT_MAX = 2000
 REASON_MAX = investment.REASON_MAX
@@ -155,7 +156,7 @@ def parse_week(text):
             _("“%(week)s” is not a week. Weeks are written like 2023-W07 (ISO weeks 01–52/53).")
             % {"week": text[:20]}
         ) from None
-    if not 2000 <= year <= 2100:
+    if not year_in_range(year):
         raise WeekError(_("Only weeks of the years 2000–2100 can be used."))
     return year, week
 
@@ -377,6 +378,10 @@ def row_errors(
                 _("At most %(max)s characters (this text has %(n)s).")
                 % {"max": TEXT_MAX, "n": len(data[name])}
             )
+    for name in ("progress", "problems", "reason"):
+        error = control_characters_error(data.get(name))
+        if error:
+            errors.setdefault(name, []).append(error)
     return errors
 
 

@@ -2,8 +2,9 @@
 memory stays bounded: each list's row definition, then the shared writers.
 
 The first ten project headers are the fixed government format and stay Chinese whatever the UI
-language is. Text cells that a spreadsheet would run as a formula get a leading apostrophe
-(CSV injection); numbers are written as numbers.
+language is. Every writer of a file (these, the monthly report's and the assessment's XLSX)
+passes each cell through ``safe_text``, so a file can be written whatever the database holds;
+numbers and dates are written as numbers and dates.
 """
 
 import csv
@@ -15,9 +16,12 @@ from django.utils.http import content_disposition_header
 
 from .choices import CapitalSource, ProblemStatus, Stage, Tier5020
 from .money import yi_file
+from .validators import replace_control_characters
 
 CHUNK_SIZE = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+XLSX_CELL_MAX = 32767  # characters an XLSX cell holds
+TRUNCATED = "…"
 YES, NO = "是", "否"
 
 # (header, values() key or None for a derived column). The first ten are the fixed format.
@@ -59,10 +63,21 @@ VALUE_KEYS = [
 
 
 def safe_text(value):
-    """Neutralise text a spreadsheet would evaluate; leave numbers and dates alone."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """A cell any file writer can store and no spreadsheet runs; numbers and dates unchanged.
+
+    Text: control characters (which openpyxl refuses, XML 1.0 having no place for them)
+    become spaces; a leading apostrophe where a spreadsheet would read a formula (``=``,
+    ``+``, ``-``, ``@``, tab, CR first, also after leading spaces: CSV injection); at most
+    ``XLSX_CELL_MAX`` characters, the last one ``…`` when cut.
+    """
+    if not isinstance(value, str):
+        return value
+    text = replace_control_characters(value)
+    if text.startswith(FORMULA_PREFIXES) or text.lstrip(" ").startswith(FORMULA_PREFIXES):
+        text = "'" + text
+    if len(text) > XLSX_CELL_MAX:
+        text = text[: XLSX_CELL_MAX - len(TRUNCATED)] + TRUNCATED
+    return text
 
 
 def export_rows(queryset):
@@ -90,7 +105,7 @@ def export_rows(queryset):
         out = []
         for header, key in COLUMNS:
             value = row[key] if key else derived[header]
-            out.append(safe_text("" if value is None else value))
+            out.append("" if value is None else value)
         yield out
 
 
@@ -143,7 +158,7 @@ def problem_export_rows(queryset):
         values = dict(zip(PROBLEM_KEYS, row, strict=True))
         values["status"] = statuses.get(values["status"], values["status"])
         values["escalated"] = YES if values["escalated"] else NO
-        yield [safe_text("" if values[k] is None else values[k]) for k in PROBLEM_KEYS]
+        yield ["" if values[k] is None else values[k] for k in PROBLEM_KEYS]
 
 
 def _filename(name, extension):
@@ -160,7 +175,7 @@ class _Echo:
 def _csv_cell(value):
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return value
+    return safe_text(value)
 
 
 def _csv_stream(rows):
@@ -195,7 +210,7 @@ def xlsx_file(rows, *, name):
     sheet = workbook.create_sheet(name)
     for index, row in enumerate(rows):
         if index == 0:
-            sheet.append(row)
+            sheet.append([safe_text(value) for value in row])
             continue
         cells = []
         for value in row:
@@ -204,7 +219,7 @@ def xlsx_file(rows, *, name):
                 cell.number_format = "yyyy-mm-dd"
                 cells.append(cell)
             else:
-                cells.append(None if value == "" else value)
+                cells.append(None if value == "" else safe_text(value))
         sheet.append(cells)
     buffer = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     workbook.save(buffer)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from . import permissions
 from .choices import YES_NO_ALL, CapitalSource, ProblemStatus, Quarter, Stage, Tier5020Filter
 from .models import IndustryChain, Inspection, Park, Region, User
+from .validators import FIRST_YEAR, LAST_YEAR, TEXT_VALIDATORS
 
 
 class YearFilter(django_filters.NumberFilter):
@@ -62,6 +63,7 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
         label=_("Search"),
         method="search",
         max_length=100,
+        validators=TEXT_VALIDATORS,
         widget=forms.TextInput(attrs={"placeholder": _("name, code or enterprise")}),
     )
     region = django_filters.ModelChoiceFilter(
@@ -76,8 +78,8 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
         label=_("Signed in year"),
         field_name="signed_on",
         lookup_expr="year",
-        min_value=2000,
-        max_value=2100,
+        min_value=FIRST_YEAR,
+        max_value=LAST_YEAR,
     )
     signed_after = django_filters.DateFilter(
         label=_("Signed on or after"),
@@ -152,6 +154,7 @@ class ProblemFilterSet(QuickSearch, django_filters.FilterSet):
         label=_("Search"),
         method="search",
         max_length=100,
+        validators=TEXT_VALIDATORS,
         widget=forms.TextInput(attrs={"placeholder": _("problem, project or unit")}),
     )
     chain = django_filters.ModelChoiceFilter(
@@ -195,9 +198,10 @@ class InspectionFilterSet(QuickSearch, django_filters.FilterSet):
         label=_("Search"),
         method="search",
         max_length=100,
+        validators=TEXT_VALIDATORS,
         widget=forms.TextInput(attrs={"placeholder": _("title, findings, project or unit")}),
     )
-    year = YearFilter(label=_("Year"), min_value=2000, max_value=2100)
+    year = YearFilter(label=_("Year"), min_value=FIRST_YEAR, max_value=LAST_YEAR)
     quarter = django_filters.ChoiceFilter(label=_("Quarter"), choices=Quarter.choices)
     region = django_filters.ModelChoiceFilter(
         label=_("County (city, district)"), queryset=Region.objects.all()

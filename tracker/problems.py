@@ -47,6 +47,7 @@ from . import locking, permissions
 from .choices import ProblemAction, ProblemStatus
 from .models import IndustryChain, Problem, ProblemEvent, Project
 from .services import record_changes, record_creation, snapshot
+from .validators import control_characters_error, date_range_error
 
 TITLE_MAX = 200
 TEXT_MAX = 4000
@@ -121,6 +122,8 @@ def _text(value, *, field, required_message=None, maximum=TEXT_MAX, errors):
     value = (value or "").strip()
     if not value and required_message:
         errors[field] = required_message
+    elif control_characters_error(value):
+        errors[field] = control_characters_error(value)
     elif len(value) > maximum:
         errors[field] = _("At most %(max)s characters (this text has %(n)s).") % {
             "max": maximum,
@@ -134,7 +137,9 @@ def _deadline(value, *, raised_on, today, field, errors, required=True):
         if required:
             errors[field] = _("Give a deadline.")
         return value
-    if value < raised_on:
+    if date_range_error(value):
+        errors[field] = date_range_error(value)
+    elif value < raised_on:
         errors[field] = _("The deadline cannot be before the problem was raised (%(raised)s).") % {
             "raised": raised_on.isoformat()
         }

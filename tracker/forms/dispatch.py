@@ -9,6 +9,7 @@ from .. import permissions
 from ..choices import Stage
 from ..dispatching import REASON_MAX, TEXT_MAX, VERSION_FIELDS, is_stale, row_errors_now
 from ..rules import allowed_targets, stage_before_stall
+from ..validators import TEXT_VALIDATORS
 
 OUT_OF_DATE = _(
     "This row does not say which version of the project the page showed; the page is out "
@@ -44,6 +45,7 @@ class DispatchRowForm(forms.Form):
         max_length=TEXT_MAX,
         show_hidden_initial=True,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 28}),
+        validators=TEXT_VALIDATORS,
     )
     problems = forms.CharField(
         label=_("problems"),
@@ -51,6 +53,7 @@ class DispatchRowForm(forms.Form):
         max_length=TEXT_MAX,
         show_hidden_initial=True,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 28}),
+        validators=TEXT_VALIDATORS,
     )
     reason = forms.CharField(
         label=_("reason for lowering the figure"),
@@ -58,6 +61,7 @@ class DispatchRowForm(forms.Form):
         max_length=REASON_MAX,
         help_text=_("Managers only: why the cumulative figure goes down (kept in the history)."),
         widget=forms.TextInput(attrs={"size": 16, "autocomplete": "off"}),
+        validators=TEXT_VALIDATORS,
     )
     confirm = forms.BooleanField(
         label=_("file unchanged"),

@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from .. import problems as ledger
+from ..validators import TEXT_VALIDATORS
 from .widgets import DATE_WIDGET
 
 
@@ -26,12 +27,15 @@ class RaiseForm(forms.Form):
         required=False,
         help_text=_("Leave empty for a project's problem: it takes the project's chain."),
     )
-    title = forms.CharField(label=_("Problem"), max_length=ledger.TITLE_MAX, required=False)
+    title = forms.CharField(
+        label=_("Problem"), max_length=ledger.TITLE_MAX, required=False, validators=TEXT_VALIDATORS
+    )
     description = forms.CharField(
         label=_("Description"),
         required=False,
         max_length=ledger.TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 5}),
+        validators=TEXT_VALIDATORS,
     )
 
     def __init__(self, *args, user, **kwargs):
@@ -59,13 +63,17 @@ def _note_field(label):
         required=False,
         max_length=ledger.NOTE_MAX,
         widget=forms.Textarea(attrs={"rows": 2}),
+        validators=TEXT_VALIDATORS,
     )
 
 
 class AssignForm(StepForm):
     title = _("Assign to a unit")
     assigned_unit = forms.CharField(
-        label=_("Responsible unit"), max_length=ledger.UNIT_MAX, required=False
+        label=_("Responsible unit"),
+        max_length=ledger.UNIT_MAX,
+        required=False,
+        validators=TEXT_VALIDATORS,
     )
     deadline = forms.DateField(label=_("Deadline"), widget=DATE_WIDGET, required=False)
     note = _note_field(_("Note"))
@@ -86,6 +94,7 @@ class ResolveForm(StepForm):
         max_length=ledger.TEXT_MAX,
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
+        validators=TEXT_VALIDATORS,
     )
     submit_label = _("Mark resolved")
 

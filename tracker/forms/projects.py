@@ -13,6 +13,7 @@ from ..choices import Stage
 from ..models import Park, Project, User
 from ..projects_service import COMMON_FIELDS, MANAGER_FIELDS
 from ..rules import allowed_targets
+from ..validators import TEXT_VALIDATORS
 from .widgets import DATE_WIDGET
 
 # Which field a Project check constraint is about, keyed by its message.
@@ -46,13 +47,18 @@ class ProjectForm(forms.ModelForm):
 
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
     # When the form was opened: on a conflict, the history since then says who changed what.
-    opened_at = forms.CharField(widget=forms.HiddenInput, required=False, max_length=40)
+    opened_at = forms.CharField(
+        widget=forms.HiddenInput, required=False, max_length=40, validators=TEXT_VALIDATORS
+    )
     target_stage = forms.ChoiceField(label=_("Change stage to"), required=False)
     stage_effective_on = forms.DateField(
         label=_("Effective date of the stage change"), required=False, widget=DATE_WIDGET
     )
     stage_note = forms.CharField(
-        label=_("Note on the stage change"), required=False, max_length=500
+        label=_("Note on the stage change"),
+        required=False,
+        max_length=500,
+        validators=TEXT_VALIDATORS,
     )
     # Managers only (removed for everyone else): why the cumulative figure goes down.
     reason = forms.CharField(
@@ -60,6 +66,7 @@ class ProjectForm(forms.ModelForm):
         required=False,
         max_length=investment.REASON_MAX,
         help_text=_("Managers only: why the cumulative figure goes down (kept in the history)."),
+        validators=TEXT_VALIDATORS,
     )
 
     class Meta:

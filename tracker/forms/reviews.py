@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from ..choices import Quarter
 from ..inspections import INSPECTION_FIELDS, ITEM_FIELDS
 from ..models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
+from ..validators import TEXT_VALIDATORS
 from .widgets import DATE_WIDGET
 
 
@@ -53,7 +54,10 @@ class ItemForm(forms.ModelForm):
 class DoneForm(forms.Form):
     done_on = forms.DateField(label=_("Done on"), widget=DATE_WIDGET)
     note = forms.CharField(
-        label=_("How it was rectified"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("How it was rectified"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        validators=TEXT_VALIDATORS,
     )
 
     def __init__(self, *args, **kwargs):

@@ -24,14 +24,21 @@ from ..history import record_changes, snapshot
 from ..investment import cap_error
 from ..querysets import DispatchQuerySet, ProjectQuerySet, RestrictedQuerySet
 from ..rules import billion_or_more, stage_before_stall, stage_transition_error, tier_5020
-from ..validators import validate_credit_code
+from ..validators import (
+    TEXT_VALIDATORS,
+    YEAR_VALIDATORS,
+    bounds_constraints,
+    validate_credit_code,
+    validate_date_in_range,
+    validate_past_date,
+)
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
 class Region(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=64, unique=True, validators=TEXT_VALIDATORS)
     kind = models.CharField(_("kind"), max_length=16, choices=RegionKind.choices)
     ranked_in_assessment = models.BooleanField(
         _("ranked in the industrial assessment"),
@@ -50,7 +57,7 @@ class Region(models.Model):
 
 
 class Park(models.Model):
-    name = models.CharField(_("name"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=64, unique=True, validators=TEXT_VALIDATORS)
     region = models.ForeignKey(
         Region, on_delete=models.PROTECT, related_name="parks", verbose_name=_("region")
     )
@@ -66,10 +73,12 @@ class Park(models.Model):
 
 class IndustryChain(models.Model):
     code = models.SlugField(_("code"), max_length=32, unique=True)
-    name = models.CharField(_("name"), max_length=64, unique=True)
+    name = models.CharField(_("name"), max_length=64, unique=True, validators=TEXT_VALIDATORS)
     emerging = models.BooleanField(_("emerging industry"), default=False)
     is_leading = models.BooleanField(_("leading industry (首位产业)"), default=False)
-    lead_unit = models.CharField(_("lead unit"), max_length=128, blank=True)
+    lead_unit = models.CharField(
+        _("lead unit"), max_length=128, blank=True, validators=TEXT_VALIDATORS
+    )
     anchor_enterprises = models.ManyToManyField(
         "Enterprise",
         blank=True,
@@ -103,6 +112,7 @@ class ChainLeader(models.Model):
         _("official title"),
         max_length=128,
         help_text=_("The post, e.g. 市政府副市长; no personal names of real officials."),
+        validators=TEXT_VALIDATORS,
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -130,7 +140,19 @@ class ChainLeader(models.Model):
         return f"{self.chain} · {self.get_position_display()} · {self.title}"
 
 
+def _user_text_field(name):
+    """AbstractUser's field ``name`` with the text rule of every text field added."""
+    field = AbstractUser._meta.get_field(name)
+    _name, _path, args, kwargs = field.deconstruct()
+    kwargs["validators"] = [*kwargs.get("validators", ()), *TEXT_VALIDATORS]
+    return type(field)(*args, **kwargs)
+
+
 class User(AbstractUser):
+    username = _user_text_field("username")
+    first_name = _user_text_field("first_name")
+    last_name = _user_text_field("last_name")
+    email = _user_text_field("email")
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, blank=True)
     region = models.ForeignKey(
         Region,
@@ -155,11 +177,14 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         # The scope rules read the region of county staff and the chain of a chain office.
-        constraints = permissions.account_constraints()
+        constraints = [
+            *permissions.account_constraints(),
+            *bounds_constraints("user", moments=["last_login", "date_joined"]),
+        ]
 
 
 class Enterprise(models.Model):
-    name = models.CharField(_("name"), max_length=128, unique=True)
+    name = models.CharField(_("name"), max_length=128, unique=True, validators=TEXT_VALIDATORS)
     credit_code = models.CharField(
         _("unified social credit code"),
         max_length=18,
@@ -215,8 +240,10 @@ class Enterprise(models.Model):
 
 
 class Project(models.Model):
-    code = models.CharField(_("project code"), max_length=32, unique=True)
-    name = models.CharField(_("project name"), max_length=200)
+    code = models.CharField(
+        _("project code"), max_length=32, unique=True, validators=TEXT_VALIDATORS
+    )
+    name = models.CharField(_("project name"), max_length=200, validators=TEXT_VALIDATORS)
     enterprise = models.ForeignKey(
         Enterprise, on_delete=models.PROTECT, related_name="projects", verbose_name=_("enterprise")
     )
@@ -243,12 +270,20 @@ class Project(models.Model):
         choices=CapitalSource.choices,
         default=CapitalSource.DOMESTIC,
     )
-    signed_on = models.DateField(_("signed on"))
+    signed_on = models.DateField(_("signed on"), validators=[validate_past_date])
     signed_amount = models.DecimalField(_("signed amount (万元)"), **MONEY)
-    planned_start_on = models.DateField(_("planned start"), null=True, blank=True)
-    planned_production_on = models.DateField(_("planned production"), null=True, blank=True)
-    actual_start_on = models.DateField(_("actual start"), null=True, blank=True)
-    actual_production_on = models.DateField(_("actual production"), null=True, blank=True)
+    planned_start_on = models.DateField(
+        _("planned start"), null=True, blank=True, validators=[validate_date_in_range]
+    )
+    planned_production_on = models.DateField(
+        _("planned production"), null=True, blank=True, validators=[validate_date_in_range]
+    )
+    actual_start_on = models.DateField(
+        _("actual start"), null=True, blank=True, validators=[validate_past_date]
+    )
+    actual_production_on = models.DateField(
+        _("actual production"), null=True, blank=True, validators=[validate_past_date]
+    )
     annual_planned_investment = models.DecimalField(
         _("annual planned investment (万元)"), default=Decimal("0"), **MONEY
     )
@@ -258,8 +293,12 @@ class Project(models.Model):
     stage = models.CharField(
         _("stage"), max_length=16, choices=Stage.choices, default=Stage.SIGNED, editable=False
     )
-    responsible_leader = models.CharField(_("responsible leader"), max_length=64, blank=True)
-    responsible_unit = models.CharField(_("responsible unit"), max_length=128, blank=True)
+    responsible_leader = models.CharField(
+        _("responsible leader"), max_length=64, blank=True, validators=TEXT_VALIDATORS
+    )
+    responsible_unit = models.CharField(
+        _("responsible unit"), max_length=128, blank=True, validators=TEXT_VALIDATORS
+    )
     commissioner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -268,7 +307,7 @@ class Project(models.Model):
         related_name="commissioned_projects",
         verbose_name=_("enterprise commissioner"),
     )
-    notes = models.TextField(_("notes"), blank=True, max_length=4000)
+    notes = models.TextField(_("notes"), blank=True, max_length=4000, validators=TEXT_VALIDATORS)
     is_sample = models.BooleanField(
         _("illustrative data"),
         default=False,
@@ -344,6 +383,17 @@ class Project(models.Model):
                 name="project_version_positive",
                 violation_error_message=_("The version number must be positive."),
             ),
+            *bounds_constraints(
+                "project",
+                dates=[
+                    "signed_on",
+                    "planned_start_on",
+                    "planned_production_on",
+                    "actual_start_on",
+                    "actual_production_on",
+                ],
+                moments=["created_at", "updated_at"],
+            ),
         ]
 
     def __str__(self):
@@ -370,11 +420,7 @@ class Project(models.Model):
         cap = cap_error(self.completed_investment, self.signed_amount)
         if cap:
             errors["completed_investment"] = cap
-        today = timezone.localdate()
-        for field in ("signed_on", "actual_start_on", "actual_production_on"):
-            value = getattr(self, field)
-            if value and value > today:
-                errors[field] = _("This date is in the future; record it once it has happened.")
+        # Dates in the future or before 2000: the fields' validators (tracker.validators).
         if errors:
             raise ValidationError(errors)
 
@@ -459,7 +505,7 @@ class StageChange(models.Model):
     )
     from_stage = models.CharField(_("from stage"), max_length=16, choices=Stage.choices, blank=True)
     to_stage = models.CharField(_("to stage"), max_length=16, choices=Stage.choices)
-    effective_on = models.DateField(_("effective on"))
+    effective_on = models.DateField(_("effective on"), validators=[validate_past_date])
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -469,7 +515,7 @@ class StageChange(models.Model):
         verbose_name=_("changed by"),
     )
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
-    note = models.CharField(_("note"), max_length=500, blank=True)
+    note = models.CharField(_("note"), max_length=500, blank=True, validators=TEXT_VALIDATORS)
 
     class Meta:
         ordering = ["effective_on", "id"]
@@ -490,6 +536,7 @@ class StageChange(models.Model):
                 name="stagechange_changes_something",
                 violation_error_message=_("A stage change must change the stage."),
             ),
+            *bounds_constraints("stagechange", dates=["effective_on"], moments=["recorded_at"]),
         ]
 
     def __str__(self):
@@ -505,16 +552,18 @@ class WeeklyDispatch(models.Model):
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="dispatches", verbose_name=_("project")
     )
-    iso_year = models.PositiveSmallIntegerField(
-        _("ISO year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
-    )
+    iso_year = models.PositiveSmallIntegerField(_("ISO year"), validators=YEAR_VALIDATORS)
     iso_week = models.PositiveSmallIntegerField(
         _("ISO week"), validators=[MinValueValidator(1), MaxValueValidator(53)]
     )
     stage = models.CharField(_("stage reported"), max_length=16, choices=Stage.choices)
     completed_investment = models.DecimalField(_("cumulative completed investment (万元)"), **MONEY)
-    progress = models.TextField(_("progress (形象进度)"), blank=True, max_length=2000)
-    problems = models.TextField(_("problems"), blank=True, max_length=2000)
+    progress = models.TextField(
+        _("progress (形象进度)"), blank=True, max_length=2000, validators=TEXT_VALIDATORS
+    )
+    problems = models.TextField(
+        _("problems"), blank=True, max_length=2000, validators=TEXT_VALIDATORS
+    )
     filed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -558,6 +607,7 @@ class WeeklyDispatch(models.Model):
                 name="dispatch_stage_valid",
                 violation_error_message=_("Unknown project stage."),
             ),
+            *bounds_constraints("dispatch", moments=["filed_at"], years=["iso_year"]),
         ]
 
     def __str__(self):
@@ -586,11 +636,11 @@ class ChangeLog(models.Model):
         "contenttypes.ContentType", on_delete=models.CASCADE, verbose_name=_("record type")
     )
     object_id = models.PositiveBigIntegerField(_("record id"))
-    object_repr = models.CharField(_("record"), max_length=200)
+    object_repr = models.CharField(_("record"), max_length=200, validators=TEXT_VALIDATORS)
     action = models.CharField(_("action"), max_length=8, choices=ChangeAction.choices)
-    field = models.CharField(_("field"), max_length=64, blank=True)
-    old_value = models.TextField(_("old value"), blank=True)
-    new_value = models.TextField(_("new value"), blank=True)
+    field = models.CharField(_("field"), max_length=64, blank=True, validators=TEXT_VALIDATORS)
+    old_value = models.TextField(_("old value"), blank=True, validators=TEXT_VALIDATORS)
+    new_value = models.TextField(_("new value"), blank=True, validators=TEXT_VALIDATORS)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -601,12 +651,13 @@ class ChangeLog(models.Model):
     )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
     # Why, when the change needed one (a manager lowering a cumulative figure, say).
-    note = models.TextField(_("reason"), blank=True, default="")
+    note = models.TextField(_("reason"), blank=True, default="", validators=TEXT_VALIDATORS)
 
     class Meta:
         ordering = ["-changed_at", "-id"]
         verbose_name = _("change history entry")
         verbose_name_plural = _("change history")
+        constraints = bounds_constraints("changelog", moments=["changed_at"])
         indexes = [
             models.Index(
                 fields=["content_type", "object_id", "changed_at"], name="changelog_object_idx"
@@ -617,19 +668,36 @@ class ChangeLog(models.Model):
         return f"{self.object_repr} · {self.field}: {self.old_value} → {self.new_value}"
 
 
+# 11 digits before the point: 15 significant digits, which SQLite (storing a decimal as a
+# floating-point number) gives back exactly; a 16-digit value would no longer read back.
+INDICATOR_VALUE_LIMIT = Decimal("99999999999.9999")
+
+
 class AnnualIndicator(models.Model):
     """A city-level figure of one year (e.g. 规上工业营业收入 2022)."""
 
-    year = models.PositiveSmallIntegerField(_("year"))
+    year = models.PositiveSmallIntegerField(_("year"), validators=YEAR_VALIDATORS)
     key = models.SlugField(_("key"), max_length=64)
-    name = models.CharField(_("indicator"), max_length=128)
-    value = models.DecimalField(_("value"), max_digits=16, decimal_places=4, null=True, blank=True)
-    unit = models.CharField(_("unit"), max_length=32, blank=True)
+    name = models.CharField(_("indicator"), max_length=128, validators=TEXT_VALIDATORS)
+    value = models.DecimalField(
+        _("value"),
+        max_digits=16,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(-INDICATOR_VALUE_LIMIT),
+            MaxValueValidator(INDICATOR_VALUE_LIMIT),
+        ],
+    )
+    unit = models.CharField(_("unit"), max_length=32, blank=True, validators=TEXT_VALIDATORS)
     growth = models.DecimalField(_("growth"), max_digits=8, decimal_places=2, null=True, blank=True)
-    growth_unit = models.CharField(_("growth unit"), max_length=16, blank=True, default="%")
+    growth_unit = models.CharField(
+        _("growth unit"), max_length=16, blank=True, default="%", validators=TEXT_VALIDATORS
+    )
     provincial_rank = models.PositiveSmallIntegerField(_("provincial rank"), null=True, blank=True)
-    note = models.CharField(_("note"), max_length=255, blank=True)
-    source = models.CharField(_("source"), max_length=255, blank=True)
+    note = models.CharField(_("note"), max_length=255, blank=True, validators=TEXT_VALIDATORS)
+    source = models.CharField(_("source"), max_length=255, blank=True, validators=TEXT_VALIDATORS)
     sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
 
     class Meta:
@@ -651,6 +719,13 @@ class AnnualIndicator(models.Model):
                 condition=Q(provincial_rank__isnull=True) | Q(provincial_rank__gte=1),
                 name="indicator_rank_positive",
                 violation_error_message=_("A provincial rank starts at 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(value__gte=-INDICATOR_VALUE_LIMIT, value__lte=INDICATOR_VALUE_LIMIT),
+                name="indicator_value_range",
+                violation_error_message=_(
+                    "A value is between −99,999,999,999.9999 and 99,999,999,999.9999."
+                ),
             ),
         ]
 

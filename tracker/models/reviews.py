@@ -11,6 +11,13 @@ from django.utils.translation import gettext_lazy as _
 
 from ..choices import ProblemAction, ProblemStatus, RectificationStatus
 from ..querysets import InspectionQuerySet, ProblemQuerySet, RectificationItemQuerySet
+from ..validators import (
+    TEXT_VALIDATORS,
+    YEAR_VALIDATORS,
+    bounds_constraints,
+    validate_date_in_range,
+    validate_past_date,
+)
 
 
 class MonthlyReport(models.Model):
@@ -19,9 +26,7 @@ class MonthlyReport(models.Model):
     Republishing a month makes the next version (with a reason); old versions stay.
     """
 
-    year = models.PositiveSmallIntegerField(
-        _("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
-    )
+    year = models.PositiveSmallIntegerField(_("year"), validators=YEAR_VALIDATORS)
     month = models.PositiveSmallIntegerField(
         _("month"), validators=[MinValueValidator(1), MaxValueValidator(12)]
     )
@@ -32,6 +37,7 @@ class MonthlyReport(models.Model):
         max_length=500,
         blank=True,
         help_text=_("Required from the second version on."),
+        validators=TEXT_VALIDATORS,
     )
     published_at = models.DateTimeField(_("published at"), default=timezone.now)
     published_by = models.ForeignKey(
@@ -66,6 +72,7 @@ class MonthlyReport(models.Model):
                 name="monthlyreport_republish_has_reason",
                 violation_error_message=_("Republishing a month needs a reason."),
             ),
+            *bounds_constraints("monthlyreport", moments=["published_at"], years=["year"]),
         ]
 
     def __str__(self):
@@ -75,9 +82,7 @@ class MonthlyReport(models.Model):
 class Inspection(models.Model):
     """季督查: leaders inspect a region (or one project) in a quarter."""
 
-    year = models.PositiveSmallIntegerField(
-        _("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
-    )
+    year = models.PositiveSmallIntegerField(_("year"), validators=YEAR_VALIDATORS)
     quarter = models.PositiveSmallIntegerField(
         _("quarter"), validators=[MinValueValidator(1), MaxValueValidator(4)]
     )
@@ -95,12 +100,18 @@ class Inspection(models.Model):
         related_name="inspections",
         verbose_name=_("project"),
     )
-    title = models.CharField(_("title"), max_length=200)
-    inspected_on = models.DateField(_("inspected on"))
+    title = models.CharField(_("title"), max_length=200, validators=TEXT_VALIDATORS)
+    inspected_on = models.DateField(_("inspected on"), validators=[validate_past_date])
     leader = models.CharField(
-        _("leading official"), max_length=128, blank=True, help_text=_("The post, not a name.")
+        _("leading official"),
+        max_length=128,
+        blank=True,
+        help_text=_("The post, not a name."),
+        validators=TEXT_VALIDATORS,
     )
-    findings = models.TextField(_("findings"), blank=True, max_length=4000)
+    findings = models.TextField(
+        _("findings"), blank=True, max_length=4000, validators=TEXT_VALIDATORS
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -123,6 +134,9 @@ class Inspection(models.Model):
                 name="inspection_quarter_range",
                 violation_error_message=_("A quarter is numbered 1 to 4."),
             ),
+            *bounds_constraints(
+                "inspection", dates=["inspected_on"], moments=["created_at"], years=["year"]
+            ),
         ]
 
     def __str__(self):
@@ -136,8 +150,7 @@ class Inspection(models.Model):
             quarter = (self.inspected_on.month - 1) // 3 + 1
             if (self.inspected_on.year, quarter) != (self.year, self.quarter):
                 errors["inspected_on"] = _("The inspection date is not in the chosen quarter.")
-        if self.inspected_on and self.inspected_on > timezone.localdate():
-            errors["inspected_on"] = _("The inspection date cannot be in the future.")
+        # A date in the future or before 2000: the field's validator (tracker.validators).
         if errors:
             raise ValidationError(errors)
 
@@ -151,18 +164,24 @@ class RectificationItem(models.Model):
         related_name="items",
         verbose_name=_("inspection"),
     )
-    description = models.TextField(_("what must be rectified"), max_length=2000)
-    owner_unit = models.CharField(_("responsible unit"), max_length=128)
-    deadline = models.DateField(_("deadline"))
+    description = models.TextField(
+        _("what must be rectified"), max_length=2000, validators=TEXT_VALIDATORS
+    )
+    owner_unit = models.CharField(_("responsible unit"), max_length=128, validators=TEXT_VALIDATORS)
+    deadline = models.DateField(_("deadline"), validators=[validate_date_in_range])
     status = models.CharField(
         _("status"),
         max_length=16,
         choices=RectificationStatus.choices,
         default=RectificationStatus.OPEN,
     )
-    done_on = models.DateField(_("done on"), null=True, blank=True)
-    done_note = models.TextField(_("how it was rectified"), blank=True, max_length=2000)
-    verified_on = models.DateField(_("verified on"), null=True, blank=True)
+    done_on = models.DateField(_("done on"), null=True, blank=True, validators=[validate_past_date])
+    done_note = models.TextField(
+        _("how it was rectified"), blank=True, max_length=2000, validators=TEXT_VALIDATORS
+    )
+    verified_on = models.DateField(
+        _("verified on"), null=True, blank=True, validators=[validate_past_date]
+    )
     verified_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -176,6 +195,7 @@ class RectificationItem(models.Model):
         _("overdue since"),
         null=True,
         blank=True,
+        validators=[validate_date_in_range],
         help_text=_("Set by the daily check when the deadline passed with the item open."),
     )
 
@@ -206,6 +226,9 @@ class RectificationItem(models.Model):
                 name="rectification_verified_after_done",
                 violation_error_message=_("An item cannot be verified before it was done."),
             ),
+            *bounds_constraints(
+                "rectification", dates=["deadline", "done_on", "verified_on", "overdue_since"]
+            ),
         ]
 
     def __str__(self):
@@ -215,18 +238,18 @@ class RectificationItem(models.Model):
 class AssessmentWeight(models.Model):
     """年考核: the weight of one indicator in a year's county score (editable by managers)."""
 
-    year = models.PositiveSmallIntegerField(
-        _("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
-    )
+    year = models.PositiveSmallIntegerField(_("year"), validators=YEAR_VALIDATORS)
     key = models.SlugField(_("indicator key"), max_length=64)
-    name = models.CharField(_("indicator"), max_length=128)
+    name = models.CharField(_("indicator"), max_length=128, validators=TEXT_VALIDATORS)
     weight = models.DecimalField(
         _("weight (points)"),
         max_digits=6,
         decimal_places=2,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
-    definition = models.CharField(_("definition"), max_length=500, blank=True)
+    definition = models.CharField(
+        _("definition"), max_length=500, blank=True, validators=TEXT_VALIDATORS
+    )
     sort_order = models.PositiveSmallIntegerField(_("sort order"), default=0)
 
     class Meta:
@@ -244,6 +267,7 @@ class AssessmentWeight(models.Model):
                 name="assessmentweight_range",
                 violation_error_message=_("A weight is between 0 and 100 points."),
             ),
+            *bounds_constraints("assessmentweight", years=["year"]),
         ]
 
     def __str__(self):
@@ -253,9 +277,7 @@ class AssessmentWeight(models.Model):
 class AssessmentAdjustment(models.Model):
     """A manager's adjustment of a region's computed score, with the recorded reason."""
 
-    year = models.PositiveSmallIntegerField(
-        _("year"), validators=[MinValueValidator(2000), MaxValueValidator(2100)]
-    )
+    year = models.PositiveSmallIntegerField(_("year"), validators=YEAR_VALIDATORS)
     region = models.ForeignKey(
         "tracker.Region",
         on_delete=models.PROTECT,
@@ -268,7 +290,7 @@ class AssessmentAdjustment(models.Model):
         decimal_places=2,
         validators=[MinValueValidator(-100), MaxValueValidator(100)],
     )
-    reason = models.CharField(_("reason"), max_length=500)
+    reason = models.CharField(_("reason"), max_length=500, validators=TEXT_VALIDATORS)
     adjusted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -292,6 +314,7 @@ class AssessmentAdjustment(models.Model):
                 name="assessmentadjustment_points_range",
                 violation_error_message=_("An adjustment is between −100 and 100 points, not 0."),
             ),
+            *bounds_constraints("assessmentadjustment", moments=["adjusted_at"], years=["year"]),
         ]
 
     def __str__(self):
@@ -324,28 +347,43 @@ class Problem(models.Model):
         verbose_name=_("region"),
         help_text=_("The project's region; empty for a chain-wide problem."),
     )
-    title = models.CharField(_("problem"), max_length=200)
-    description = models.TextField(_("description"), blank=True, max_length=4000)
+    title = models.CharField(_("problem"), max_length=200, validators=TEXT_VALIDATORS)
+    description = models.TextField(
+        _("description"), blank=True, max_length=4000, validators=TEXT_VALIDATORS
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=ProblemStatus.choices, default=ProblemStatus.RAISED
     )
-    assigned_unit = models.CharField(_("assigned unit"), max_length=128, blank=True)
-    deadline = models.DateField(_("deadline"), null=True, blank=True)
-    resolution = models.TextField(_("resolution"), blank=True, max_length=4000)
+    assigned_unit = models.CharField(
+        _("assigned unit"), max_length=128, blank=True, validators=TEXT_VALIDATORS
+    )
+    deadline = models.DateField(
+        _("deadline"), null=True, blank=True, validators=[validate_date_in_range]
+    )
+    resolution = models.TextField(
+        _("resolution"), blank=True, max_length=4000, validators=TEXT_VALIDATORS
+    )
     raised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         related_name="+",
         verbose_name=_("raised by"),
     )
-    raised_on = models.DateField(_("raised on"), default=timezone.localdate)
-    resolved_on = models.DateField(_("resolved on"), null=True, blank=True)
-    closed_on = models.DateField(_("closed on"), null=True, blank=True)
+    raised_on = models.DateField(
+        _("raised on"), default=timezone.localdate, validators=[validate_past_date]
+    )
+    resolved_on = models.DateField(
+        _("resolved on"), null=True, blank=True, validators=[validate_past_date]
+    )
+    closed_on = models.DateField(
+        _("closed on"), null=True, blank=True, validators=[validate_past_date]
+    )
     escalated = models.BooleanField(_("escalated (督办)"), default=False)
     overdue_since = models.DateField(
         _("overdue since"),
         null=True,
         blank=True,
+        validators=[validate_date_in_range],
         help_text=_("Set by the daily check when the deadline passed unresolved."),
     )
     version = models.PositiveIntegerField(_("version"), default=1, editable=False)
@@ -390,6 +428,10 @@ class Problem(models.Model):
                 name="problem_deadline_after_raised",
                 violation_error_message=_("The deadline cannot be before the problem was raised."),
             ),
+            *bounds_constraints(
+                "problem",
+                dates=["deadline", "raised_on", "resolved_on", "closed_on", "overdue_since"],
+            ),
         ]
 
     def __str__(self):
@@ -413,9 +455,13 @@ class ProblemEvent(models.Model):
     to_status = models.CharField(
         _("to status"), max_length=16, choices=ProblemStatus.choices, blank=True
     )
-    old_deadline = models.DateField(_("old deadline"), null=True, blank=True)
-    new_deadline = models.DateField(_("new deadline"), null=True, blank=True)
-    note = models.TextField(_("note"), blank=True, max_length=2000)
+    old_deadline = models.DateField(
+        _("old deadline"), null=True, blank=True, validators=[validate_date_in_range]
+    )
+    new_deadline = models.DateField(
+        _("new deadline"), null=True, blank=True, validators=[validate_date_in_range]
+    )
+    note = models.TextField(_("note"), blank=True, max_length=2000, validators=TEXT_VALIDATORS)
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -442,6 +488,9 @@ class ProblemEvent(models.Model):
                 name="problemevent_extension_has_new_date_and_reason",
                 violation_error_message=_("An extension needs a new, later deadline and a reason."),
             ),
+            *bounds_constraints(
+                "problemevent", dates=["old_deadline", "new_deadline"], moments=["at"]
+            ),
         ]
 
     def __str__(self):
@@ -457,7 +506,7 @@ class MissingDispatch(models.Model):
         related_name="missing_dispatches",
         verbose_name=_("project"),
     )
-    iso_year = models.PositiveSmallIntegerField(_("ISO year"))
+    iso_year = models.PositiveSmallIntegerField(_("ISO year"), validators=YEAR_VALIDATORS)
     iso_week = models.PositiveSmallIntegerField(
         _("ISO week"), validators=[MinValueValidator(1), MaxValueValidator(53)]
     )
@@ -478,6 +527,7 @@ class MissingDispatch(models.Model):
                 name="missingdispatch_iso_week_range",
                 violation_error_message=_("An ISO week is numbered 1 to 53."),
             ),
+            *bounds_constraints("missingdispatch", moments=["flagged_at"], years=["iso_year"]),
         ]
 
     def __str__(self):

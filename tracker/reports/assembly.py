@@ -14,6 +14,7 @@ from ..lights import INVEST_LIGHT_NOTE, annotate_lights, invest_light_applies, l
 from ..models import IndustryChain, Problem, Project, Region
 from ..money import wan, yi_file
 from ..querysets import q_5020, q_billion
+from ..validators import year_in_range
 from .rates import (
     MONTH_PERIOD_TEXT,
     RATES,
@@ -187,7 +188,7 @@ def _warnings(ctx):
 def check_month(year, month, *, today=None):
     """Refuse a month that cannot be reported (see the module doc); return its last day."""
     today = today or timezone.localdate()
-    if not (2000 <= year <= 2100 and 1 <= month <= 12):
+    if not (year_in_range(year) and 1 <= month <= 12):
         raise ReportMonthError(_("There is no such month."))
     day = month_end(year, month)
     if day >= today:

@@ -6,6 +6,7 @@ import re
 import zipfile
 from decimal import Decimal
 
+from ..exports import safe_text
 from ..money import yi_file
 
 RATE_HEADERS_ZH = {
@@ -83,7 +84,7 @@ def report_xlsx(data, *, timestamp):
 
     def write(sheet, rows):
         for values, formats in rows:
-            sheet.append(values)
+            sheet.append([safe_text(value) for value in values])
             if formats is None:
                 for cell in sheet[sheet.max_row]:
                     cell.font = bold

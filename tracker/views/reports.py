@@ -30,6 +30,7 @@ from ..reports.assembly import (
 )
 from ..reports.publishing import publish_monthly_report
 from ..reports.xlsx import report_xlsx
+from ..validators import TEXT_VALIDATORS
 
 # Matched with fullmatch on ASCII digits: "$" would also accept a trailing newline
 # ("2022-12%0A"), and \d accepts full-width digits; a month has one spelling in a URL.
@@ -45,6 +46,7 @@ class PublishForm(forms.Form):
         max_length=500,
         widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
         help_text=_("Required when the month has already been published."),
+        validators=TEXT_VALIDATORS,
     )
 
 

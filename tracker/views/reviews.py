@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from .. import assessments, inspections, money, permissions
+from ..exports import safe_text
 from ..filters import InspectionFilterSet
 from ..forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
 from ..models import ChangeLog, Inspection, RectificationItem, Region
@@ -310,7 +311,7 @@ def _xlsx(result):
         header += [f"{ind.name}", f"{ind.name} · {_('points')}"]
     header += [str(_("Computed score")), str(_("Adjustments")), str(_("Final score"))]
     header += [str(_("Awards"))]
-    sheet.append(header)
+    sheet.append([safe_text(value) for value in header])
     for row in result.rows:
         line = [row.rank, row.region.name]
         for cell in row.cells:
@@ -320,7 +321,7 @@ def _xlsx(result):
             ]
         line += [float(row.computed), float(row.adjustment_total), float(row.final)]
         line += ["；".join(row.awards)]
-        sheet.append(line)
+        sheet.append([safe_text(value) for value in line])
     buffer = io.BytesIO()
     book.save(buffer)
     response = HttpResponse(
