@@ -1017,8 +1017,8 @@ class MissingDispatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # --- login records (django-axes; settings.AXES_ENABLE_ADMIN is off, they are shown here) ---
-class LoginRecordAdminMixin:
-    """Written by the login throttle only: browse and search."""
+class LoginRecordAdminMixin(BoundedDateLookupsMixin):
+    """Written by the login throttle only: browse and search (dates bounded like every list)."""
 
     def has_change_permission(self, request, obj=None):
         return False
