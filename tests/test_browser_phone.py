@@ -144,7 +144,8 @@ def test_no_field_page_scrolls_sideways_on_a_phone_for_any_role(phone, world):
         opened = [n for n in PAGES if isinstance(widths[n, role], int)]
         assert len(opened) >= 5, (role, skipped)
     assert isinstance(widths["weekly dispatch", "county clerk"], int)
-    assert page.console_errors == []
+    refused = "Failed to load resource: the server responded with a status of 40"
+    assert [e for e in page.console_errors if not e.startswith(refused)] == []
 
 
 def target_sizes(page, selector):
@@ -158,9 +159,14 @@ def target_sizes(page, selector):
     )
 
 
-def test_the_header_menu_is_one_button_on_a_phone(phone, world):
+@pytest.fixture
+def clerk():
+    return factories.user(Role.COUNTY, region=factories.region(name="袁州区"), username="clerk")
+
+
+def test_the_header_menu_is_one_button_on_a_phone(phone, clerk):
     page = phone
-    login(page, world["users"]["county clerk"].username, factories.PASSWORD)
+    login(page, clerk.username, factories.PASSWORD)
     page.goto(page.base_url + "/")
     toggle = page.locator(".topbar [data-menu-toggle]")
     menu = page.locator("#site-menu")
@@ -184,14 +190,14 @@ def test_the_header_menu_is_one_button_on_a_phone(phone, world):
     assert page.console_errors == []
 
 
-def test_without_javascript_the_menu_is_open(browser_page, world):
+def test_without_javascript_the_menu_is_open(browser_page, clerk):
     context = browser_page.context.browser.new_context(
         viewport=PHONE, is_mobile=True, java_script_enabled=False, locale="zh-CN"
     )
     try:
         page = context.new_page()
         page.base_url = browser_page.base_url
-        login(page, world["users"]["county clerk"].username, factories.PASSWORD)
+        login(page, clerk.username, factories.PASSWORD)
         expect(page.locator("#site-menu")).to_be_visible()
         expect(page.locator(".topbar [data-menu-toggle]")).to_be_hidden()
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -216,9 +222,8 @@ def test_a_county_clerk_files_the_week_on_a_phone(phone, world):
     figure.fill(str(typed))
     page.get_by_label(f"形象进度 · {project.code} {project.name}", exact=True).fill("厂房主体封顶")
     page.get_by_label(f"存在问题 · {project.code} {project.name}", exact=True).fill("用电报装待办")
-    for text, width, height in target_sizes(
-        page, f"#row-{project.pk} input, #row-{project.pk} select, #row-{project.pk} textarea"
-    ):
+    fields = "input:not([type=checkbox]), select, textarea, label.check-label"
+    for text, width, height in target_sizes(page, f"#row-{project.pk} :is({fields})"):
         assert height >= TOUCH_PX, (text, width, height)
 
     submits = page.locator("#dispatch-form button[type=submit]")
