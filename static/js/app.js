@@ -7,6 +7,7 @@
 // - <button data-print> opens the browser's print dialog;
 // - <button data-menu-toggle aria-controls=ID> (the header's 菜单 on a phone) shows and hides
 //   the menu ID, saying so in aria-expanded; phone.css hides the menu while it is "false".
+//   Escape closes an open menu and gives the focus back to its button.
 //   Without JavaScript the button stays hidden and the menu stays open.
 (function () {
   "use strict";
@@ -28,5 +29,12 @@
       var open = toggle.getAttribute("aria-expanded") !== "true";
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
     });
+  });
+  document.addEventListener("keydown", function (event) {
+    var toggle = document.querySelector('[data-menu-toggle][aria-expanded="true"]');
+    if (event.key === "Escape" && toggle) {
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.focus();
+    }
   });
 })();
