@@ -16,8 +16,9 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.conftest import BROWSER_TIMEOUT_MS, login
-from tracker.choices import ProblemStatus, Role
-from tracker.models import Problem, Project, WeeklyDispatch
+from tracker import problems
+from tracker.choices import Role
+from tracker.models import Project, WeeklyDispatch
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -82,17 +83,20 @@ def world():
     commissioner = factories.user(Role.COMMISSIONER, username="phone-commissioner")
     Project.objects.filter(pk=project.pk).update(commissioner=commissioner)  # test setup
     office = factories.user(Role.CHAIN_OFFICE, chain=project.chain, username="phone-chain")
-    problem = Problem.objects.create(
-        project=project,
-        chain=project.chain,
-        region=project.region,
+    # Through the service, so the problem page has a timeline and a change history.
+    problem = problems.raise_problem(
+        by=office,
         title="用地指标未落实，影响二期厂房报建，需自然资源部门协调解决",
         description="企业反映二期用地指标尚未下达。" * 8,
-        status=ProblemStatus.ASSIGNED,
-        assigned_unit="市自然资源局宜春经济技术开发区分局",
-        raised_on=datetime.date(2022, 12, 1),
-        deadline=datetime.date(2022, 12, 20),
-        raised_by=office,
+        project=project,
+    )
+    problem = problems.assign_problem(
+        problem_id=problem.pk,
+        expected_version=problem.version,
+        by=office,
+        unit="市自然资源局宜春经济技术开发区分局",
+        deadline=timezone.localdate() + datetime.timedelta(days=30),
+        note="请于月底前协调用地指标下达并反馈办理结果，" * 3,
     )
     users = {
         "manager": factories.user(Role.MANAGER, username="phone-manager"),
