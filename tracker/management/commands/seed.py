@@ -55,18 +55,32 @@ class Command(BaseCommand):
             "with DEBUG off the generated history and sample inspections are not loaded either).",
         )
         parser.add_argument(
+            "--living",
+            action="store_true",
+            help="DEBUG only (make run passes it): also the living demo, illustrative "
+            "signings (示例) of every year from 2023 to the load date with their history, "
+            "so that today's weekly sheets and the current year's figures have substance.",
+        )
+        parser.add_argument(
             "--skip-history",
             action="store_true",
             help="Reference data and the project book only: no stage changes after signing, "
             "no weekly dispatches (fast, for tests).",
         )
 
-    def handle(self, *args, today=None, no_demo_users=False, skip_history=False, **options):
+    def handle(
+        self, *args, today=None, no_demo_users=False, skip_history=False, living=False, **options
+    ):
         if not no_demo_users and not settings.DEBUG:
             raise CommandError(
                 "The demo accounts share a published password and are for a local demo only: "
                 "DEBUG is off, so nothing was loaded. Run with DJANGO_DEBUG=1, or pass "
                 "--no-demo-users to load the data without them."
+            )
+        if living and not settings.DEBUG:
+            raise CommandError(
+                "The living demo's signings are illustrative and would count in the real "
+                "figures: DEBUG is off, so nothing was loaded. Run without --living."
             )
         day = self._load_date(today)
         if not settings.DEBUG:
@@ -76,7 +90,10 @@ class Command(BaseCommand):
         started = time.monotonic()
         with transaction.atomic():
             summary, users = load(
-                today=day, with_history=not skip_history, demo_users=not no_demo_users
+                today=day,
+                with_history=not skip_history,
+                demo_users=not no_demo_users,
+                living=living,
             )
             if users:  # demo problems need the demo accounts that raise and handle them
                 load_2022_problems(summary=summary)
