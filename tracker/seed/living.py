@@ -112,10 +112,13 @@ def _region_year(year, region, chains, parks):
     days = _signing_days(year)
     items = []
     for n in range(count):
+        # One signing in each of ``count`` equal stretches of the year: counties sign
+        # steadily, so that the sheet does not swing with the luck of the draw.
+        stretch = days[len(days) * n // count : len(days) * (n + 1) // count]
         chain = rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
         band = rng.choices([b for b, _ in BANDS], weights=[w for _, w in BANDS])[0]
         amount = _amount(rng, band, chain["code"] == "lithium")
-        signed_on = rng.choice(days)
+        signed_on = rng.choice(stretch)
         planned_start = _working_day(signed_on + datetime.timedelta(days=rng.randint(45, 150)))
         planned_production = _working_day(
             planned_start + datetime.timedelta(days=30 * rng.randint(*BUILD_MONTHS[band]))
