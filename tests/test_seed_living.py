@@ -45,10 +45,10 @@ BOOK_2022 = {
 
 
 def _seed(day, *extra):
+    out = StringIO()
     with override_settings(DEBUG=True):
-        call_command(
-            "seed", "--today", day.isoformat(), "--no-demo-users", *extra, stdout=StringIO()
-        )
+        call_command("seed", "--today", day.isoformat(), "--no-demo-users", *extra, stdout=out)
+    return out.getvalue()
 
 
 def _living():
@@ -172,8 +172,7 @@ def test_the_living_demo_is_refused_without_debug():
 @pytest.fixture(scope="module")
 def loaded(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
-        _seed(DAY, "--living")
-        yield
+        yield _seed(DAY, "--living")
         transaction.set_rollback(True)
 
 
@@ -186,6 +185,7 @@ def test_every_county_has_10_to_40_projects_on_this_weeks_sheet(loaded):
 def test_everything_added_is_marked_illustrative(loaded):
     added = Project.objects.filter(_living())
     assert added.count() > 400
+    assert f"Living demo (示例): {added.count()} projects signed 2023–2026." in loaded
     assert not added.filter(is_sample=False).exists()
     assert not added.exclude(name__startswith="示例").exists()
     enterprises = Enterprise.objects.filter(projects__in=added).distinct()

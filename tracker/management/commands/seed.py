@@ -20,6 +20,7 @@ from tracker.models import Project
 from tracker.money import yi
 from tracker.seed import EARLIEST_LOAD_DATE, load
 from tracker.seed.history import last_full_week_end
+from tracker.seed.living import FIRST_YEAR as LIVING_FROM
 from tracker.seed.problems import load_2022_problems, load_demo_problems
 from tracker.seed.reviews import load_reviews
 
@@ -134,6 +135,11 @@ class Command(BaseCommand):
             f'{totals["count_5020"]} "5020" projects, '
             f"{totals['count_billion']} projects of ≥ 1 亿元."
         )
+        if living:
+            added = Project.objects.filter(signed_on__year__gte=LIVING_FROM)
+            out.write(
+                f"Living demo (示例): {added.count()} projects signed {LIVING_FROM}–{day.year}."
+            )
         if users:
             out.write("")
             out.write(f"Demo accounts (password: {settings.DEMO_PASSWORD}):")
