@@ -136,10 +136,6 @@ def test_the_main_pages_have_no_serious_accessibility_finding(browser_page, worl
         assert audit.checked[role] >= 10, (role, audit.checked)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="fixed by h-mobile at merge: the sheet's inputs get their labels in dispatch.html",
-)
 def test_the_weekly_dispatch_sheet_has_no_serious_accessibility_finding(browser_page, world):  # noqa: F811
     page = browser_page
     audit = Audit(page)
