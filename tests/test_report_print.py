@@ -14,13 +14,14 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from tests import factories
-from tests.test_reports import article, june, readers  # noqa: F401 (fixtures)
+from tests import test_reports as tr
 from tracker.choices import Role
 from tracker.models import MonthlyReport, Project
 from tracker.reports.publishing import publish_monthly_report, reference_number
 from tracker.views.reports import NOT_CONFIRMED
 
 pytestmark = pytest.mark.django_db
+june, readers, article = tr.june, tr.readers, tr.article  # the hand-made June of test_reports
 
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
 LIVE = reverse("tracker:monthly_report", kwargs={"month": "2022-06"})
@@ -154,7 +155,8 @@ def test_the_live_reports_button_opens_the_confirmation_page_and_publishes_nothi
         re.search(r'id="publish-confirm">(.*?)</section>', response.content.decode(), re.S).group(1)
     )
     assert confirm.startswith(
-        "发布后，本期通报的数据（截至 2022年6月30日）将被冻结为第 1 版，之后对数据的修改不会改变已发布的版本。"
+        "发布后，本期通报的数据（截至 2022年6月30日）将被冻结为第 1 版，"
+        "之后对数据的修改不会改变已发布的版本。"
     )
     # What is frozen: June's year to date (signed 1 January to 30 June: 一二三四五 and 八号,
     # 1+3+2+4+1+5 亿元; 六号 was signed in 2021, 七号 in July), the two regions and two

@@ -91,6 +91,11 @@ def _xlsx(data, *, timestamp, name):
     return response
 
 
+def _links(request):
+    """Whether the red/yellow rows need their projects' links: on the page, not in the XLSX."""
+    return request.GET.get("export") != "xlsx"
+
+
 def _tables(data):
     """The template context of a report: its JSON and the two tables' headings."""
     return {
@@ -151,7 +156,9 @@ def monthly_report(request, month):
     except ReportMonthError as error:
         return _not_found(request, str(error))
     label = f"{year}-{month_number:02d}"
-    data = warnings_for(compute_report(year=year, month=month_number), request.user)
+    data = warnings_for(
+        compute_report(year=year, month=month_number), request.user, links=_links(request)
+    )
     if request.GET.get("export") == "xlsx":
         return _xlsx(data, timestamp=timezone.now(), name=f"月通报-{label}-实时.xlsx")
     return render(
@@ -237,7 +244,7 @@ def monthly_report_version(request, month, version):
             % {"version": version, "month": month[:20]},
         )
     label = f"{report.year}-{report.month:02d}"
-    data = warnings_for(report.data, request.user)  # the frozen JSON itself stays as it is
+    data = warnings_for(report.data, request.user, links=_links(request))  # JSON stays as is
     if request.GET.get("export") == "xlsx":
         return _xlsx(data, timestamp=report.published_at, name=f"月通报-{label}-v{version}.xlsx")
     return render(
