@@ -76,11 +76,11 @@ def test_a_published_version_is_headed_by_the_issuer_its_number_and_its_publicat
     )
     client.force_login(manager)
     first = head(client.get(version_url(1)))
-    assert first.startswith("宜春市工业和信息化局 宜工信通〔2022〕6号 印发日期: 2022年7月4日")
+    assert first.startswith("宜春市工业和信息化局 宜工信通〔2022〕6号 印发日期：2022年7月4日")
     assert "第1版" not in first
     second = head(client.get(version_url(2)))
     assert second.startswith(
-        "宜春市工业和信息化局 宜工信通〔2022〕6号（第2版） 印发日期: 2022年7月6日"
+        "宜春市工业和信息化局 宜工信通〔2022〕6号（第2版） 印发日期：2022年7月6日"
     )
     body = article(client.get(version_url(2)))
     sign = text(re.search(r'<footer class="report-sign".*?</footer>', body, re.S).group(0))
@@ -93,7 +93,7 @@ def test_the_live_report_is_a_draft_dated_today_without_a_number(june, client, s
     today = datetime.datetime.now(SHANGHAI).date()
     top = head(client.get(LIVE))
     assert top.startswith(
-        f"某市工业和信息化局 未发布（草稿） 打印日期: {today.year}年{today.month}月{today.day}日"
+        f"某市工业和信息化局 未发布（草稿） 打印日期：{today.year}年{today.month}月{today.day}日"
     )
     assert "〔" not in top
 
@@ -146,8 +146,8 @@ def test_a_project_deleted_since_publication_is_listed_without_a_link(readers, c
 def test_the_live_reports_button_opens_the_confirmation_page_and_publishes_nothing(june, client):
     client.force_login(factories.user(Role.MANAGER))
     page = client.get(LIVE).content.decode()
-    form = re.search(r'<form method="get" action="([^"]+)" id="publish-form">', page)
-    assert form and form.group(1) == CONFIRM
+    button = re.search(r'<a class="btn" id="publish" href="([^"]+)">', page)
+    assert button and button.group(1) == CONFIRM
     response = client.get(CONFIRM)
     assert response.status_code == 200
     assert not MonthlyReport.objects.exists()
@@ -231,7 +231,7 @@ def test_a_role_that_does_not_publish_gets_403_and_nothing_is_published(june, cl
     assert client.get(CONFIRM).status_code == 403
     assert client.post(CONFIRM, {"version": 1, "confirm": "yes"}).status_code == 403
     assert not MonthlyReport.objects.exists()
-    assert 'id="publish-form"' not in client.get(LIVE).content.decode()
+    assert 'id="publish"' not in client.get(LIVE).content.decode()
 
 
 def test_the_confirmation_of_a_month_that_cannot_be_reported_is_404(june, client):

@@ -573,7 +573,7 @@ def test_non_manager_post_is_403_and_nothing_is_created(june, client, role):
     body = client.get(
         reverse("tracker:monthly_report", kwargs={"month": "2022-06"})
     ).content.decode()
-    assert 'id="publish-form"' not in body
+    assert 'id="publish"' not in body
 
 
 @pytest.mark.parametrize("role", [Role.COUNTY, Role.COMMISSIONER, Role.CHAIN_OFFICE])
