@@ -185,7 +185,6 @@ def monthly_report_publish(request, month):
     except ReportMonthError as error:
         return _not_found(request, str(error))
     label = f"{year}-{month_number:02d}"
-    version = latest_version(year, month_number) + 1
     form = PublishForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
         valid = form.is_valid()
@@ -210,7 +209,7 @@ def monthly_report_publish(request, month):
                 return redirect(
                     "tracker:monthly_report_version", month=label, version=report.version
                 )
-        version = latest_version(year, month_number) + 1  # as it is now, after any refusal
+    version = latest_version(year, month_number) + 1  # as it is now, after any refusal
     data = compute_report(year=year, month=month_number)
     return render(
         request,
