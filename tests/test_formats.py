@@ -275,3 +275,12 @@ def test_the_project_page_does_not_show_the_lock_version(manager):
     html = manager.get(reverse("tracker:project_detail", args=[project.pk])).content.decode()
     facts = html.split('id="facts"')[1].split("</section>")[0]
     assert "版本号" not in facts and ">7<" not in facts
+
+
+def test_the_amount_filter_reads_separators(manager):
+    small = factories.project(signed_amount=Decimal("9000"))
+    large = factories.project(signed_amount=Decimal("9100"))
+    response = manager.get(reverse("tracker:project_list"), {"amount_min": "9，100"})
+    assert response.status_code == 200
+    codes = {p.code for p in response.context["table"].data}
+    assert large.code in codes and small.code not in codes
