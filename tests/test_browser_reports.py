@@ -71,5 +71,5 @@ def test_manager_opens_publishes_and_exports_december_2022(browser_page, seeded_
     title = page.evaluate(
         "getComputedStyle(document.documentElement).getPropertyValue('--print-title')"
     )
-    assert title == '"宜春市工业项目月通报 2022-12 · v1"'
+    assert title == '"宜春市工业项目月通报（2022年12月） · v1"'
     assert page.console_errors == []

@@ -27,6 +27,7 @@ from tracker.dispatching import (
     week_label,
 )
 from tracker.models import ChangeLog, Project, StageChange, WeeklyDispatch
+from tracker.periods import week_text
 
 D = datetime.date
 TZ = timezone.get_default_timezone()
@@ -521,7 +522,8 @@ def test_sheet_prefills_the_current_figures_beside_the_last_report(en, county):
     # The last report is shown beside them.
     html = response.content.decode()
     row_html = html[html.index(f'id="row-{p1.pk}"') :][:4000]
-    assert f"{year}-W{week:02d}" in row_html and "8713.00" in row_html
+    # The week in words (its format: tests/test_formats.py).
+    assert week_text(year, week) in row_html and "8713.00" in row_html
     assert 'value="9034.50"' in row_html
     assert {p.pk for p in response.context["missing"]} == {p1.pk, p2.pk}
 

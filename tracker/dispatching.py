@@ -96,7 +96,7 @@ from django.db.models import Case, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import investment, locking, permissions
+from . import investment, locking, periods, permissions
 from .choices import ChangeAction
 from .models import ChangeLog, Project, WeeklyDispatch
 from .money import wan
@@ -162,6 +162,8 @@ def parse_week(text):
 
 
 def week_label(iso_year, iso_week):
+    """The machine form of a week, for URLs and files: ``2023-W07``. Pages show
+    ``periods.week_text`` (2023年第7周（2月13日—2月19日）)."""
     return f"{iso_year}-W{iso_week:02d}"
 
 
@@ -203,7 +205,7 @@ def week_error(iso_year, iso_week, *, user, today):
     this_start, _this_end = week_bounds(this_year, this_week)
     if start > this_start:
         return _("Week %(week)s has not begun yet; a week can be filed once it has begun.") % {
-            "week": week_label(iso_year, iso_week)
+            "week": periods.week_text(iso_year, iso_week)
         }
     if permissions.may(user, permissions.MANAGE, Project):
         return None
@@ -212,7 +214,7 @@ def week_error(iso_year, iso_week, *, user, today):
         return _(
             "Week %(week)s is closed: county staff and commissioners file the current week "
             "and the %(n)s before it; a city bureau manager can correct older weeks."
-        ) % {"week": week_label(iso_year, iso_week), "n": weeks_back}
+        ) % {"week": periods.week_text(iso_year, iso_week), "n": weeks_back}
     return None
 
 
@@ -530,7 +532,7 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
                         on=effective_on,
                         by=by,
                         note=str(_("weekly dispatch %(week)s"))
-                        % {"week": week_label(iso_year, iso_week)},
+                        % {"week": periods.week_text(iso_year, iso_week)},
                     )
                 except ValidationError as exc:
                     errors[project.pk] = exc.message_dict

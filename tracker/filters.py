@@ -17,6 +17,7 @@ from .choices import (
     Stage,
     Tier5020Filter,
 )
+from .forms.widgets import AmountInput
 from .models import IndustryChain, Inspection, Park, Region, User
 from .validators import FIRST_YEAR, LAST_YEAR, TEXT_VALIDATORS
 
@@ -118,6 +119,7 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
     )
     amount_min = django_filters.NumberFilter(
         label=_("Amount from (万元)"),
+        widget=AmountInput(),  # "9,100" is a number too
         field_name="signed_amount",
         lookup_expr="gte",
         min_value=0,
@@ -126,6 +128,7 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
     )
     amount_max = django_filters.NumberFilter(
         label=_("Amount up to (万元)"),
+        widget=AmountInput(),  # "9,100" is a number too
         field_name="signed_amount",
         lookup_expr="lte",
         min_value=0,

@@ -1,4 +1,5 @@
-"""Response headers that lock the browser down: what a page may load and run.
+"""Response headers that lock the browser down: what a page may load and run; and the
+Chinese 404 page with DEBUG on (``NotFoundPageMiddleware``, at the end).
 
 The policy is one constant for the whole site: every script and stylesheet is a file under
 /static/ (no inline ``<script>``, ``<style>``, ``style="…"`` or ``on…=`` handlers; page data
@@ -19,6 +20,11 @@ SecurityMiddleware already sends ``X-Content-Type-Options``, ``Referrer-Policy``
 SecurityMiddleware and above WhiteNoise, so static files, error pages and exports carry the
 headers too.
 """
+
+from django.conf import settings
+from django.http import Http404
+from django.urls import Resolver404, resolve
+from django.views import defaults
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -60,3 +66,40 @@ class SecurityHeadersMiddleware:
         response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         response.headers["Permissions-Policy"] = PERMISSIONS_POLICY
         return response
+
+
+class NotFoundPageMiddleware:
+    """The Chinese 404 page (templates/404.html) also with DEBUG on, as the demo runs.
+
+    With DEBUG, Django answers an address no URL matches, and an ``Http404`` raised by a view,
+    with its technical English page instead of the ``handler404`` page. This renders the
+    production page (``django.views.defaults.page_not_found``) for both cases, except under
+    STATIC_URL and the debug toolbar's ``/__debug__/``. A view that renders its own 404
+    page (the dispatch sheet's "not a week") keeps it. Without DEBUG it does nothing: Django
+    already renders 404.html.
+    """
+
+    SKIP_PREFIXES = ("/__debug__/",)
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def _applies(self, request):
+        if not settings.DEBUG:
+            return False
+        prefixes = (*self.SKIP_PREFIXES, settings.STATIC_URL or "/static/")
+        return not request.path.startswith(prefixes)
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if response.status_code == 404 and self._applies(request):
+            try:
+                resolve(request.path_info)
+            except Resolver404 as exception:
+                return defaults.page_not_found(request, exception)
+        return response
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, Http404) and self._applies(request):
+            return defaults.page_not_found(request, exception)
+        return None

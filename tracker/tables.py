@@ -45,6 +45,10 @@ class ListTable(tables.Table):
         ]
 
 
+# Codes and dates never break mid-string (static/css/app.css).
+NOWRAP = {"td": {"class": "nowrap"}}
+
+
 def _project_count_footer(table):
     totals = getattr(table, "totals", None) or {}
     return _("%(count)s projects") % {"count": totals.get("count") or 0}
@@ -63,13 +67,15 @@ def _amount_footer(table):
 class ProjectTable(ListTable):
     count_text = _("%(count)s projects")
     code = tables.Column(
-        linkify=("tracker:project_detail", {"pk": tables.A("pk")}), footer=_project_count_footer
+        linkify=("tracker:project_detail", {"pk": tables.A("pk")}),
+        footer=_project_count_footer,
+        attrs=NOWRAP,
     )
     name = tables.Column()
     enterprise = tables.Column(order_by=("enterprise__name",))
     region = tables.Column(order_by=("region__sort_order", "region__name"))
     chain = tables.Column(order_by=("chain__sort_order", "chain__name"))
-    signed_on = tables.DateColumn(format="Y-m-d")
+    signed_on = tables.DateColumn(format="Y-m-d", attrs=NOWRAP)
     signed_amount = tables.Column(attrs=NUM, footer=_amount_footer)
     tier_5020 = tables.Column(
         verbose_name=_("5020 project"), accessor="tier_5020_value", order_by=("tier_5020_value",)
@@ -116,7 +122,7 @@ class ProjectTable(ListTable):
         return format_html('<a href="{}">{}</a>', url, value)
 
     def render_signed_amount(self, value):
-        return f"{value:,.2f}"
+        return grouped(wan(value))
 
     def render_light(self, record, value):
         reasons = "; ".join(str(r) for r in light_reasons(record)) or Light(value).label
@@ -167,8 +173,8 @@ class ProblemTable(ListTable):
     project = tables.Column(order_by=("project__code",), default=_("(whole chain)"))
     status = tables.Column()
     assigned_unit = tables.Column(default="—")
-    deadline = tables.DateColumn(format="Y-m-d", default="—")
-    raised_on = tables.DateColumn(format="Y-m-d")
+    deadline = tables.DateColumn(format="Y-m-d", default="—", attrs=NOWRAP)
+    raised_on = tables.DateColumn(format="Y-m-d", attrs=NOWRAP)
 
     class Meta:
         model = Problem
@@ -199,11 +205,13 @@ class ProblemTable(ListTable):
 
 class InspectionTable(ListTable):
     count_text = _("%(count)s inspections")
-    period = tables.Column(verbose_name=_("Quarter"), accessor="year", order_by=("year", "quarter"))
+    period = tables.Column(
+        verbose_name=_("Quarter"), accessor="year", order_by=("year", "quarter"), attrs=NOWRAP
+    )
     region = tables.Column(order_by=("region__sort_order", "region__name"))
     title = tables.Column(linkify=("tracker:inspection_detail", {"pk": tables.A("pk")}))
     project = tables.Column(order_by=("project__code",))
-    inspected_on = tables.DateColumn(format="Y-m-d")
+    inspected_on = tables.DateColumn(format="Y-m-d", attrs=NOWRAP)
     leader = tables.Column()
     item_count = tables.Column(verbose_name=_("Items"), attrs=NUM)
     open_count = tables.Column(verbose_name=_("Open"), attrs=NUM)

@@ -110,6 +110,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "tracker.sessions.SessionLimitsMiddleware",
+    "tracker.middleware.NotFoundPageMiddleware",  # the Chinese 404 page with DEBUG on too
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, so that it sees the login view's outcome and every other middleware (security
     # headers, CSP) still processes the lockout page it returns.

@@ -22,7 +22,7 @@
   }
 
   function number(text) {
-    var value = parseFloat(String(text || "").replace(/,/g, "").trim());
+    var value = parseFloat(String(text || "").replace(/[,，\s\u3000]/g, ""));
     return isNaN(value) ? null : value;
   }
 

@@ -10,6 +10,7 @@ from ..choices import Stage
 from ..dispatching import REASON_MAX, TEXT_MAX, VERSION_FIELDS, is_stale, row_errors_now
 from ..rules import allowed_targets, stage_before_stall
 from ..validators import TEXT_VALIDATORS
+from .widgets import AmountInput
 
 OUT_OF_DATE = _(
     "This row does not say which version of the project the page showed; the page is out "
@@ -37,7 +38,7 @@ class DispatchRowForm(forms.Form):
         max_digits=14,
         decimal_places=2,
         show_hidden_initial=True,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "size": 10}),
+        widget=AmountInput(attrs={"size": 10}),
     )
     progress = forms.CharField(
         label=_("progress (形象进度)"),

@@ -44,7 +44,13 @@ class RaiseForm(forms.Form):
         chains = ledger.raisable_chains(user)
         self.fields["chain"].queryset = chains
         if not chains.exists():
+            # A role that cannot raise a chain-wide problem (county staff, commissioners) is
+            # not offered one: the problem is about one of their projects.
             del self.fields["chain"]
+            project = self.fields["project"]
+            project.required = True
+            project.empty_label = _("(choose the project)")
+            project.error_messages["required"] = _("Choose the project the problem is about.")
 
 
 class StepForm(forms.Form):

@@ -14,7 +14,7 @@ from ..models import Park, Project, User
 from ..projects_service import COMMON_FIELDS, MANAGER_FIELDS
 from ..rules import allowed_targets
 from ..validators import TEXT_VALIDATORS
-from .widgets import DATE_WIDGET
+from .widgets import DATE_WIDGET, use_amount_inputs
 
 # Which field a Project check constraint is about, keyed by its message.
 CONSTRAINT_FIELD_NAMES = {
@@ -116,6 +116,7 @@ class ProjectForm(forms.ModelForm):
             order = [name for name in self.fields if name != "reason"]
             order.insert(order.index("completed_investment") + 1, "reason")
             self.order_fields(order)
+        use_amount_inputs(self)  # "9,100" is a number too
 
     def _get_validation_exclusions(self):
         # Check the constraints that compare an edited date with the signing date even

@@ -10,7 +10,7 @@ from ..choices import Quarter
 from ..inspections import INSPECTION_FIELDS, ITEM_FIELDS
 from ..models import AssessmentAdjustment, Inspection, Project, RectificationItem, Region
 from ..validators import TEXT_VALIDATORS
-from .widgets import DATE_WIDGET
+from .widgets import DATE_WIDGET, use_amount_inputs
 
 
 class InspectionForm(forms.ModelForm):
@@ -82,6 +82,7 @@ class WeightsForm(forms.Form):
                 decimal_places=2,
                 initial=weight.weight,
             )
+        use_amount_inputs(self)
 
     def values(self):
         return {w.key: self.cleaned_data[w.key] for w in self.weights}
@@ -96,6 +97,7 @@ class AdjustmentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["region"].queryset = Region.objects.filter(ranked_in_assessment=True)
         self.fields["reason"].required = True
+        use_amount_inputs(self)
 
     def clean_points(self):
         points = self.cleaned_data["points"]

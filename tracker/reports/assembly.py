@@ -13,6 +13,7 @@ from ..choices import Light, Stage
 from ..lights import INVEST_LIGHT_NOTE, annotate_lights, invest_light_applies, light_reasons
 from ..models import IndustryChain, Problem, Project, Region
 from ..money import wan, yi_file
+from ..periods import month_text
 from ..querysets import q_5020, q_billion
 from ..validators import year_in_range
 from .rates import (
@@ -194,13 +195,13 @@ def check_month(year, month, *, today=None):
     if day >= today:
         raise ReportMonthError(
             _("The report of %(month)s is available once the month has ended.")
-            % {"month": f"{year}-{month:02d}"}
+            % {"month": month_text(year, month)}
         )
     first = Project.objects.order_by("signed_on").values_list("signed_on", flat=True).first()
     if first is None or first > day:
         raise ReportMonthError(
             _("No project had been signed by the end of %(month)s: there is nothing to report.")
-            % {"month": f"{year}-{month:02d}"}
+            % {"month": month_text(year, month)}
         )
     return day
 

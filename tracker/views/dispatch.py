@@ -38,13 +38,16 @@ from ..dispatching import (
 )
 from ..forms import dispatch_formset
 from ..models import ChangeLog, Project, Region, StageChange, WeeklyDispatch
+from ..periods import week_text
 
 # The row fields a refused (stale) row keeps as the user typed them.
 TYPED_FIELDS = ("stage", "completed_investment", "progress", "problems", "reason", "confirm")
 
 
 def _problem(request, message, status):
-    return render(request, "tracker/dispatch_problem.html", {"message": message}, status=status)
+    # The link to this week's sheet only for those who may open it (else it is the same 403).
+    context = {"message": message, "may_dispatch": can_dispatch(request.user)}
+    return render(request, "tracker/dispatch_problem.html", context, status=status)
 
 
 def dispatch_current(request):
@@ -121,7 +124,7 @@ def dispatch_week(request, week):
                     messages.success(
                         request,
                         _("Saved %(n)d reports for week %(week)s.")
-                        % {"n": len(filing.reports), "week": week_label(iso_year, iso_week)},
+                        % {"n": len(filing.reports), "week": week_text(iso_year, iso_week)},
                     )
                 elif not filing.conflicts:
                     messages.info(request, _("Nothing changed, nothing was saved."))

@@ -21,10 +21,10 @@ from ..dispatching import (
     current_week,
     deadline,
     shift_week,
-    week_label,
 )
 from ..lights import annotate_lights, light_reasons
 from ..models import Inspection, Problem, Project, RectificationItem, Region, WeeklyDispatch
+from ..periods import week_text
 
 ATTENTION_LIMIT = 50
 
@@ -71,7 +71,7 @@ def reasons(project):
     if project.recent_late:
         found.append(
             _("Last report (%(week)s) filed late")
-            % {"week": week_label(project.last_year, project.last_week)}
+            % {"week": week_text(project.last_year, project.last_week)}
         )
     return found
 
@@ -146,7 +146,7 @@ def home(request):
         regions = [{"region": r, **counts.get(r.pk, empty)} for r in Region.objects.all()]
 
     context = {
-        "week": week_label(iso_year, iso_week),
+        "week": week_text(iso_year, iso_week),
         "deadline": deadline(iso_year, iso_week),
         "status": status,
         "missing_count": status["total"] - status["filed"],

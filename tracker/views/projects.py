@@ -115,7 +115,13 @@ def project_detail(request, pk):
         "history_limit": HISTORY_LIMIT,
         "light_reasons": light_reasons(project),
         "progress": {
-            "vs_plan": _percent(project.completed_investment, project.annual_planned_investment),
+            # This year's completed investment, as the investment light measures it
+            # (tracker/lights.py): the cumulative figure minus that of the last report of an
+            # earlier year. The annual plan is this year's, so only this year's work counts.
+            "this_year": project.lights_done - project.lights_baseline,
+            "vs_plan": _percent(
+                project.lights_done - project.lights_baseline, project.annual_planned_investment
+            ),
             "vs_signed": _percent(project.completed_investment, project.signed_amount),
             "schedule": expected_percent(today).quantize(Decimal("0.1")),
         },

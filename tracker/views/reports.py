@@ -27,6 +27,7 @@ from django.views.decorators.http import require_safe
 
 from .. import permissions
 from ..models import MonthlyReport
+from ..periods import year_text
 from ..reports.assembly import (
     ReportMonthError,
     check_month,
@@ -142,11 +143,13 @@ def report_index(request):
     published = {}
     for row in MonthlyReport.objects.order_by("year", "month", "version").values(*VERSION_FIELDS):
         published.setdefault((row["year"], row["month"]), []).append(row)
-    rows = [
-        {"year": y, "month": m, "label": f"{y}-{m:02d}", "versions": published.get((y, m), [])}
-        for y, m in months
-    ]
-    return render(request, "tracker/report_index.html", {"months": rows})
+    years = {}  # newest year first, as reportable_months lists the months
+    for y, m in months:
+        years.setdefault(y, []).append(
+            {"year": y, "month": m, "label": f"{y}-{m:02d}", "versions": published.get((y, m), [])}
+        )
+    groups = [{"year": y, "heading": year_text(y), "months": rows} for y, rows in years.items()]
+    return render(request, "tracker/report_index.html", {"years": groups})
 
 
 @require_safe
