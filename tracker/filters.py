@@ -9,8 +9,15 @@ from django.utils.translation import gettext_lazy as _
 
 from . import permissions
 from .choices import YES_NO_ALL, CapitalSource, ProblemStatus, Quarter, Stage, Tier5020Filter
+from .forms.fields import PersonFilterField
 from .models import IndustryChain, Inspection, Park, Region, User
 from .validators import FIRST_YEAR, LAST_YEAR, TEXT_VALIDATORS
+
+
+class PersonFilter(django_filters.ModelChoiceFilter):
+    """A filter by account whose options read name and unit."""
+
+    field_class = PersonFilterField
 
 
 class YearFilter(django_filters.NumberFilter):
@@ -118,9 +125,9 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
     capital_source = django_filters.ChoiceFilter(
         label=_("Capital source"), choices=CapitalSource.choices
     )
-    commissioner = django_filters.ModelChoiceFilter(
+    commissioner = PersonFilter(
         label=_("Enterprise commissioner"),
-        queryset=permissions.commissioners(User.objects.all()).order_by("username"),
+        queryset=permissions.commissioners(User.objects.all()).order_by("display_name", "pk"),
     )
 
     class Meta:
