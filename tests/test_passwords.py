@@ -96,9 +96,7 @@ def test_the_seeded_demo_accounts_could_choose_the_demo_password():
     demo = read_json("demo_users.json")["users"]
     assert len(settings.DEMO_PASSWORD) == 16
     for spec in demo:
-        user = User(
-            username=spec["username"], display_name=spec["display_name"], unit=spec["unit"]
-        )
+        user = User(username=spec["username"], display_name=spec["display_name"], unit=spec["unit"])
         assert refusals(settings.DEMO_PASSWORD, user) == [], spec["username"]
 
 
