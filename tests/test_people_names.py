@@ -32,7 +32,9 @@ from tracker.models import (
     User,
 )
 from tracker.reports.publishing import publish_monthly_report
-from tracker.seed.loader import read_json
+from tracker.seed.demo import ensure_demo_users
+from tracker.seed.loader import Summary, load_reference, read_json
+from tracker.seed.roles import ensure_role_groups
 from tracker.services import update_project
 
 MANAGER = ("kestrel41x", "欧阳明月", "宜春市工业和信息化局")
@@ -393,3 +395,24 @@ def test_the_sweep_finds_a_login_where_a_page_prints_one(demo):
     assert any("/reports/monthly/2022-12/v1/" in url for url in pages), found
     assert ("manager", "project_list csv") in found
     assert {"manager", "yuanzhou", "tepaiyuan"} <= set().union(*found.values())
+
+
+def test_a_new_seed_names_demo_accounts_that_still_carry_the_old_office_label(demo):
+    """Before 0008 the demo accounts' first name was an office ("市工信局项目推进科"), which
+    0008 copied into the name: the seed replaces that, never a name someone gave."""
+    specs = {spec["username"]: spec for spec in read_json("demo_users.json")["users"]}
+    with transaction.atomic():
+        User.objects.filter(username="manager").update(
+            first_name="市工信局项目推进科", display_name="市工信局项目推进科", unit=""
+        )
+        User.objects.filter(username="yuanzhou").update(display_name="袁州甲", unit="")
+        groups = {g.name: g for g in ensure_role_groups().values()}
+        ensure_demo_users(load_reference(Summary()), groups, Summary())
+        names = dict(User.objects.values_list("username", "display_name"))
+        units = dict(User.objects.values_list("username", "unit"))
+        transaction.set_rollback(True)
+    assert (names["manager"], units["manager"]) == (
+        specs["manager"]["display_name"],
+        specs["manager"]["unit"],
+    )
+    assert (names["yuanzhou"], units["yuanzhou"]) == ("袁州甲", "")
