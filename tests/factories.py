@@ -98,6 +98,7 @@ def project(*, stage=Stage.SIGNED, history=None, **kw):
 def user(role=Role.COUNTY, **kw):
     n = next(_seq)
     kw.setdefault("username", f"user{n}")
+    kw.setdefault("display_name", f"职员{n}号")
     if role == Role.COUNTY and "region" not in kw:
         kw["region"] = region()
     if role == Role.CHAIN_OFFICE and "chain" not in kw:

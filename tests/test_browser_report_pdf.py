@@ -155,7 +155,7 @@ def test_a_published_version_prints_as_a_short_numbered_document(browser_page, b
         f"{count} pages (before: {PAGES_BEFORE_ISSUE_9[book]})"
     )
 
-    running_head = "宜春市工业项目月通报 2022-12 · v1"
+    running_head = "宜春市工业项目月通报（2022年12月） · v1"
     for number, text in enumerate(pages, start=1):
         assert appears(running_head, text), f"page {number} has no running head"
         assert f"{number} / {count}" in text, f"page {number} is not numbered"

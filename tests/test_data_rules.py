@@ -403,7 +403,7 @@ def test_demo_users_and_factories_hold_the_rules():
     """The factories' defaults pass the validators (the seed's in tests/test_seed.py)."""
     project = factories.project()
     project.full_clean()
-    user = factories.user(Role.COUNTY, first_name="县工信局")
+    user = factories.user(Role.COUNTY, display_name="陈丽华", unit="袁州区工业和信息化局")
     user.full_clean()
     assert User.objects.filter(pk=user.pk).exists()
 

@@ -98,7 +98,7 @@ def sheet_data(response, changes=None):
 @pytest.fixture
 def county():
     region = f.region(name="袁州区", code="yuanzhou")
-    user = f.user(Role.COUNTY, region=region, username="yuanzhou")
+    user = f.user(Role.COUNTY, region=region, username="yuanzhou", display_name="陈丽华")
     projects = [
         f.project(region=region, signed_on=D(2022, 1, 1), signed_amount=Decimal(10000))
         for _ in range(2)
@@ -1094,7 +1094,7 @@ def test_a_sheet_opened_before_the_project_form_save_is_refused_for_that_row(cli
     ).completed_investment == Decimal(520)
     html = response.content.decode()
     box = html[html.index(f'id="conflict-{p1.pk}"') :][:3000]
-    assert "9034.50" in box and "8713.00" in box and "yuanzhou" in box
+    assert "9034.50" in box and "8713.00" in box and "陈丽华" in box
     # Saving the typed 8713 again is not silent either: refused, both figures in Chinese.
     again = client.post(week_url(), sheet_data_bound(response))
     form = row_of(again, p1)
@@ -1156,7 +1156,7 @@ def test_two_tabs_the_later_save_does_not_overwrite_the_earlier(client, reported
     assert this.get(project=p2).completed_investment == Decimal(600)  # the other row saved
     html = response.content.decode()
     box = html[html.index(f'id="conflict-{p1.pk}"') :][:3000]
-    assert "9013.00" in box and "8963" in box and "yuanzhou" in box
+    assert "9013.00" in box and "8963" in box and "陈丽华" in box
     assert f'id="conflict-{p2.pk}"' not in html
     form = row_of(response, p1)
     assert form["completed_investment"].value() == "8963"  # what the clerk typed is kept

@@ -295,7 +295,7 @@ def test_manager_creates_an_inspection_adds_an_item_county_does_it_manager_verif
     assert ("verified_by", str(manager)) in changes
     page = client.get(reverse("tracker:inspection_detail", args=[inspection.pk]))
     history = page.content.decode().split('id="history"')[1]
-    assert county.username in history and "已办理" in history
+    assert str(county) in history and "已办理" in history
 
 
 @pytest.mark.parametrize(

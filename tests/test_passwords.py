@@ -65,6 +65,7 @@ def test_all_digits_are_refused():
         ({"last_name": "Zhang"}, "zhang-2022-ok", "姓氏"),  # too short for Django's measure
         ({"first_name": "Na", "last_name": "Li"}, "nali-river-22", "姓名"),
         ({"first_name": "Na", "last_name": "Li"}, "LiNa-river-22", "姓名"),
+        ({"display_name": "Chen Lihua"}, "lihua-river-22", "姓名"),
         ({"email": "wangfang@yichun.gov.cn"}, "Wangfang@2022", "电子邮件地址"),
     ],
 )
@@ -95,7 +96,7 @@ def test_the_seeded_demo_accounts_could_choose_the_demo_password():
     demo = read_json("demo_users.json")["users"]
     assert len(settings.DEMO_PASSWORD) == 16
     for spec in demo:
-        user = User(username=spec["username"], first_name=spec["first_name"])
+        user = User(username=spec["username"], display_name=spec["display_name"], unit=spec["unit"])
         assert refusals(settings.DEMO_PASSWORD, user) == [], spec["username"]
 
 

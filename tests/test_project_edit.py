@@ -44,7 +44,7 @@ def project(region):
 
 @pytest.fixture
 def staff(region):
-    return factories.user(Role.COUNTY, region=region, username="yuanzhou")
+    return factories.user(Role.COUNTY, region=region, username="yuanzhou", display_name="陈丽华")
 
 
 @pytest.fixture
@@ -333,7 +333,7 @@ def test_every_change_appears_in_history_with_who_and_when(staff_client, project
     assert {r.changed_by for r in rows} == {staff}
     assert all(r.changed_at >= start for r in rows)
     html = staff_client.get(reverse("tracker:project_detail", args=[project.pk])).content
-    assert "工信局".encode() in html and b"yuanzhou" in html
+    assert "工信局".encode() in html and "陈丽华".encode() in html  # who, by name
 
 
 def test_saving_an_unchanged_form_records_no_history(staff_client, project):

@@ -478,8 +478,9 @@ def test_demo_accounts_have_their_roles_and_the_demo_password(seeded):
         user = users[name]
         assert (user.is_superuser, user.is_staff, user.role) == (superuser, staff, role), name
         assert user.check_password(settings.DEMO_PASSWORD), name
-        assert user.first_name, name
+        assert user.display_name and user.unit, name
         assert name in seeded.output
+        assert user.display_name in seeded.output
     assert users["yuanzhou"].region.name == "袁州区"
     assert users["zhangshu"].region.name == "樟树市"
     assert users["lidian"].chain.name == "锂电新能源"

@@ -281,25 +281,30 @@ class ChainLeaderAdmin(TrackedAdminMixin, admin.ModelAdmin):
     list_display = ("chain", "position", "title", "user", "sort_order")
     list_filter = ("chain", "position")
     list_select_related = ("chain", "user")
-    search_fields = ("title", "chain__name", "user__username")
+    search_fields = ("title", "chain__name", "user__display_name", "user__username")
     autocomplete_fields = ("user",)
 
 
 @admin.register(User)
 class UserAdmin(TrackedAdminMixin, DjangoUserAdmin):
+    # Pages show a person by name and unit (``User.display``); Django's first and last name
+    # are not asked for (0008 copied them into the name).
+    personal = (DjangoUserAdmin.fieldsets[1][0], {"fields": ("display_name", "unit", "email")})
     fieldsets = (
         *DjangoUserAdmin.fieldsets[:1],
+        personal,
         (_("Role and scope"), {"fields": ("role", "region", "chain")}),
-        *DjangoUserAdmin.fieldsets[1:],
+        *DjangoUserAdmin.fieldsets[2:],
     )
     add_fieldsets = (
         *DjangoUserAdmin.add_fieldsets,
+        personal,
         (_("Role and scope"), {"fields": ("role", "region", "chain")}),
     )
     list_display = (
         "username",
-        "last_name",
-        "first_name",
+        "display_name",
+        "unit",
         "role",
         "region",
         "chain",
@@ -308,6 +313,7 @@ class UserAdmin(TrackedAdminMixin, DjangoUserAdmin):
     )
     list_filter = ("role", "region", "chain", "is_staff", "is_superuser", "is_active", "groups")
     list_select_related = ("region", "chain")
+    search_fields = ("username", "display_name", "unit", "email", "first_name", "last_name")
     # Recorded by Django at login and creation, not typed in.
     readonly_fields = ("last_login", "date_joined")
 
@@ -373,7 +379,14 @@ class ChangeLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     list_filter = ("action", "content_type", "changed_at")
     list_select_related = ("content_type", "changed_by")
-    search_fields = ("object_repr", "field", "old_value", "new_value", "changed_by__username")
+    search_fields = (
+        "object_repr",
+        "field",
+        "old_value",
+        "new_value",
+        "changed_by__display_name",
+        "changed_by__username",
+    )
     date_hierarchy = "changed_at"
 
 

@@ -15,6 +15,7 @@ from django.utils import timezone, translation
 from django.utils.http import content_disposition_header
 
 from .choices import CapitalSource, ProblemStatus, Stage, Tier5020
+from .models import User
 from .money import yi_file
 from .validators import replace_control_characters
 
@@ -48,7 +49,7 @@ COLUMNS = [
     ("累计完成投资(万元)", "completed_investment"),
     ("挂钩领导", "responsible_leader"),
     ("责任单位", "responsible_unit"),
-    ("企业特派员", "commissioner__username"),
+    ("企业特派员", None),
     ("示例数据", None),
 ]
 HEADERS = [header for header, _ in COLUMNS]
@@ -59,6 +60,7 @@ VALUE_KEYS = [
     "tier_5020_value",
     "is_billion_value",
     "is_sample",
+    "commissioner",
 ]
 
 
@@ -90,6 +92,7 @@ def export_rows(queryset):
         stages = {value: str(label) for value, label in Stage.choices}
         sources = {value: str(label) for value, label in CapitalSource.choices}
         tiers = {value: str(label) for value, label in Tier5020.choices}
+    commissioners = User.display_by_id(queryset.values("commissioner"), with_unit=True)
     rows = queryset.order_by(*queryset.model._meta.ordering).values(*VALUE_KEYS)
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
         tier = row["tier_5020_value"]
@@ -101,6 +104,7 @@ def export_rows(queryset):
             "签约金额(亿元)": yi_file(row["signed_amount"]),
             "资金来源": sources.get(row["capital_source"], row["capital_source"]),
             "示例数据": YES if row["is_sample"] else NO,
+            "企业特派员": commissioners.get(row["commissioner"], ""),
         }
         out = []
         for header, key in COLUMNS:
@@ -141,7 +145,7 @@ PROBLEM_KEYS = [
     "overdue_since",
     "escalated",
     "raised_on",
-    "raised_by__username",
+    "raised_by",
     "resolved_on",
     "closed_on",
     "description",
@@ -153,11 +157,13 @@ def problem_export_rows(queryset):
     yield list(PROBLEM_HEADERS)
     with translation.override("zh-hans"):
         statuses = {value: str(label) for value, label in ProblemStatus.choices}
+    raisers = User.display_by_id(queryset.values("raised_by"), with_unit=True)
     rows = queryset.order_by("-raised_on", "-id").values_list(*PROBLEM_KEYS)
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
         values = dict(zip(PROBLEM_KEYS, row, strict=True))
         values["status"] = statuses.get(values["status"], values["status"])
         values["escalated"] = YES if values["escalated"] else NO
+        values["raised_by"] = raisers.get(values["raised_by"], "")
         yield ["" if values[k] is None else values[k] for k in PROBLEM_KEYS]
 
 

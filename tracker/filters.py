@@ -17,9 +17,16 @@ from .choices import (
     Stage,
     Tier5020Filter,
 )
+from .forms.fields import PersonFilterField
 from .forms.widgets import AmountInput
 from .models import IndustryChain, Inspection, Park, Region, User
 from .validators import FIRST_YEAR, LAST_YEAR, TEXT_VALIDATORS
+
+
+class PersonFilter(django_filters.ModelChoiceFilter):
+    """A filter by account whose options read name and unit."""
+
+    field_class = PersonFilterField
 
 
 class YearFilter(django_filters.NumberFilter):
@@ -147,11 +154,11 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
     capital_source = django_filters.ChoiceFilter(
         empty_label=ALL, label=_("Capital source"), choices=CapitalSource.choices
     )
-    commissioner = django_filters.ModelChoiceFilter(
+    commissioner = PersonFilter(
         empty_label=ALL,
         null_label=_("(none assigned)"),
         label=_("Enterprise commissioner"),
-        queryset=permissions.commissioners(User.objects.all()).order_by("username"),
+        queryset=permissions.commissioners(User.objects.all()).order_by("display_name", "pk"),
     )
 
     class Meta:

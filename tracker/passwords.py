@@ -42,14 +42,15 @@ class MaximumLengthValidator:
 
 
 class PersonalInformationValidator:
-    """Refuse passwords that contain the username, the first or last name or the e-mail.
+    """Refuse passwords that contain the username, the name, the first or last name or the
+    e-mail.
 
     Each of them, its parts (split at anything not a letter or digit) and the full name in
     either order count when they have at least ``min_length`` characters, case ignored. Of
     the e-mail only the part before the @ counts: the domain is everybody's.
     """
 
-    ATTRIBUTES = ("username", "first_name", "last_name", "email")
+    ATTRIBUTES = ("username", "display_name", "first_name", "last_name", "email")
 
     def __init__(self, min_length=4):
         self.min_length = min_length

@@ -14,6 +14,7 @@ from ..models import Park, Project, User
 from ..projects_service import COMMON_FIELDS, MANAGER_FIELDS
 from ..rules import allowed_targets
 from ..validators import TEXT_VALIDATORS
+from .fields import PersonChoiceField
 from .widgets import DATE_WIDGET, use_amount_inputs
 
 # Which field a Project check constraint is about, keyed by its message.
@@ -72,6 +73,7 @@ class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = COMMON_FIELDS + MANAGER_FIELDS
+        field_classes = {"commissioner": PersonChoiceField}
         widgets = {
             "planned_start_on": DATE_WIDGET,
             "planned_production_on": DATE_WIDGET,
@@ -95,7 +97,7 @@ class ProjectForm(forms.ModelForm):
         else:
             self.fields["commissioner"].queryset = permissions.commissioners(
                 User.objects.all()
-            ).order_by("username")
+            ).order_by("display_name", "pk")
             self.fields["enterprise"].queryset = self.fields["enterprise"].queryset.order_by("name")
         for name in ("annual_planned_investment", "completed_investment", "signed_amount"):
             if name in self.fields:

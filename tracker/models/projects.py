@@ -171,6 +171,28 @@ class User(AbstractUser):
         verbose_name=_("industry chain"),
     )
 
+    # A person is shown by this name (and unit), never by the login: see ``display``.
+    # ``db_default``: processes of the previous release, running while 0008 is applied,
+    # create accounts without these columns.
+    display_name = models.CharField(
+        _("full name"),
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The person's full name as colleagues know it, e.g. 陈丽华."),
+        validators=TEXT_VALIDATORS,
+    )
+    unit = models.CharField(
+        _("unit"),
+        max_length=128,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Where the person works, e.g. 袁州区工业和信息化局."),
+        validators=TEXT_VALIDATORS,
+    )
+
     objects = UserManager()
 
     class Meta(AbstractUser.Meta):
@@ -181,6 +203,47 @@ class User(AbstractUser):
             *permissions.account_constraints(),
             *bounds_constraints("user", moments=["last_login", "date_joined"]),
         ]
+
+    def display(self, *, with_unit=False):
+        """How this person is shown everywhere: the name, with the unit if asked
+        ("陈丽华 · 袁州区工业和信息化局"); never the login. An account without a name reads
+        "unnamed user (role · region/chain)" until the admin gives it one."""
+        name = self.display_name.strip()
+        if not name:
+            scope = [
+                str(part) for part in (self.get_role_display(), self.region, self.chain) if part
+            ]
+            if not scope:
+                scope = [str(_("administrator") if self.is_superuser else _("no role"))]
+            name = _("unnamed user (%(scope)s)") % {"scope": " · ".join(scope)}
+        unit = self.unit.strip()
+        return f"{name} · {unit}" if with_unit and unit else name
+
+    def __str__(self):
+        return self.display()
+
+    @property
+    def display_with_unit(self):
+        return self.display(with_unit=True)
+
+    # Django's own pages (the admin's greeting, the password forms) ask these.
+    def get_full_name(self):
+        return self.display()
+
+    def get_short_name(self):
+        return self.display()
+
+    @classmethod
+    def display_by_id(cls, ids, *, with_unit=False):
+        """``{pk: display}`` for the users ``ids`` (ids, or a ``values()`` queryset of
+        them used as a subquery), in one query, for rows read with ``values()``."""
+        if not isinstance(ids, models.QuerySet):
+            ids = {pk for pk in ids if pk is not None}
+        users = cls.objects.filter(pk__in=ids)
+        return {
+            user.pk: user.display(with_unit=with_unit)
+            for user in users.select_related("region", "chain")
+        }
 
 
 class Enterprise(models.Model):

@@ -11,7 +11,9 @@ from .loader import read_json
 def ensure_demo_users(ref, groups_by_name, summary):
     """Create the missing demo accounts; existing accounts keep their password and fields.
 
-    Group membership and the commissioner's projects are added when missing (never removed).
+    Group membership and the commissioner's projects are added when missing (never removed),
+    and so are the name and unit of an account that has none yet: no unit and no name but
+    the office label the demo accounts carried as first name before migration 0008.
     Returns the demo users in fixture order.
     """
     users = []
@@ -21,7 +23,8 @@ def ensure_demo_users(ref, groups_by_name, summary):
         if user is None:
             user = User(
                 username=spec["username"],
-                first_name=spec["first_name"],
+                display_name=spec["display_name"],
+                unit=spec["unit"],
                 is_superuser=spec["is_superuser"],
                 is_staff=spec["is_staff"],
                 role=spec["role"],
@@ -32,6 +35,10 @@ def ensure_demo_users(ref, groups_by_name, summary):
             user.password = encoded
             user.save()
             summary.note(User, created=1)
+        elif not user.unit and user.display_name in ("", user.last_name + user.first_name):
+            user.display_name, user.unit = spec["display_name"], spec["unit"]
+            user.save(update_fields=["display_name", "unit"])
+            summary.note(User, updated=1)
         if spec["group"] and not user.groups.filter(name=spec["group"]).exists():
             user.groups.add(groups_by_name[spec["group"]])
         if spec.get("projects"):

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
 from .. import permissions
-from ..models import MonthlyReport
+from ..models import MonthlyReport, User
 from ..periods import year_text
 from ..reports.assembly import (
     ReportMonthError,
@@ -43,7 +43,7 @@ from ..validators import TEXT_VALIDATORS
 # ("2022-12%0A"), and \d accepts full-width digits; a month has one spelling in a URL.
 MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-VERSION_FIELDS = ("year", "month", "version", "reason", "published_at", "published_by__username")
+VERSION_FIELDS = ("year", "month", "version", "reason", "published_at", "published_by")
 CONFIRM = "yes"  # the value of the confirmation page's button (name="confirm")
 NOT_CONFIRMED = _("Nothing was published: publish with the confirmation button of this page.")
 ONLY_MANAGERS = _("Only city bureau managers publish the monthly report.")
@@ -78,12 +78,17 @@ def _parse(text):
     return year, month
 
 
+def _version_rows(reports):
+    """The versions as dicts of VERSION_FIELDS, the publisher as the person's name."""
+    rows = list(reports.values(*VERSION_FIELDS))
+    names = User.display_by_id(row["published_by"] for row in rows)
+    for row in rows:
+        row["published_by"] = names.get(row["published_by"], "")
+    return rows
+
+
 def _versions(year, month):
-    return list(
-        MonthlyReport.objects.filter(year=year, month=month)
-        .order_by("version")
-        .values(*VERSION_FIELDS)
-    )
+    return _version_rows(MonthlyReport.objects.filter(year=year, month=month).order_by("version"))
 
 
 def _xlsx(data, *, timestamp, name):
@@ -141,7 +146,7 @@ def _head(data, report=None):
 def report_index(request):
     months = reportable_months()
     published = {}
-    for row in MonthlyReport.objects.order_by("year", "month", "version").values(*VERSION_FIELDS):
+    for row in _version_rows(MonthlyReport.objects.order_by("year", "month", "version")):
         published.setdefault((row["year"], row["month"]), []).append(row)
     years = {}  # newest year first, as reportable_months lists the months
     for y, m in months:

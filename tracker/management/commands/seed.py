@@ -143,11 +143,12 @@ class Command(BaseCommand):
         if users:
             out.write("")
             out.write(f"Demo accounts (password: {settings.DEMO_PASSWORD}):")
-            rows = [("username", "role", "scope")]
-            rows += [(u.username, self._role(u), self._scope(u)) for u in users]
-            widths = [max(_width(row[i]) for row in rows) for i in range(2)]
-            for name, role, scope in rows:
-                out.write(f"  {_pad(name, widths[0])}  {_pad(role, widths[1])}  {scope}")
+            rows = [("username", "name", "role", "scope")]
+            rows += [(u.username, str(u), self._role(u), self._scope(u)) for u in users]
+            widths = [max(_width(row[i]) for row in rows) for i in range(3)]
+            for row in rows:
+                cells = [_pad(text, width) for text, width in zip(row, widths, strict=False)]
+                out.write("  " + "  ".join([*cells, row[-1]]))
 
     def _load_date(self, value):
         if value is None:
