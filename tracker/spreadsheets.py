@@ -195,16 +195,15 @@ def write_titled_table(
     for index, value in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = value
     sheet.freeze_panes = f"A{FIRST_DATA_ROW}"
-    sheet.row_dimensions[1].height = 30
-
-    for row_number, (text, font) in enumerate(
-        (
-            (title, TITLE_FONT),
-            (subtitle, SUBTITLE_FONT),
-            (issuing_line(issued_on, date_label=date_label), META_FONT),
-        ),
-        start=1,
-    ):
+    heading = (
+        (title, TITLE_FONT, 2, 30),
+        (subtitle, SUBTITLE_FONT, 1, 16),
+        (issuing_line(issued_on, date_label=date_label), META_FONT, 1, 16),
+    )
+    for row_number, (text, font, scale, line_height) in enumerate(heading, start=1):
+        # A merged cell does not grow with its wrapped text: give it the lines it needs.
+        lines = -(-text_width(text) * scale // max(1, sum(widths)))
+        sheet.row_dimensions[row_number].height = line_height * max(1, lines)
         sheet.append([_cell(sheet, text, font=font, alignment=CENTRE)])
         if width > 1:
             sheet.merged_cells.add(f"A{row_number}:{last}{row_number}")
