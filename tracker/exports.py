@@ -296,10 +296,9 @@ def describe_filters(filterset):
 
 def export_name(base, filterset, parts, extension):
     """``项目清单-袁州区-2022年签约-2026-12-01.xlsx``: ``parts`` maps the filters short
-    enough for a file name to a format of their value's label ("{}年签约")."""
-    words = [
-        parts[name].format(value) for name, _, value in chosen_filters(filterset) if name in parts
-    ]
+    enough for a file name, in the name's order, to a format of their value ("{}年签约")."""
+    chosen = {name: value for name, _, value in chosen_filters(filterset)}
+    words = [form.format(chosen[name]) for name, form in parts.items() if name in chosen]
     return file_name([base, *words, timezone.localdate().isoformat()], extension)
 
 
@@ -380,7 +379,7 @@ LISTS = {
         COLUMNS,
         export_rows,
         project_totals,
-        {"region": "{}", "chain": "{}", "signed_year": "{}年签约", "stage": "{}"},
+        {"region": "{}", "chain": "{}", "signed_year": "{}年签约", "stage": "{}阶段"},
     ),
     "problems": (
         f"{CITY}产业链问题清单",

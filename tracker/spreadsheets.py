@@ -195,6 +195,8 @@ def write_titled_table(
     for index, value in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = value
     sheet.freeze_panes = f"A{FIRST_DATA_ROW}"
+    # Before the first row: a write-only sheet writes its properties (fit to page) with it.
+    _print_setup(sheet, title=title, issued_on=issued_on, date_label=date_label)
     heading = (
         (title, TITLE_FONT, 2, 30),
         (subtitle, SUBTITLE_FONT, 1, 16),
@@ -242,7 +244,6 @@ def write_titled_table(
         )
     for note in notes:
         sheet.append([_cell(sheet, note)])
-    _print_setup(sheet, title=title, issued_on=issued_on, date_label=date_label)
 
 
 def _print_setup(sheet, *, title, issued_on, date_label):
