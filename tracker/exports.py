@@ -113,7 +113,9 @@ def export_rows(queryset):
     )
     lights = _labels(Light.choices)
     ordered = queryset.order_by(*queryset.model._meta.ordering)
-    rows = annotate_lights(ordered, today=timezone.localdate()).values(*VALUE_KEYS)
+    if "light" not in ordered.query.annotations:  # a light filter may have annotated them
+        ordered = annotate_lights(ordered, today=timezone.localdate())
+    rows = ordered.values(*VALUE_KEYS)
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
         tier = row["tier_5020_value"]
         derived = {
