@@ -216,6 +216,16 @@ def test_an_unfiltered_export_says_it_is_everything(client, manager):
     assert file_names(response)[0] == f"项目清单-{today()}.xlsx"
 
 
+def test_yes_no_and_amount_filters_are_written_in_words(client, manager):
+    client.force_login(manager)
+    params = {"billion": "true", "amount_min": "50000", "export": "xlsx"}
+    workbook, _ = download(client, PROJECTS, params)
+    assert workbook.active["A2"].value == "金额下限(万元)：50000；亿元以上：是"
+    header, rows = table(workbook.active)
+    expected = Project.objects.filter(signed_amount__gte=50000).aggregate(n=Count("pk"))["n"]
+    assert dict(zip(header, [c.value for c in rows[-1]], strict=True))["亿元以上"] == expected
+
+
 def test_the_csv_has_the_same_columns_and_no_title(client, manager):
     client.force_login(manager)
     params = {"signed_year": 2022, "region": Region.objects.get(name="袁州区").pk}
