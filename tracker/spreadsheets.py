@@ -22,6 +22,7 @@ The rows are iterated twice (to measure, then to write): a list, or an object wh
 ``__iter__`` runs the query again, so a write-only sheet streams to disk with bounded memory.
 """
 
+import copy
 import datetime
 import itertools
 import re
@@ -147,16 +148,26 @@ def _measure(columns, rows):
     ]
 
 
-def _cell(sheet, value, *, number_format=TEXT, font=None, fill=None, alignment=None, border=None):
-    cell = WriteOnlyCell(sheet, value=None if value == "" else safe_text(value))
-    if number_format and not isinstance(value, str):
-        cell.number_format = number_format
-    for name, style in (("font", font), ("fill", fill), ("alignment", alignment)):
-        if style is not None:
-            setattr(cell, name, style)
-    if border is not None:
-        cell.border = border
-    return cell
+class _Cells:
+    """Styled cells for one sheet. openpyxl looks each style up in the workbook's lists on
+    every assignment (slow: it hashes the style); a style is looked up once here and its
+    indices copied into each new cell."""
+
+    def __init__(self, sheet):
+        self.sheet, self.styles = sheet, {}
+
+    def __call__(self, value, *, number_format=TEXT, **style):
+        cell = WriteOnlyCell(self.sheet, value=None if value == "" else safe_text(value))
+        fmt = number_format if number_format and not isinstance(value, str) else None
+        key = (fmt, *sorted((name, id(v)) for name, v in style.items()))
+        if key not in self.styles:
+            if fmt:
+                cell.number_format = fmt
+            for name, v in style.items():
+                setattr(cell, name, v)
+            self.styles[key] = copy.copy(cell._style)
+        cell._style = copy.copy(self.styles[key])
+        return cell
 
 
 def _header_footer_text(text):
@@ -188,6 +199,7 @@ def write_titled_table(
     """
     width = len(columns)
     last = get_column_letter(width)
+    _cell = _Cells(sheet)
     widths = _measure(columns, itertools.chain([totals] if totals else [], rows))
     wrapped = [
         w >= MAX_WIDTH and c.number_format is TEXT for w, c in zip(widths, columns, strict=True)
@@ -206,12 +218,12 @@ def write_titled_table(
         # A merged cell does not grow with its wrapped text: give it the lines it needs.
         lines = -(-text_width(text) * scale // max(1, sum(widths)))
         sheet.row_dimensions[row_number].height = line_height * max(1, lines)
-        sheet.append([_cell(sheet, text, font=font, alignment=CENTRE)])
+        sheet.append([_cell(text, font=font, alignment=CENTRE)])
         if width > 1:
             sheet.merged_cells.add(f"A{row_number}:{last}{row_number}")
     sheet.append(
         [
-            _cell(sheet, c.header, font=BOLD, fill=HEADER_FILL, alignment=CENTRE, border=BORDER)
+            _cell(c.header, font=BOLD, fill=HEADER_FILL, alignment=CENTRE, border=BORDER)
             for c in columns
         ]
     )
@@ -219,7 +231,6 @@ def write_titled_table(
         sheet.append(
             [
                 _cell(
-                    sheet,
                     value,
                     number_format=column.number_format,
                     alignment=WRAP if wrap else TOP,
@@ -232,7 +243,6 @@ def write_titled_table(
         sheet.append(
             [
                 _cell(
-                    sheet,
                     value,
                     number_format=column.number_format,
                     font=BOLD,
@@ -243,7 +253,7 @@ def write_titled_table(
             ]
         )
     for note in notes:
-        sheet.append([_cell(sheet, note)])
+        sheet.append([_cell(note)])
 
 
 def _print_setup(sheet, *, title, issued_on, date_label):
