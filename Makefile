@@ -28,7 +28,7 @@ messages: $(STAMP)
 
 run: install messages
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(BIN)/python manage.py seed
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed --living
 	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 check: install

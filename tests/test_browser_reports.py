@@ -1,5 +1,6 @@
 """The monthly report in headless Chromium: a manager opens December 2022 on the seeded
-book, publishes it, lands on version 1 and exports its XLSX. No console errors."""
+book, publishes it (through the confirmation page), lands on version 1 and exports its XLSX.
+No console errors."""
 
 from io import StringIO
 
@@ -36,7 +37,11 @@ def test_manager_opens_publishes_and_exports_december_2022(browser_page, seeded_
     expect(page.locator("#report-definitions dt")).to_have_count(6)
     expect(page.locator("#versions-none")).to_be_visible()
 
-    page.click("#publish")
+    page.click("#publish")  # the confirmation page says what is frozen; nothing yet
+    page.wait_for_url("**/reports/monthly/2022-12/publish/")
+    expect(page.locator("#confirm-version")).to_have_text("第 1 版")
+    assert not MonthlyReport.objects.exists()
+    page.click("#confirm-publish")
     page.wait_for_url("**/reports/monthly/2022-12/v1/")
     expect(page.locator("#version-label")).to_be_visible()
     expect(page.locator("#version-label")).to_contain_text("1")

@@ -455,10 +455,11 @@ ROUTES = {
         needs(perm.ACT, "p_by"),
     ),
     "report_index": (lambda r: {}, any_user, None, None),
-    "monthly_report": (
+    "monthly_report": (lambda r: {"month": month_of_signing()}, any_user, None, None),
+    "monthly_report_publish": (
         lambda r: {"month": month_of_signing()},
-        any_user,
-        lambda r: {"reason": "越权发布"},
+        needs(perm.PUBLISH, "report"),
+        lambda r: {"reason": "越权发布", "version": 2, "confirm": "yes"},
         needs(perm.PUBLISH, "report"),
     ),
     "monthly_report_version": (

@@ -368,7 +368,7 @@ def test_the_published_monthly_report_is_four_titled_sheets(client, manager):
         assert_fit_to_circulate(
             workbook[name],
             title=f"宜春市工业项目月通报（2022年12月）——{heading}",
-            subtitle_has=["第2版", "统计截至2022-12-31"],
+            subtitle_has=["发文字号：宜工信通〔2022〕12号（第2版）；第2版", "统计截至2022-12-31"],
             date=published,
             date_label="发布日期",
         )

@@ -8,7 +8,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from . import permissions
-from .choices import YES_NO_ALL, CapitalSource, ProblemStatus, Quarter, Stage, Tier5020Filter
+from .choices import (
+    YES_NO_ALL,
+    CapitalSource,
+    Light,
+    ProblemStatus,
+    Quarter,
+    Stage,
+    Tier5020Filter,
+)
 from .models import IndustryChain, Inspection, Park, Region, User
 from .validators import FIRST_YEAR, LAST_YEAR, TEXT_VALIDATORS
 
@@ -31,6 +39,13 @@ class ProjectFilterForm(forms.Form):
         if after and before and after > before:
             self.add_error("signed_before", _("The end date is before the start date."))
         return cleaned
+
+
+# The first option of every drop-down: no filter. django-filter would say "---------".
+ALL = YES_NO_ALL[0][1]
+
+# Worst first, as the lights are read (红灯, 黄灯, 绿灯).
+LIGHT_CHOICES = [(light.value, light.label) for light in (Light.RED, Light.YELLOW, Light.GREEN)]
 
 
 # The values are the ones the links on the page use (``?overdue=true``), so a bound filter
@@ -67,13 +82,21 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": _("name, code or enterprise")}),
     )
     region = django_filters.ModelChoiceFilter(
-        label=_("County (city, district)"), queryset=Region.objects.all()
+        empty_label=ALL, label=_("County (city, district)"), queryset=Region.objects.all()
     )
-    park = django_filters.ModelChoiceFilter(label=_("Industrial park"), queryset=Park.objects.all())
+    park = django_filters.ModelChoiceFilter(
+        empty_label=ALL, label=_("Industrial park"), queryset=Park.objects.all()
+    )
     chain = django_filters.ModelChoiceFilter(
-        label=_("Industry chain"), queryset=IndustryChain.objects.all()
+        empty_label=ALL, label=_("Industry chain"), queryset=IndustryChain.objects.all()
     )
-    stage = django_filters.ChoiceFilter(label=_("Stage"), choices=Stage.choices)
+    stage = django_filters.ChoiceFilter(empty_label=ALL, label=_("Stage"), choices=Stage.choices)
+    light = django_filters.ChoiceFilter(
+        empty_label=ALL,
+        label=_("Warning light"),
+        choices=LIGHT_CHOICES,
+        method="filter_light",
+    )
     signed_year = YearFilter(
         label=_("Signed in year"),
         field_name="signed_on",
@@ -110,15 +133,20 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
         decimal_places=2,
     )
     tier_5020 = django_filters.ChoiceFilter(
+        empty_label=ALL,
         label=_("5020 project"),
         method="filter_tier",
         choices=Tier5020Filter.choices,
     )
-    billion = django_filters.BooleanFilter(label=_("≥ 1 亿元"), method="filter_billion")
+    billion = django_filters.BooleanFilter(
+        label=_("≥ 1 亿元"), method="filter_billion", widget=yes_no_all()
+    )
     capital_source = django_filters.ChoiceFilter(
-        label=_("Capital source"), choices=CapitalSource.choices
+        empty_label=ALL, label=_("Capital source"), choices=CapitalSource.choices
     )
     commissioner = django_filters.ModelChoiceFilter(
+        empty_label=ALL,
+        null_label=_("(none assigned)"),
         label=_("Enterprise commissioner"),
         queryset=permissions.commissioners(User.objects.all()).order_by("username"),
     )
@@ -139,6 +167,11 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
             return queryset
         return queryset.billion_or_more(value)
 
+    def filter_light(self, queryset, name, value):
+        # The list's queryset carries tracker.lights.annotate_lights (as of today): the
+        # light is filtered in the database, by the one rule that computes it.
+        return queryset.filter(light=value)
+
 
 class ProblemFilterForm(forms.Form):
     def clean(self):
@@ -158,12 +191,14 @@ class ProblemFilterSet(QuickSearch, django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": _("problem, project or unit")}),
     )
     chain = django_filters.ModelChoiceFilter(
-        label=_("Industry chain"), queryset=IndustryChain.objects.all()
+        empty_label=ALL, label=_("Industry chain"), queryset=IndustryChain.objects.all()
     )
     region = django_filters.ModelChoiceFilter(
-        label=_("County (city, district)"), queryset=Region.objects.all()
+        empty_label=ALL, label=_("County (city, district)"), queryset=Region.objects.all()
     )
-    status = django_filters.ChoiceFilter(label=_("Status"), choices=ProblemStatus.choices)
+    status = django_filters.ChoiceFilter(
+        empty_label=ALL, label=_("Status"), choices=ProblemStatus.choices
+    )
     overdue = django_filters.BooleanFilter(
         label=_("Overdue"), method="filter_overdue", widget=yes_no_all()
     )
@@ -202,9 +237,11 @@ class InspectionFilterSet(QuickSearch, django_filters.FilterSet):
         widget=forms.TextInput(attrs={"placeholder": _("title, findings, project or unit")}),
     )
     year = YearFilter(label=_("Year"), min_value=FIRST_YEAR, max_value=LAST_YEAR)
-    quarter = django_filters.ChoiceFilter(label=_("Quarter"), choices=Quarter.choices)
+    quarter = django_filters.ChoiceFilter(
+        empty_label=ALL, label=_("Quarter"), choices=Quarter.choices
+    )
     region = django_filters.ModelChoiceFilter(
-        label=_("County (city, district)"), queryset=Region.objects.all()
+        empty_label=ALL, label=_("County (city, district)"), queryset=Region.objects.all()
     )
     has_overdue = django_filters.BooleanFilter(
         label=_("Has overdue items"),

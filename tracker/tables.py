@@ -14,6 +14,35 @@ from .money import grouped, wan, yi
 from .rules import problem_is_overdue
 
 NUM = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
+# The list pages' table layout: django-tables2's own, with our pager
+# (tracker/includes/pagination.html) in place of its unstyled list of page numbers.
+TEMPLATE = "tracker/includes/table.html"
+
+
+class ListTable(tables.Table):
+    """A list page's table. Its pager says "第 3 / 7 页, 共 341 个项目": ``count_text`` is
+    the noun of the list, a translatable ``%(count)s …`` text. The figures are the
+    paginator's (one count query, which django-tables2 runs anyway)."""
+
+    count_text = _("%(count)s rows")
+
+    def pager_text(self):
+        return _("Page %(page)s of %(pages)s, %(count)s") % {
+            "page": self.page.number,
+            "pages": self.paginator.num_pages,
+            "count": self.count_text % {"count": self.paginator.count},
+        }
+
+    def page_jump_fields(self):
+        """(name, value) of every query parameter but the page (and an export): the hidden
+        fields of the page-jump form, so jumping keeps the filters, sorting and page size."""
+        skip = {self.prefixed_page_field, "export"}
+        return [
+            (name, value)
+            for name, values in self.request.GET.lists()
+            if name not in skip
+            for value in values
+        ]
 
 
 def _project_count_footer(table):
@@ -31,7 +60,8 @@ def _amount_footer(table):
     )
 
 
-class ProjectTable(tables.Table):
+class ProjectTable(ListTable):
+    count_text = _("%(count)s projects")
     code = tables.Column(
         linkify=("tracker:project_detail", {"pk": tables.A("pk")}), footer=_project_count_footer
     )
@@ -55,7 +85,7 @@ class ProjectTable(tables.Table):
     class Meta:
         model = Project
         fields = ()  # only the declared columns; the model supplies their headers
-        template_name = "django_tables2/table.html"
+        template_name = TEMPLATE
         attrs = {"class": "projects"}
         order_by = ("-signed_on", "code")
         empty_text = _("No projects match these filters.")
@@ -124,7 +154,8 @@ def status_badges(problem, today):
     return html
 
 
-class ProblemTable(tables.Table):
+class ProblemTable(ListTable):
+    count_text = _("%(count)s problems")
     id = tables.Column(
         verbose_name="#",
         linkify=("tracker:problem_detail", {"pk": tables.A("pk")}),
@@ -142,7 +173,7 @@ class ProblemTable(tables.Table):
     class Meta:
         model = Problem
         fields = ()
-        template_name = "django_tables2/table.html"
+        template_name = TEMPLATE
         attrs = {"class": "problems"}
         order_by = ("-raised_on", "-id")
         empty_text = _("No problems match these filters.")
@@ -166,7 +197,8 @@ class ProblemTable(tables.Table):
         return status_badges(record, self.today)
 
 
-class InspectionTable(tables.Table):
+class InspectionTable(ListTable):
+    count_text = _("%(count)s inspections")
     period = tables.Column(verbose_name=_("Quarter"), accessor="year", order_by=("year", "quarter"))
     region = tables.Column(order_by=("region__sort_order", "region__name"))
     title = tables.Column(linkify=("tracker:inspection_detail", {"pk": tables.A("pk")}))
@@ -181,7 +213,7 @@ class InspectionTable(tables.Table):
     class Meta:
         model = Inspection
         fields = ()
-        template_name = "django_tables2/table.html"
+        template_name = TEMPLATE
         attrs = {"class": "inspections"}
         order_by = ("-period",)
         empty_text = _("No inspections match these filters.")

@@ -4,7 +4,11 @@
 // - <select data-autosubmit> submits its form as soon as another option is chosen (the
 //   language, the dispatch sheet's region, the dashboard's year); without JavaScript the
 //   form's own button (in <noscript> where there is one) does it;
-// - <button data-print> opens the browser's print dialog.
+// - <button data-print> opens the browser's print dialog;
+// - <button data-menu-toggle aria-controls=ID> (the header's 菜单 on a phone) shows and hides
+//   the menu ID, saying so in aria-expanded; phone.css hides the menu while it is "false".
+//   Escape closes an open menu and gives the focus back to its button.
+//   Without JavaScript the button stays hidden and the menu stays open.
 (function () {
   "use strict";
   document.addEventListener("change", function (event) {
@@ -16,6 +20,21 @@
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-print]")) {
       window.print();
+    }
+  });
+  document.querySelectorAll("[data-menu-toggle]").forEach(function (toggle) {
+    toggle.hidden = false;
+    toggle.parentElement.classList.add("has-menu-toggle");
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  });
+  document.addEventListener("keydown", function (event) {
+    var toggle = document.querySelector('[data-menu-toggle][aria-expanded="true"]');
+    if (event.key === "Escape" && toggle) {
+      toggle.setAttribute("aria-expanded", "false");
+      toggle.focus();
     }
   });
 })();

@@ -276,24 +276,33 @@ def compute_report(*, year, month):
     }
 
 
-def warnings_for(data, user):
+def warnings_for(data, user, *, links=False):
     """``data`` (a report's JSON) as ``user`` may see it: the red and yellow list reduced to
     the projects of ``Project.objects.visible_to(user)`` (matched by code) and
     ``warnings_hidden``, the number of rows left out. ``data`` itself is not changed.
 
-    At most one query; none for a user who sees every project or none.
+    With ``links``, each listed row has ``pk``, its project's, for the link to the project
+    page: every listed project is one the reader may view (a project deleted since has
+    ``pk`` None and no link). At most one query; none for a user who sees no project or
+    when none is lit, nor, without ``links``, for a user who sees every project.
     """
     warnings = data.get("warnings") or []
     reach = permissions.rule(user, permissions.VIEW, "project")
-    if not warnings or reach == permissions.ALL:
+    pks = {}
+    if warnings and reach is not None and (links or reach != permissions.ALL):
+        pks = dict(
+            Project.objects.visible_to(user)
+            .filter(code__in=[w["code"] for w in warnings])
+            .values_list("code", "pk")
+        )
+    if reach == permissions.ALL:
         visible = warnings
     elif reach is None:
         visible = []
     else:
-        codes = set(
-            Project.objects.visible_to(user)
-            .filter(code__in=[w["code"] for w in warnings])
-            .values_list("code", flat=True)
-        )
-        visible = [w for w in warnings if w["code"] in codes]
-    return {**data, "warnings": visible, "warnings_hidden": len(warnings) - len(visible)}
+        visible = [w for w in warnings if w["code"] in pks]
+    return {
+        **data,
+        "warnings": [{**w, "pk": pks.get(w["code"])} for w in visible],
+        "warnings_hidden": len(warnings) - len(visible),
+    }

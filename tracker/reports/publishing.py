@@ -1,5 +1,6 @@
 """Publishing a month's report as a frozen, numbered version (see the package doc)."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -14,6 +15,28 @@ PUBLISH_RETRIES = 3
 OFFICIAL_LANGUAGE = "zh-hans"
 REASON_MAX_LENGTH = 500
 REASON_REQUIRED = _("This month is already published: republishing needs a reason.")
+VERSION_MOVED = _(
+    "Another version of this month was published meanwhile (the next one is now version "
+    "%(version)s): review the figures again before publishing."
+)
+# The 发文字号 of a published version, after GB/T 9704-2012 (党政机关公文格式): the issuing
+# body's abbreviation, the year in 六角括号 〔〕 and the serial number 号; the serial is the
+# month, so the number is derived from the month and the version alone (no stored field).
+# It is an identifier, the same in every interface language, like a project code.
+REFERENCE_FORMAT = "{prefix}〔{year}〕{month}号"
+LATER_VERSION_FORMAT = "（第{version}版）"
+
+
+def reference_number(*, year, month, version):
+    """The reference number (发文字号) of version ``version`` of ``year``-``month``.
+
+    宜工信通〔2022〕12号 for the first version; a republished month keeps its number with
+    the version added: 宜工信通〔2022〕12号（第2版）. The abbreviation is
+    settings.TRACKER["REPORT_REFERENCE_PREFIX"].
+    """
+    prefix = settings.TRACKER["REPORT_REFERENCE_PREFIX"]
+    number = REFERENCE_FORMAT.format(prefix=prefix, year=year, month=month)
+    return number + (LATER_VERSION_FORMAT.format(version=version) if version > 1 else "")
 
 
 def latest_version(year, month):
@@ -22,8 +45,13 @@ def latest_version(year, month):
     return latest["v"] or 0
 
 
-def publish_monthly_report(*, year, month, by, reason=""):
-    """Freeze the month's report as the next version; managers only (see the module doc)."""
+def publish_monthly_report(*, year, month, by, reason="", expected_version=None):
+    """Freeze the month's report as the next version; managers only (see the module doc).
+
+    ``expected_version``: the number the publisher confirmed (the confirmation page says
+    "will be frozen as version N"); when another publication took it meanwhile, nothing is
+    published and a ValidationError says so, instead of silently freezing N+1.
+    """
     if not permissions.may(by, permissions.PUBLISH, "report"):
         raise PermissionDenied(_("Only city bureau managers publish the monthly report."))
     check_month(year, month)
@@ -37,6 +65,8 @@ def publish_monthly_report(*, year, month, by, reason=""):
             data = compute_report(year=year, month=month)
         for _attempt in range(PUBLISH_RETRIES):
             version = latest_version(year, month) + 1
+            if expected_version is not None and version != expected_version:
+                raise ValidationError(VERSION_MOVED % {"version": version})
             if version > 1 and not reason:
                 raise ValidationError({"reason": REASON_REQUIRED})
             try:

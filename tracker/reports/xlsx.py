@@ -100,16 +100,19 @@ def report_title(data):
     return f"宜春市工业项目月通报（{data['year']}年{data['month']}月）"
 
 
-def report_xlsx(data, *, timestamp, version=None):
+def report_xlsx(data, *, timestamp, version=None, reference=None):
     """The report as XLSX bytes, from its JSON only: one titled, print-ready sheet per table
     (tracker.spreadsheets). ``version``: the published version's number, None for the live
-    report. ``timestamp`` (aware, the publication or the download) is the file's date and its
+    report; ``reference``: its reference number (发文字号), written before the version.
+    ``timestamp`` (aware, the publication or the download) is the file's date and its
     creation and modification time, so the same data give the same bytes."""
     title = report_title(data)
     if version is None:
         edition, date_label = "实时数据（未发布）", "导出日期"
     else:
         edition, date_label = f"第{version}版", "发布日期"
+        if reference:
+            edition = f"发文字号：{reference}；{edition}"
     issued_on = timezone.localtime(timestamp).date()
     subtitle = f"{edition}；统计截至{data['as_of']}"
     workbook = Workbook()

@@ -11,9 +11,13 @@ import datetime
 EARLIEST_LOAD_DATE = datetime.date(2023, 1, 2)
 
 
-def load(*, today, with_history=True, demo_users=True):
-    """Load everything (inside the caller's transaction); returns (summary, demo users)."""
+def load(*, today, with_history=True, demo_users=True, living=False):
+    """Load everything (inside the caller's transaction); returns (summary, demo users).
+
+    ``living``: also the demo's illustrative signings of 2023 … ``today`` (``.living``).
+    """
     from .demo import ensure_demo_users
+    from .living import load_living
     from .loader import Summary, load_book, load_indicators, load_reference
     from .roles import ensure_role_groups
 
@@ -21,6 +25,8 @@ def load(*, today, with_history=True, demo_users=True):
     ref = load_reference(summary)
     load_indicators(summary)
     load_book(ref, today=today, with_history=with_history, summary=summary)
+    if living:
+        load_living(ref, today=today, with_history=with_history, summary=summary)
     groups = ensure_role_groups()
     users = []
     if demo_users:

@@ -1,10 +1,14 @@
 """What the filtered list pages share: export of exactly the filtered set, a whitelisted
-page size, and the query string the export links keep."""
+page size, the query string the export links keep, and a county clerk's list that opens on
+their own region."""
 
 from django.contrib import messages
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
+
+from .. import permissions
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -22,8 +26,20 @@ class FilteredListView(SingleTableMixin, FilterView):
     # The sizes the page offers (whitelisted in ``per_page``); () for a list without the
     # choice, which then shows DEFAULT_PAGE_SIZE rows unless its table is told otherwise.
     page_sizes = PAGE_SIZES
+    # A list whose rows cover the whole city for county staff: opened without any query
+    # string, it redirects to ``?region=<their region>`` (visible, removable, bookmarkable).
+    # An explicit empty ``?region=`` is "all regions" and stays.
+    opens_on_home_region = False
+
+    def home_region_id(self):
+        if not self.opens_on_home_region:
+            return None
+        return permissions.home_region_id(self.request.user)
 
     def get(self, request, *args, **kwargs):
+        region_id = self.home_region_id()
+        if region_id is not None and not request.GET:
+            return redirect(f"{request.path}?region={region_id}")
         export = request.GET.get("export")
         if export in self.exporters:
             filterset = self.get_filterset(self.get_filterset_class())
@@ -54,6 +70,9 @@ class FilteredListView(SingleTableMixin, FilterView):
             page_sizes=self.page_sizes,
             page_size=self.page_size(),
             export_query=self.query_without().urlencode(),
+            # "Clear" shows every row the user may see: for a list that opens on the home
+            # region that is ``?region=`` (no query string would open on the region again).
+            clear_url=self.request.path + ("?region=" if self.home_region_id() is not None else ""),
             filters_invalid=self.filterset.is_bound and not self.filterset.is_valid(),
         )
         return context

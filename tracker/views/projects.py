@@ -43,16 +43,17 @@ class ProjectListView(FilteredListView):
     exporters = {"csv": csv_response, "xlsx": xlsx_response}
     template_name = "tracker/project_list.html"
 
+    opens_on_home_region = True
+
     def get_queryset(self):
-        # Scope is applied here, once; everything below narrows this queryset.
-        return (
+        # Scope is applied here, once; everything below narrows this queryset. The lights
+        # are annotated before filtering, so ``?light=red`` (and its export) filters on them.
+        projects = (
             Project.objects.visible_to(self.request.user)
             .with_tiers()
             .select_related("enterprise", "region", "chain")
         )
-
-    def get_table_data(self):
-        return annotate_lights(self.object_list, today=timezone.localdate())
+        return annotate_lights(projects, today=timezone.localdate())
 
     def get_table_kwargs(self):
         # django-tables2 would take any ``per_page`` from the URL; the view whitelists it

@@ -3,20 +3,26 @@
 Who: every signed-in role reads the reports (the 通报's tables and rates are a city-wide
 document sent to every county and chain office); the red and yellow project list shows only
 the projects the reader may see (``reports.warnings_for``), on the page and in the XLSX, live
-or published. Only managers publish (POST by anyone else → 403, nothing saved).
+or published, each row linking to its project page. Only managers publish, in two steps:
+the live report's button opens a confirmation page (GET, nothing changes) that says what
+will be frozen as which version; only its POST with ``confirm=yes`` publishes (anyone else:
+403, nothing saved). The live report itself answers GET only.
 A month that cannot be reported (no such month, outside 2000–2100, not ended yet, nothing
 signed by then, or text that is not ``yyyy-mm``) answers 404 with the reason.
 """
 
+import datetime
 import re
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_safe
 
 from .. import permissions
 from ..models import MonthlyReport
@@ -27,7 +33,7 @@ from ..reports.assembly import (
     reportable_months,
     warnings_for,
 )
-from ..reports.publishing import publish_monthly_report
+from ..reports.publishing import latest_version, publish_monthly_report, reference_number
 from ..reports.xlsx import report_file_name, report_xlsx
 from ..spreadsheets import XLSX_TYPE, attachment
 from ..validators import TEXT_VALIDATORS
@@ -36,6 +42,9 @@ from ..validators import TEXT_VALIDATORS
 # ("2022-12%0A"), and \d accepts full-width digits; a month has one spelling in a URL.
 MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
 VERSION_FIELDS = ("year", "month", "version", "reason", "published_at", "published_by__username")
+CONFIRM = "yes"  # the value of the confirmation page's button (name="confirm")
+NOT_CONFIRMED = _("Nothing was published: publish with the confirmation button of this page.")
+ONLY_MANAGERS = _("Only city bureau managers publish the monthly report.")
 
 
 class PublishForm(forms.Form):
@@ -47,6 +56,9 @@ class PublishForm(forms.Form):
         help_text=_("Required when the month has already been published."),
         validators=TEXT_VALIDATORS,
     )
+    # The version the publisher was shown ("will be frozen as version N"): the service
+    # refuses when another publication took that number meanwhile.
+    version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
 def _not_found(request, message):
@@ -73,11 +85,19 @@ def _versions(year, month):
 
 
 def _xlsx(data, *, timestamp, version=None):
-    content = report_xlsx(data, timestamp=timestamp, version=version)
+    reference = None
+    if version is not None:
+        reference = reference_number(year=data["year"], month=data["month"], version=version)
+    content = report_xlsx(data, timestamp=timestamp, version=version, reference=reference)
     response = HttpResponse(content, content_type=XLSX_TYPE)
     name, fallback = report_file_name(data, version=version, today=timezone.localdate())
     response["Content-Disposition"] = attachment(name, fallback)
     return response
+
+
+def _links(request):
+    """Whether the red/yellow rows need their projects' links: on the page, not in the XLSX."""
+    return request.GET.get("export") != "xlsx"
 
 
 def _tables(data):
@@ -103,6 +123,24 @@ def _tables(data):
     }
 
 
+def _head(data, report=None):
+    """The document head of the printed 通报: the issuing body, the reference number
+    (None for the live report, a draft), the issue date (the version's publication day,
+    today for the live report) and the as-of day as a date."""
+    head = {
+        "issuer": settings.TRACKER["ISSUING_BODY"],
+        "as_of": datetime.date.fromisoformat(data["as_of"]),
+        "reference": None,
+        "issued_on": timezone.localdate(),
+    }
+    if report is not None:
+        head["reference"] = reference_number(
+            year=report.year, month=report.month, version=report.version
+        )
+        head["issued_on"] = timezone.localdate(report.published_at)
+    return head
+
+
 def report_index(request):
     months = reportable_months()
     published = {}
@@ -115,25 +153,55 @@ def report_index(request):
     return render(request, "tracker/report_index.html", {"months": rows})
 
 
+@require_safe
 def monthly_report(request, month):
     try:
         year, month_number = _parse(month)
     except ReportMonthError as error:
         return _not_found(request, str(error))
     label = f"{year}-{month_number:02d}"
-    form = PublishForm()
-    may_publish = permissions.may(request.user, permissions.PUBLISH, "report")
+    data = warnings_for(
+        compute_report(year=year, month=month_number), request.user, links=_links(request)
+    )
+    if request.GET.get("export") == "xlsx":
+        return _xlsx(data, timestamp=timezone.now())
+    return render(
+        request,
+        "tracker/report_month.html",
+        {
+            **_tables(data),
+            "label": label,
+            "head": _head(data),
+            "versions": _versions(year, month_number),
+            "may_publish": permissions.may(request.user, permissions.PUBLISH, "report"),
+            "live": True,
+        },
+    )
+
+
+def monthly_report_publish(request, month):
+    """The confirmation step of publishing: what will be frozen (the month, its as-of day,
+    the counts) as which version, and the button whose POST (``confirm=yes``) publishes."""
+    if not permissions.may(request.user, permissions.PUBLISH, "report"):
+        raise PermissionDenied(ONLY_MANAGERS)
+    try:
+        year, month_number = _parse(month)
+    except ReportMonthError as error:
+        return _not_found(request, str(error))
+    label = f"{year}-{month_number:02d}"
+    form = PublishForm(request.POST if request.method == "POST" else None)
     if request.method == "POST":
-        if not may_publish:
-            raise PermissionDenied(_("Only city bureau managers publish the monthly report."))
-        form = PublishForm(request.POST)
-        if form.is_valid():
+        valid = form.is_valid()
+        if request.POST.get("confirm") != CONFIRM:
+            form.add_error(None, NOT_CONFIRMED)
+        elif valid:
             try:
                 report = publish_monthly_report(
                     year=year,
                     month=month_number,
                     by=request.user,
                     reason=form.cleaned_data["reason"],
+                    expected_version=form.cleaned_data["version"],
                 )
             except ValidationError as error:
                 if hasattr(error, "error_dict"):
@@ -145,18 +213,20 @@ def monthly_report(request, month):
                 return redirect(
                     "tracker:monthly_report_version", month=label, version=report.version
                 )
-    data = warnings_for(compute_report(year=year, month=month_number), request.user)
-    if request.GET.get("export") == "xlsx":
-        return _xlsx(data, timestamp=timezone.now())
+    version = latest_version(year, month_number) + 1  # as it is now, after any refusal
+    data = compute_report(year=year, month=month_number)
     return render(
         request,
-        "tracker/report_month.html",
+        "tracker/report_publish_confirm.html",
         {
-            **_tables(data),
             "label": label,
+            "data": data,
+            "as_of": datetime.date.fromisoformat(data["as_of"]),
+            "version": version,
+            "reference": reference_number(year=year, month=month_number, version=version),
             "versions": _versions(year, month_number),
-            "form": form if may_publish else None,
-            "live": True,
+            "form": form,
+            "confirm": CONFIRM,
         },
     )
 
@@ -177,7 +247,7 @@ def monthly_report_version(request, month, version):
             % {"version": version, "month": month[:20]},
         )
     label = f"{report.year}-{report.month:02d}"
-    data = warnings_for(report.data, request.user)  # the frozen JSON itself stays as it is
+    data = warnings_for(report.data, request.user, links=_links(request))  # JSON stays as is
     if request.GET.get("export") == "xlsx":
         return _xlsx(data, timestamp=report.published_at, version=version)
     return render(
@@ -187,6 +257,7 @@ def monthly_report_version(request, month, version):
             **_tables(data),
             "label": label,
             "report": report,
+            "head": _head(data, report),
             "versions": _versions(report.year, report.month),
             "live": False,
             "live_url": reverse("tracker:monthly_report", kwargs={"month": label}),
@@ -197,6 +268,11 @@ def monthly_report_version(request, month, version):
 urlpatterns = [
     path("reports/monthly/", report_index, name="report_index"),
     path("reports/monthly/<str:month>/", monthly_report, name="monthly_report"),
+    path(
+        "reports/monthly/<str:month>/publish/",
+        monthly_report_publish,
+        name="monthly_report_publish",
+    ),
     path(
         "reports/monthly/<str:month>/v<int:version>/",
         monthly_report_version,

@@ -20,6 +20,7 @@ from tracker.models import Project
 from tracker.money import yi
 from tracker.seed import EARLIEST_LOAD_DATE, load
 from tracker.seed.history import last_full_week_end
+from tracker.seed.living import FIRST_YEAR as LIVING_FROM
 from tracker.seed.problems import load_2022_problems, load_demo_problems
 from tracker.seed.reviews import load_reviews
 
@@ -55,18 +56,32 @@ class Command(BaseCommand):
             "with DEBUG off the generated history and sample inspections are not loaded either).",
         )
         parser.add_argument(
+            "--living",
+            action="store_true",
+            help="DEBUG only (make run passes it): also the living demo, illustrative "
+            "signings (示例) of every year from 2023 to the load date with their history, "
+            "so that today's weekly sheets and the current year's figures have substance.",
+        )
+        parser.add_argument(
             "--skip-history",
             action="store_true",
             help="Reference data and the project book only: no stage changes after signing, "
             "no weekly dispatches (fast, for tests).",
         )
 
-    def handle(self, *args, today=None, no_demo_users=False, skip_history=False, **options):
+    def handle(
+        self, *args, today=None, no_demo_users=False, skip_history=False, living=False, **options
+    ):
         if not no_demo_users and not settings.DEBUG:
             raise CommandError(
                 "The demo accounts share a published password and are for a local demo only: "
                 "DEBUG is off, so nothing was loaded. Run with DJANGO_DEBUG=1, or pass "
                 "--no-demo-users to load the data without them."
+            )
+        if living and not settings.DEBUG:
+            raise CommandError(
+                "The living demo's signings are illustrative and would count in the real "
+                "figures: DEBUG is off, so nothing was loaded. Run without --living."
             )
         day = self._load_date(today)
         if not settings.DEBUG:
@@ -76,7 +91,10 @@ class Command(BaseCommand):
         started = time.monotonic()
         with transaction.atomic():
             summary, users = load(
-                today=day, with_history=not skip_history, demo_users=not no_demo_users
+                today=day,
+                with_history=not skip_history,
+                demo_users=not no_demo_users,
+                living=living,
             )
             if users:  # demo problems need the demo accounts that raise and handle them
                 load_2022_problems(summary=summary)
@@ -117,6 +135,11 @@ class Command(BaseCommand):
             f'{totals["count_5020"]} "5020" projects, '
             f"{totals['count_billion']} projects of ≥ 1 亿元."
         )
+        if living:
+            added = Project.objects.filter(signed_on__year__gte=LIVING_FROM)
+            out.write(
+                f"Living demo (示例): {added.count()} projects signed {LIVING_FROM}–{day.year}."
+            )
         if users:
             out.write("")
             out.write(f"Demo accounts (password: {settings.DEMO_PASSWORD}):")
