@@ -24,6 +24,7 @@ from tracker.models import (
     Problem,
     WeeklyDispatch,
 )
+from tracker.spreadsheets import HEADER_ROW
 
 pytestmark = pytest.mark.django_db
 
@@ -487,7 +488,7 @@ def test_xlsx_export_has_numbers_as_numbers(client, case):
     response = client.get(reverse("tracker:assessment_year", args=[2022]), {"export": "xlsx"})
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(response.content)).active
-    rows = list(sheet.iter_rows(values_only=True))
+    rows = list(sheet.iter_rows(min_row=HEADER_ROW, values_only=True))
     assert len(rows) == 3
     first = rows[1]
     assert first[0] == 1 and first[1] == "甲县"

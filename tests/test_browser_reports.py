@@ -13,6 +13,7 @@ from tests import factories
 from tests.conftest import login
 from tracker.choices import Role
 from tracker.models import MonthlyReport
+from tracker.spreadsheets import HEADER_ROW
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +57,7 @@ def test_manager_opens_publishes_and_exports_december_2022(browser_page, seeded_
         workbook = load_workbook(file)
     assert workbook.sheetnames == ["县市区", "产业链", "红黄灯项目", "指标说明"]
     sheet = workbook["县市区"]
-    header = [c.value for c in sheet[1]]
+    header = [c.value for c in sheet[HEADER_ROW]]
     total = dict(zip(header, [c.value for c in sheet[sheet.max_row]], strict=True))
     assert total["年累计签约项目数"] == 338
     assert total["年累计签约金额(亿元)"] == 1796.16

@@ -412,7 +412,7 @@ def test_demo_users_and_factories_hold_the_rules():
 def test_safe_text_makes_any_stored_text_writable_and_inert():
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-    from tracker.exports import XLSX_CELL_MAX, safe_text
+    from tracker.spreadsheets import XLSX_CELL_MAX, safe_text
 
     every_control = "".join(REFUSED[:-2])  # lone surrogates cannot be stored at all
     cleaned = safe_text(f"甲{every_control}乙")

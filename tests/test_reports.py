@@ -26,6 +26,7 @@ from tracker.reports.assembly import compute_report
 from tracker.reports.publishing import publish_monthly_report
 from tracker.reports.rates import RATES, AsOf, rate_value
 from tracker.reports.xlsx import report_xlsx
+from tracker.spreadsheets import FIRST_DATA_ROW, HEADER_ROW
 
 pytestmark = pytest.mark.django_db
 
@@ -661,7 +662,7 @@ def test_the_xlsx_red_yellow_sheet_shows_only_the_readers_projects(
     client.force_login(readers[who])
     response = client.get(reverse(f"tracker:{route}", kwargs=kwargs), {"export": "xlsx"})
     workbook = load_workbook(io.BytesIO(response.content))
-    rows = list(workbook["红黄灯项目"].iter_rows(min_row=2, values_only=True))
+    rows = list(workbook["红黄灯项目"].iter_rows(min_row=FIRST_DATA_ROW, values_only=True))
     listed = {row[2] for row in rows if row[1]}
     assert listed == SEES[who]
     hidden = 3 - len(SEES[who])
@@ -731,10 +732,10 @@ def test_xlsx_has_a_sheet_per_table_chinese_headers_and_numbers(june, client):
     workbook = load_workbook(io.BytesIO(response.content))
     assert workbook.sheetnames == ["县市区", "产业链", "红黄灯项目", "指标说明"]
     regions = workbook["县市区"]
-    header = [c.value for c in regions[1]]
+    header = [c.value for c in regions[HEADER_ROW]]
     assert header[:3] == ["排名", "名称", "本月签约项目数"]
     assert "履约率" in header and "问题办结率" in header
-    row = next(r for r in regions.iter_rows(min_row=2) if r[1].value == "甲县")
+    row = next(r for r in regions.iter_rows(min_row=FIRST_DATA_ROW) if r[1].value == "甲县")
     cells = dict(zip(header, row, strict=True))
     assert cells["年累计签约项目数"].value == 6
     assert cells["年累计签约金额(万元)"].value == 160000
@@ -742,14 +743,14 @@ def test_xlsx_has_a_sheet_per_table_chinese_headers_and_numbers(june, client):
     assert cells["履约率"].number_format == "0.00%"
     assert cells["资金到位率"].value == pytest.approx(0.0563)
     assert cells["履约率较上月(百分点)"].value == 10
-    empty = next(r for r in regions.iter_rows(min_row=2) if r[1].value == "空县")
+    empty = next(r for r in regions.iter_rows(min_row=FIRST_DATA_ROW) if r[1].value == "空县")
     assert dict(zip(header, empty, strict=True))["履约率"].value is None
     warnings = workbook["红黄灯项目"]
-    assert [c.value for c in warnings[1]][:3] == ["灯色", "项目编号", "项目名称"]
-    assert warnings.max_row == 3  # header + the two start lights (2022 is a past year)
+    assert [c.value for c in warnings[HEADER_ROW]][:3] == ["灯色", "项目编号", "项目名称"]
+    assert warnings.max_row == HEADER_ROW + 2  # the two start lights (2022 is a past year)
     definitions = workbook["指标说明"]
-    assert [c.value for c in definitions[1]] == ["指标", "分子", "分母"]
-    assert definitions.max_row >= 1 + len(RATES)
+    assert [c.value for c in definitions[HEADER_ROW]] == ["指标", "分子", "分母"]
+    assert definitions.max_row >= HEADER_ROW + len(RATES)
 
 
 def test_xlsx_of_the_same_data_and_time_is_the_same_bytes(june):

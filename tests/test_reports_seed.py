@@ -23,6 +23,7 @@ from tracker.choices import Role
 from tracker.models import IndustryChain, Project
 from tracker.reports.assembly import compute_report
 from tracker.reports.publishing import publish_monthly_report
+from tracker.spreadsheets import FIRST_DATA_ROW, HEADER_ROW
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_december_2022_published_and_exported(seeded, client):
         response = client.get(url, {"export": "xlsx"})
     print(f"\n2022-12 v1 XLSX: {len(ctx)} queries, {time.monotonic() - started:.2f} s")
     sheet = load_workbook(io.BytesIO(response.content))["县市区"]
-    header = [c.value for c in sheet[1]]
+    header = [c.value for c in sheet[HEADER_ROW]]
     total = [c.value for c in sheet[sheet.max_row]]
     cells = dict(zip(header, total, strict=True))
     assert cells["年累计签约项目数"] == 338
@@ -111,7 +112,7 @@ def _codes_on_page(body):
 
 def _codes_in_xlsx(content):
     sheet = load_workbook(io.BytesIO(content))["红黄灯项目"]
-    return {row[1] for row in sheet.iter_rows(min_row=2, values_only=True) if row[1]}
+    return {row[1] for row in sheet.iter_rows(min_row=FIRST_DATA_ROW, values_only=True) if row[1]}
 
 
 @pytest.mark.parametrize("who", ["lidian", "tepaiyuan"])

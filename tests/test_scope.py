@@ -17,6 +17,7 @@ from tests.test_assessments import OWN_SCOPE_TESTS as ASSESSMENT_OWN_TESTS
 from tests.test_inspections import OWN_SCOPE_TESTS as INSPECTION_OWN_TESTS
 from tracker.choices import Role, Stage
 from tracker.models import ChangeLog, Project, StageChange, WeeklyDispatch
+from tracker.spreadsheets import FIRST_DATA_ROW
 
 pytestmark = pytest.mark.django_db
 
@@ -197,7 +198,8 @@ def test_export_contains_only_the_users_scope(client, world, fmt, who):
         from openpyxl import load_workbook
 
         sheet = load_workbook(io.BytesIO(body), read_only=True).active
-        codes = {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)}
+        rows = list(sheet.iter_rows(min_row=FIRST_DATA_ROW, values_only=True))[:-1]
+        codes = {row[0] for row in rows}  # the data rows, between header and totals
         assert codes == {world["mine"].code}
 
 

@@ -40,7 +40,6 @@ from tests import factories
 from tests.test_scope import tracker_routes
 from tracker import assessments, inspections, problems
 from tracker.choices import ChangeAction, Role, Stage
-from tracker.exports import FORMULA_PREFIXES, XLSX_CELL_MAX
 from tracker.models import (
     AnnualIndicator,
     ChainLeader,
@@ -57,6 +56,7 @@ from tracker.models import (
 )
 from tracker.reports.publishing import publish_monthly_report
 from tracker.seed.roles import ensure_role_groups
+from tracker.spreadsheets import FORMULA_PREFIXES, XLSX_CELL_MAX
 from tracker.validators import CONTROL_CHARACTERS_RE
 
 pytestmark = pytest.mark.django_db

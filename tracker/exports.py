@@ -1,99 +1,123 @@
-"""Export of a list page's filtered set (projects, problems) to CSV and XLSX, streamed so
-memory stays bounded: each list's row definition, then the shared writers.
+"""Exports: a list page's filtered set (projects, problems, inspections) to CSV and XLSX,
+and the 年考核 table to XLSX. Each list's row definition first, then the shared writers.
 
 The first ten project headers are the fixed government format and stay Chinese whatever the UI
-language is. Every writer of a file (these, the monthly report's and the assessment's XLSX)
-passes each cell through ``safe_text``, so a file can be written whatever the database holds;
-numbers and dates are written as numbers and dates.
+language is; every file is written in Chinese. Every writer of a file (these, the monthly
+report's XLSX) passes each cell through ``safe_text`` (tracker.spreadsheets), so a file can be
+written whatever the database holds; numbers and dates are written as numbers and dates.
+
+The CSV is for machines: the header row, then one row per record, UTF-8 with a BOM. The XLSX
+is for people: the same columns as a titled, print-ready table (``write_titled_table``) that
+says what it is, which filter made it (``describe_filters``), who issued it and when, with a
+totals row of the database's sums for the exported set. Both are named after what is in them
+(``export_name``): 项目清单-袁州区-2022年签约-2026-12-01.xlsx.
 """
 
 import csv
+import itertools
 import tempfile
 
-from django.http import FileResponse, StreamingHttpResponse
+from django.db import models
+from django.db.models import Count, Q, Sum
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone, translation
-from django.utils.http import content_disposition_header
+from openpyxl import Workbook
 
-from .choices import CapitalSource, ProblemStatus, Stage, Tier5020
-from .models import User
-from .money import yi_file
-from .validators import replace_control_characters
+from . import money
+from .choices import (
+    CapitalSource,
+    Light,
+    ProblemStatus,
+    Quarter,
+    RectificationStatus,
+    Stage,
+    Tier5020,
+)
+from .lights import annotate_lights
+from .models import RectificationItem, User
+from .querysets import q_item_overdue, q_problem_overdue
+from .spreadsheets import (
+    COUNT,
+    DATE,
+    MONEY,
+    SCORE,
+    TEXT,
+    XLSX_TYPE,
+    YI,
+    Column,
+    attachment,
+    file_name,
+    safe_text,
+    write_titled_table,
+)
 
 CHUNK_SIZE = 2000
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-XLSX_CELL_MAX = 32767  # characters an XLSX cell holds
-TRUNCATED = "…"
 YES, NO = "是", "否"
+CITY = "宜春市"
 
-# (header, values() key or None for a derived column). The first ten are the fixed format.
+# (header, values() key or None for a derived column, number format in the XLSX).
+# The first ten are the fixed format; then amounts, stage details, dates, the light, people.
 COLUMNS = [
-    ("项目编号", "code"),
-    ("项目名称", "name"),
-    ("企业名称", "enterprise__name"),
-    ("县(市、区)", "region__name"),
-    ("产业链", "chain__name"),
-    ("签约日期", "signed_on"),
-    ("签约金额(万元)", "signed_amount"),
-    ("5020项目", None),
-    ("亿元以上", None),
-    ("项目阶段", None),
-    ("5020档次", None),
-    ("签约金额(亿元)", None),
-    ("园区", "park__name"),
-    ("资金来源", None),
-    ("计划开工日期", "planned_start_on"),
-    ("计划投产日期", "planned_production_on"),
-    ("实际开工日期", "actual_start_on"),
-    ("实际投产日期", "actual_production_on"),
-    ("年度计划投资(万元)", "annual_planned_investment"),
-    ("累计完成投资(万元)", "completed_investment"),
-    ("挂钩领导", "responsible_leader"),
-    ("责任单位", "responsible_unit"),
-    ("企业特派员", None),
-    ("示例数据", None),
+    ("项目编号", "code", TEXT),
+    ("项目名称", "name", TEXT),
+    ("企业名称", "enterprise__name", TEXT),
+    ("县(市、区)", "region__name", TEXT),
+    ("产业链", "chain__name", TEXT),
+    ("签约日期", "signed_on", DATE),
+    ("签约金额(万元)", "signed_amount", MONEY),
+    ("5020项目", None, TEXT),
+    ("亿元以上", None, TEXT),
+    ("项目阶段", None, TEXT),
+    ("签约金额(亿元)", None, YI),
+    ("5020档次", None, TEXT),
+    ("资金来源", None, TEXT),
+    ("园区", "park__name", TEXT),
+    ("年度计划投资(万元)", "annual_planned_investment", MONEY),
+    ("累计完成投资(万元)", "completed_investment", MONEY),
+    ("计划开工日期", "planned_start_on", DATE),
+    ("实际开工日期", "actual_start_on", DATE),
+    ("计划投产日期", "planned_production_on", DATE),
+    ("实际投产日期", "actual_production_on", DATE),
+    ("预警灯", None, TEXT),
+    ("挂钩领导", "responsible_leader", TEXT),
+    ("责任单位", "responsible_unit", TEXT),
+    ("企业特派员", None, TEXT),
+    ("示例数据", None, TEXT),
 ]
-HEADERS = [header for header, _ in COLUMNS]
+HEADERS = [header for header, _, _ in COLUMNS]
 VALUE_KEYS = [
-    *(key for _, key in COLUMNS if key),
+    *(key for _, key, _ in COLUMNS if key),
     "stage",
     "capital_source",
     "tier_5020_value",
     "is_billion_value",
     "is_sample",
     "commissioner",
+    "light",
 ]
 
 
-def safe_text(value):
-    """A cell any file writer can store and no spreadsheet runs; numbers and dates unchanged.
-
-    Text: control characters (which openpyxl refuses, XML 1.0 having no place for them)
-    become spaces; a leading apostrophe where a spreadsheet would read a formula (``=``,
-    ``+``, ``-``, ``@``, tab, CR first, also after leading spaces: CSV injection); at most
-    ``XLSX_CELL_MAX`` characters, the last one ``…`` when cut.
-    """
-    if not isinstance(value, str):
-        return value
-    text = replace_control_characters(value)
-    if text.startswith(FORMULA_PREFIXES) or text.lstrip(" ").startswith(FORMULA_PREFIXES):
-        text = "'" + text
-    if len(text) > XLSX_CELL_MAX:
-        text = text[: XLSX_CELL_MAX - len(TRUNCATED)] + TRUNCATED
-    return text
+def _labels(choices):
+    with translation.override("zh-hans"):
+        return {value: str(label) for value, label in choices}
 
 
 def export_rows(queryset):
     """Yield one list of cell values per project, header row first.
 
-    Values are Python numbers/dates/strings; ``queryset`` must carry ``with_tiers()``.
+    Values are Python numbers/dates/strings; ``queryset`` must carry ``with_tiers()``. The
+    warning light is today's (tracker.lights), as on the list page.
     """
     yield list(HEADERS)
-    with translation.override("zh-hans"):
-        stages = {value: str(label) for value, label in Stage.choices}
-        sources = {value: str(label) for value, label in CapitalSource.choices}
-        tiers = {value: str(label) for value, label in Tier5020.choices}
+    stages, sources, tiers = (
+        _labels(c) for c in (Stage.choices, CapitalSource.choices, Tier5020.choices)
+    )
+    lights = _labels(Light.choices)
+    ordered = queryset.order_by(*queryset.model._meta.ordering)
+    if "light" not in ordered.query.annotations:  # a light filter may have annotated them
+        ordered = annotate_lights(ordered, today=timezone.localdate())
+    rows = ordered.values(*VALUE_KEYS)
     commissioners = User.display_by_id(queryset.values("commissioner"), with_unit=True)
-    rows = queryset.order_by(*queryset.model._meta.ordering).values(*VALUE_KEYS)
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
         tier = row["tier_5020_value"]
         derived = {
@@ -101,62 +125,69 @@ def export_rows(queryset):
             "亿元以上": YES if row["is_billion_value"] else NO,
             "项目阶段": stages.get(row["stage"], row["stage"]),
             "5020档次": tiers[tier] if tier != Tier5020.NONE else "",
-            "签约金额(亿元)": yi_file(row["signed_amount"]),
+            "签约金额(亿元)": money.yi_file(row["signed_amount"]),
             "资金来源": sources.get(row["capital_source"], row["capital_source"]),
+            "预警灯": lights.get(row["light"], ""),
             "示例数据": YES if row["is_sample"] else NO,
             "企业特派员": commissioners.get(row["commissioner"], ""),
         }
         out = []
-        for header, key in COLUMNS:
+        for header, key, _ in COLUMNS:
             value = row[key] if key else derived[header]
             out.append("" if value is None else value)
         yield out
 
 
-PROBLEM_HEADERS = [
-    "编号",
-    "问题",
-    "产业链",
-    "县(市、区)",
-    "项目编号",
-    "项目名称",
-    "状态",
-    "责任单位",
-    "办理时限",
-    "逾期起始日",
-    "督办",
-    "提出日期",
-    "提出人",
-    "办结日期",
-    "销号日期",
-    "问题描述",
-    "办理结果",
+def project_totals(queryset):
+    """The totals row of the project book: the database's sums for the exported set."""
+    base = queryset.order_by()
+    totals = base.totals()
+    sums = base.aggregate(
+        planned=Sum("annual_planned_investment"), completed=Sum("completed_investment")
+    )
+    signed = money.wan(totals["amount"])
+    row = dict.fromkeys(HEADERS, "")
+    row.update(
+        {
+            "项目编号": "合计",
+            "项目名称": f"共{totals['count']}个项目",
+            "签约金额(万元)": signed,
+            "5020项目": totals["count_5020"],
+            "亿元以上": totals["count_billion"],
+            "签约金额(亿元)": money.yi_file(signed),
+            "年度计划投资(万元)": money.wan(sums["planned"]),
+            "累计完成投资(万元)": money.wan(sums["completed"]),
+        }
+    )
+    return [row[h] for h in HEADERS]
+
+
+PROBLEM_COLUMNS = [
+    ("编号", "pk", COUNT),
+    ("问题", "title", TEXT),
+    ("产业链", "chain__name", TEXT),
+    ("县(市、区)", "region__name", TEXT),
+    ("项目编号", "project__code", TEXT),
+    ("项目名称", "project__name", TEXT),
+    ("状态", "status", TEXT),
+    ("责任单位", "assigned_unit", TEXT),
+    ("办理时限", "deadline", DATE),
+    ("逾期起始日", "overdue_since", DATE),
+    ("督办", "escalated", TEXT),
+    ("提出日期", "raised_on", DATE),
+    ("提出人", "raised_by", TEXT),
+    ("办结日期", "resolved_on", DATE),
+    ("销号日期", "closed_on", DATE),
+    ("问题描述", "description", TEXT),
+    ("办理结果", "resolution", TEXT),
 ]
-PROBLEM_KEYS = [
-    "pk",
-    "title",
-    "chain__name",
-    "region__name",
-    "project__code",
-    "project__name",
-    "status",
-    "assigned_unit",
-    "deadline",
-    "overdue_since",
-    "escalated",
-    "raised_on",
-    "raised_by",
-    "resolved_on",
-    "closed_on",
-    "description",
-    "resolution",
-]
+PROBLEM_HEADERS = [header for header, _, _ in PROBLEM_COLUMNS]
+PROBLEM_KEYS = [key for _, key, _ in PROBLEM_COLUMNS]
 
 
 def problem_export_rows(queryset):
     yield list(PROBLEM_HEADERS)
-    with translation.override("zh-hans"):
-        statuses = {value: str(label) for value, label in ProblemStatus.choices}
+    statuses = _labels(ProblemStatus.choices)
     raisers = User.display_by_id(queryset.values("raised_by"), with_unit=True)
     rows = queryset.order_by("-raised_on", "-id").values_list(*PROBLEM_KEYS)
     for row in rows.iterator(chunk_size=CHUNK_SIZE):
@@ -167,10 +198,118 @@ def problem_export_rows(queryset):
         yield ["" if values[k] is None else values[k] for k in PROBLEM_KEYS]
 
 
-def _filename(name, extension):
-    return f"{name}-{timezone.localdate().isoformat()}.{extension}"
+def problem_totals(queryset):
+    counts = queryset.order_by().aggregate(
+        count=Count("pk"),
+        overdue=Count("pk", filter=q_problem_overdue(timezone.localdate())),
+        escalated=Count("pk", filter=Q(escalated=True)),
+    )
+    row = dict.fromkeys(PROBLEM_HEADERS, "")
+    row.update(
+        {
+            "编号": "合计",
+            "问题": "共{count}个问题，逾期{overdue}个，督办{escalated}个".format(**counts),
+            "督办": counts["escalated"],
+        }
+    )
+    return [row[h] for h in PROBLEM_HEADERS]
 
 
+INSPECTION_COLUMNS = [
+    ("年度", "year", TEXT),
+    ("季度", "quarter", TEXT),
+    ("县(市、区)", "region__name", TEXT),
+    ("督查名称", "title", TEXT),
+    ("项目编号", "project__code", TEXT),
+    ("项目名称", "project__name", TEXT),
+    ("督查日期", "inspected_on", DATE),
+    ("带队领导", "leader", TEXT),
+    ("整改事项数", "item_count", COUNT),
+    ("未整改", "open_count", COUNT),
+    ("已整改待核验", "done_count", COUNT),
+    ("逾期", "overdue_count", COUNT),
+    ("督查发现", "findings", TEXT),
+]
+INSPECTION_HEADERS = [header for header, _, _ in INSPECTION_COLUMNS]
+INSPECTION_KEYS = [key for _, key, _ in INSPECTION_COLUMNS]
+ITEM_COUNTS = ("整改事项数", "未整改", "已整改待核验", "逾期")
+
+
+def inspection_export_rows(queryset):
+    """One row per inspection with its item counts; ``queryset`` carries ``with_item_counts``."""
+    yield list(INSPECTION_HEADERS)
+    quarters = _labels(Quarter.choices)
+    rows = queryset.values_list(*INSPECTION_KEYS)
+    for row in rows.iterator(chunk_size=CHUNK_SIZE):
+        values = dict(zip(INSPECTION_KEYS, row, strict=True))
+        values["quarter"] = quarters.get(values["quarter"], values["quarter"])
+        yield ["" if values[k] is None else values[k] for k in INSPECTION_KEYS]
+
+
+def inspection_totals(queryset):
+    """The item counts of the exported inspections, counted from the items themselves."""
+    items = RectificationItem.objects.filter(inspection__in=queryset.order_by().values("pk"))
+    counts = items.aggregate(
+        items=Count("pk"),
+        open=Count("pk", filter=Q(status=RectificationStatus.OPEN)),
+        done=Count("pk", filter=Q(status=RectificationStatus.DONE)),
+        overdue=Count("pk", filter=q_item_overdue(timezone.localdate())),
+    )
+    row = dict.fromkeys(INSPECTION_HEADERS, "")
+    row.update(
+        {
+            "年度": "合计",
+            "督查名称": f"共{queryset.order_by().count()}次督查",
+            **dict(zip(ITEM_COUNTS, counts.values(), strict=True)),
+        }
+    )
+    return [row[h] for h in INSPECTION_HEADERS]
+
+
+# --- what a file says about its filter ----------------------------------------------------
+def _value_label(field, value):
+    if isinstance(value, models.Model):
+        return str(value)
+    if isinstance(value, bool):
+        return YES if value else NO
+    for choice, label in getattr(field, "choices", None) or ():
+        if str(choice) == str(value):
+            return str(label)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def chosen_filters(filterset):
+    """(filter name, label, chosen value's label) of each filter a bound, valid ``filterset``
+    narrows, in the form's order, in Chinese."""
+    chosen = []
+    with translation.override("zh-hans"):
+        for name, field in filterset.form.fields.items():
+            value = filterset.form.cleaned_data.get(name)
+            if value is None or value == "" or value == [] or value == ():
+                continue
+            chosen.append((name, str(field.label), _value_label(field, value)))
+    return chosen
+
+
+def describe_filters(filterset):
+    """The filter in words, for a file's subtitle: "县(市、区)：袁州区；签约年度：2022"."""
+    chosen = chosen_filters(filterset)
+    if not chosen:
+        return "范围：全部（未筛选）"
+    return "；".join(f"{label}：{value}" for _, label, value in chosen)
+
+
+def export_name(base, filterset, parts, extension):
+    """``项目清单-袁州区-2022年签约-2026-12-01.xlsx``: ``parts`` maps the filters short
+    enough for a file name, in the name's order, to a format of their value ("{}年签约")."""
+    chosen = {name: value for name, _, value in chosen_filters(filterset)}
+    words = [form.format(chosen[name]) for name, form in parts.items() if name in chosen]
+    return file_name([base, *words, timezone.localdate().isoformat()], extension)
+
+
+# --- the writers ----------------------------------------------------------------------------
 class _Echo:
     """A write-only file that hands back what it is given, for csv.writer."""
 
@@ -191,64 +330,178 @@ def _csv_stream(rows):
         yield writer.writerow([_csv_cell(v) for v in row])
 
 
-def stream_csv(rows, *, name):
-    """A streamed CSV download of ``rows`` (header row first), named ``name-<date>.csv``."""
+def stream_csv(rows, *, filename, fallback):
+    """A streamed CSV download of ``rows`` (header row first, no title: for machines)."""
     response = StreamingHttpResponse(
         (chunk.encode("utf-8") for chunk in _csv_stream(rows)),
         content_type="text/csv; charset=utf-8",
     )
-    response["Content-Disposition"] = content_disposition_header(
-        as_attachment=True, filename=_filename(name, "csv")
-    )
+    response["Content-Disposition"] = attachment(filename, fallback)
     return response
 
 
-def xlsx_file(rows, *, name):
-    """An XLSX download of ``rows`` (header row first), one sheet called ``name``.
+class _Data:
+    """The data rows of ``make_rows(queryset)`` (its header row dropped), re-run on each
+    iteration: the titled sheet measures them, then writes them, without keeping them."""
+
+    def __init__(self, make_rows, queryset):
+        self.make_rows, self.queryset = make_rows, queryset
+
+    def __iter__(self):
+        return itertools.islice(self.make_rows(self.queryset), 1, None)
+
+
+def xlsx_file(*, title, subtitle, columns, rows, totals, filename, fallback):
+    """An XLSX download: one titled sheet (tracker.spreadsheets).
 
     A write-only workbook (rows go to disk as they are added) in a spooled file, so memory
     stays bounded; dates get a date format, numbers stay numbers.
     """
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(name)
-    for index, row in enumerate(rows):
-        if index == 0:
-            sheet.append([safe_text(value) for value in row])
-            continue
-        cells = []
-        for value in row:
-            if hasattr(value, "isoformat"):
-                cell = WriteOnlyCell(sheet, value=value)
-                cell.number_format = "yyyy-mm-dd"
-                cells.append(cell)
-            else:
-                cells.append(None if value == "" else safe_text(value))
-        sheet.append(cells)
+    sheet = workbook.create_sheet(title[:31])
+    write_titled_table(
+        sheet,
+        title=title,
+        subtitle=subtitle,
+        columns=[Column(header, number_format) for header, _, number_format in columns],
+        rows=rows,
+        totals=totals,
+        issued_on=timezone.localdate(),
+    )
     buffer = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     workbook.save(buffer)
     buffer.seek(0)
-    return FileResponse(
-        buffer,
-        as_attachment=True,
-        filename=_filename(name, "xlsx"),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    response = FileResponse(buffer, content_type=XLSX_TYPE)
+    response["Content-Disposition"] = attachment(filename, fallback)
+    return response
+
+
+# One entry per list: (what it is, the file's first word, the ASCII fallback name, the
+# columns, the rows, the totals, the filters short enough for the file name).
+LISTS = {
+    "projects": (
+        f"{CITY}工业项目清单",
+        "项目清单",
+        "projects",
+        COLUMNS,
+        export_rows,
+        project_totals,
+        {"region": "{}", "chain": "{}", "signed_year": "{}年签约", "stage": "{}阶段"},
+    ),
+    "problems": (
+        f"{CITY}产业链问题清单",
+        "问题清单",
+        "problems",
+        PROBLEM_COLUMNS,
+        problem_export_rows,
+        problem_totals,
+        {"chain": "{}", "region": "{}", "status": "{}"},
+    ),
+    "inspections": (
+        f"{CITY}季度督查清单",
+        "季督查清单",
+        "inspections",
+        INSPECTION_COLUMNS,
+        inspection_export_rows,
+        inspection_totals,
+        {"region": "{}", "year": "{}年", "quarter": "{}"},
+    ),
+}
+
+
+def list_csv(kind, filterset):
+    _, base, ascii_base, _, make_rows, _, parts = LISTS[kind]
+    return stream_csv(
+        make_rows(filterset.qs),
+        filename=export_name(base, filterset, parts, "csv"),
+        fallback=f"{ascii_base}-{timezone.localdate().isoformat()}.csv",
     )
 
 
-def csv_response(queryset):
-    return stream_csv(export_rows(queryset), name="项目清单")
+def list_xlsx(kind, filterset):
+    title, base, ascii_base, columns, make_rows, make_totals, parts = LISTS[kind]
+    queryset = filterset.qs
+    return xlsx_file(
+        title=title,
+        subtitle=describe_filters(filterset),
+        columns=columns,
+        rows=_Data(make_rows, queryset),
+        totals=make_totals(queryset),
+        filename=export_name(base, filterset, parts, "xlsx"),
+        fallback=f"{ascii_base}-{timezone.localdate().isoformat()}.xlsx",
+    )
 
 
-def xlsx_response(queryset):
-    return xlsx_file(export_rows(queryset), name="项目清单")
+def csv_response(filterset):
+    return list_csv("projects", filterset)
 
 
-def problem_csv_response(queryset):
-    return stream_csv(problem_export_rows(queryset), name="问题清单")
+def xlsx_response(filterset):
+    return list_xlsx("projects", filterset)
 
 
-def problem_xlsx_response(queryset):
-    return xlsx_file(problem_export_rows(queryset), name="问题清单")
+def problem_csv_response(filterset):
+    return list_csv("problems", filterset)
+
+
+def problem_xlsx_response(filterset):
+    return list_xlsx("problems", filterset)
+
+
+def inspection_csv_response(filterset):
+    return list_csv("inspections", filterset)
+
+
+def inspection_xlsx_response(filterset):
+    return list_xlsx("inspections", filterset)
+
+
+# --- the annual assessment ------------------------------------------------------------------
+INDICATOR_FORMATS = {"": COUNT, "亿元": YI, "%": SCORE}
+
+
+def assessment_xlsx(result):
+    """The 年考核 table as an XLSX download: rank, region, each indicator's value and points,
+    the scores and awards; values as numbers (亿元 four places, rates in percent)."""
+    today = timezone.localdate()
+    with translation.override("zh-hans"):
+        columns = [Column("排名", COUNT), Column("县(市、区)")]
+        for ind in result.indicators:
+            unit = f"({ind.unit})" if ind.unit else "(个)"
+            columns += [Column(f"{ind.name}{unit}", INDICATOR_FORMATS[ind.unit])]
+            columns += [Column(f"{ind.name}·得分", SCORE)]
+        columns += [Column("计算得分", SCORE), Column("加减分", SCORE), Column("最终得分", SCORE)]
+        columns += [Column("获奖")]
+        period = str(result.period_text)
+    rows = []
+    for row in result.rows:
+        line = [row.rank, row.region.name]
+        for cell in row.cells:
+            places = 4 if cell.indicator.unit == "亿元" else 2
+            line += [
+                None if cell.value is None else float(money.half_up(cell.value, places)),
+                None if cell.points is None else float(money.half_up(cell.points, 2)),
+            ]
+        line += [float(row.computed), float(row.adjustment_total), float(row.final)]
+        line += ["；".join(row.awards)]
+        rows.append(line)
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = f"{result.year}年考核"
+    write_titled_table(
+        sheet,
+        title=f"{CITY}工业发展年度考核（{result.year}年）",
+        subtitle=f"统计截至{result.as_of.isoformat()}；{period}",
+        columns=columns,
+        rows=rows,
+        issued_on=today,
+    )
+    buffer = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    workbook.save(buffer)
+    buffer.seek(0)
+    response = HttpResponse(buffer.read(), content_type=XLSX_TYPE)
+    response["Content-Disposition"] = attachment(
+        file_name([f"年考核-{result.year}年", today.isoformat()], "xlsx"),
+        f"assessment-{result.year}-{today.isoformat()}.xlsx",
+    )
+    return response

@@ -1,4 +1,5 @@
-"""The monthly report as an XLSX file, written from its JSON only (see the package doc)."""
+"""The monthly report as an XLSX file, written from its JSON only (see the package doc):
+four titled, print-ready sheets, one per table of the report (tracker.spreadsheets)."""
 
 import datetime
 import io
@@ -6,8 +7,20 @@ import re
 import zipfile
 from decimal import Decimal
 
-from ..exports import safe_text
+from django.utils import timezone
+from openpyxl import Workbook
+
 from ..money import yi_file
+from ..spreadsheets import (
+    COUNT,
+    MONEY,
+    PERCENT,
+    POINTS,
+    YI,
+    Column,
+    file_name,
+    write_titled_table,
+)
 
 RATE_HEADERS_ZH = {
     "performance": "履约率",
@@ -17,10 +30,12 @@ RATE_HEADERS_ZH = {
     "timeliness": "报送及时率",
     "problems": "问题办结率",
 }
-PERCENT = "0.00%"
-POINTS = "+0.00;-0.00;0.00"
-MONEY_FORMAT = "#,##0.00"  # 万元
-YI_FORMAT = "#,##0.0000"  # 亿元 in a file (tracker.money)
+SHEETS = {
+    "regions": ("县市区", "各县（市、区）"),
+    "chains": ("产业链", "各产业链"),
+    "warnings": ("红黄灯项目", "红黄灯项目"),
+    "definitions": ("指标说明", "指标说明"),
+}
 
 
 def _num(text):
@@ -31,125 +46,131 @@ def _rate_cell(text):
     return None if text is None else Decimal(text) / 100
 
 
-def _table_rows(rows, *, with_rank):
-    header = (["排名"] if with_rank else []) + [
-        "名称",
-        "本月签约项目数",
-        "本月签约金额(万元)",
-        "本月签约金额(亿元)",
-        "年累计签约项目数",
-        "较上月增减(个)",
-        "年累计签约金额(万元)",
-        "年累计签约金额(亿元)",
-        "5020项目数",
-        "亿元以上项目数",
+def _table_columns(*, with_rank):
+    columns = [Column("排名", COUNT)] if with_rank else []
+    columns += [
+        Column("名称"),
+        Column("本月签约项目数", COUNT),
+        Column("本月签约金额(万元)", MONEY),
+        Column("本月签约金额(亿元)", YI),
+        Column("年累计签约项目数", COUNT),
+        Column("较上月增减(个)", "+#,##0;-#,##0;0"),
+        Column("年累计签约金额(万元)", MONEY),
+        Column("年累计签约金额(亿元)", YI),
+        Column("5020项目数", COUNT),
+        Column("亿元以上项目数", COUNT),
     ]
     for key in RATE_HEADERS_ZH.values():
-        header += [key, f"{key}较上月(百分点)"]
-    header += ["红灯项目数", "黄灯项目数"]
-    yield header, None
-    for row in rows:
-        values = ([row.get("rank")] if with_rank else []) + [
-            row["name"],
-            row["month_count"],
-            _num(row["month_amount"]),
-            yi_file(row["month_amount"]),
-            row["ytd_count"],
-            row["ytd_count_change"],
-            _num(row["ytd_amount"]),
-            yi_file(row["ytd_amount"]),
-            row["ytd_5020"],
-            row["ytd_billion"],
-        ]
-        formats = [None] * len(values)
-        for i, fmt in ((3, MONEY_FORMAT), (4, YI_FORMAT), (7, MONEY_FORMAT), (8, YI_FORMAT)):
-            formats[i + (1 if with_rank else 0) - 1] = fmt
-        for rate in row["rates"]:
-            values += [_rate_cell(rate["value"]), _num(rate["change"])]
-            formats += [PERCENT, POINTS]
-        values += [row["red"], row["yellow"]]
-        formats += [None, None]
-        yield values, formats
+        columns += [Column(key, PERCENT), Column(f"{key}较上月(百分点)", POINTS)]
+    return [*columns, Column("红灯项目数", COUNT), Column("黄灯项目数", COUNT)]
 
 
-def report_xlsx(data, *, timestamp):
-    """The report as XLSX bytes, from its JSON only; ``timestamp`` (aware) is written as the
-    file's creation and modification time, so the same data give the same bytes."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+def _table_row(row, *, with_rank):
+    values = [row.get("rank")] if with_rank else []
+    values += [
+        row["name"],
+        row["month_count"],
+        _num(row["month_amount"]),
+        yi_file(row["month_amount"]),
+        row["ytd_count"],
+        row["ytd_count_change"],
+        _num(row["ytd_amount"]),
+        yi_file(row["ytd_amount"]),
+        row["ytd_5020"],
+        row["ytd_billion"],
+    ]
+    for rate in row["rates"]:
+        values += [_rate_cell(rate["value"]), _num(rate["change"])]
+    return [*values, row["red"], row["yellow"]]
 
-    title = f"宜春市工业项目月通报 {data['year']}年{data['month']}月"
+
+WARNING_COLUMNS = [
+    Column("灯色"),
+    Column("项目编号"),
+    Column("项目名称"),
+    Column("县(市、区)"),
+    Column("产业链"),
+    Column("项目阶段"),
+    Column("原因"),
+    Column("示例数据"),
+]
+
+
+def report_title(data):
+    return f"宜春市工业项目月通报（{data['year']}年{data['month']}月）"
+
+
+def report_xlsx(data, *, timestamp, version=None, reference=None):
+    """The report as XLSX bytes, from its JSON only: one titled, print-ready sheet per table
+    (tracker.spreadsheets). ``version``: the published version's number, None for the live
+    report; ``reference``: its reference number (发文字号), written before the version.
+    ``timestamp`` (aware, the publication or the download) is the file's date and its
+    creation and modification time, so the same data give the same bytes."""
+    title = report_title(data)
+    if version is None:
+        edition, date_label = "实时数据（未发布）", "导出日期"
+    else:
+        edition, date_label = f"第{version}版", "发布日期"
+        if reference:
+            edition = f"发文字号：{reference}；{edition}"
+    issued_on = timezone.localtime(timestamp).date()
+    subtitle = f"{edition}；统计截至{data['as_of']}"
     workbook = Workbook()
-    bold = Font(bold=True)
 
-    def write(sheet, rows):
-        for values, formats in rows:
-            sheet.append([safe_text(value) for value in values])
-            if formats is None:
-                for cell in sheet[sheet.max_row]:
-                    cell.font = bold
-                continue
-            for cell, fmt in zip(sheet[sheet.max_row], formats, strict=False):
-                if fmt:
-                    cell.number_format = fmt
-        sheet.freeze_panes = "A2"
+    def sheet(key, **table):
+        name, heading = SHEETS[key]
+        target = workbook.active if key == "regions" else workbook.create_sheet(name)
+        target.title = name
+        write_titled_table(
+            target,
+            title=f"{title}——{heading}",
+            subtitle=subtitle,
+            issued_on=issued_on,
+            date_label=date_label,
+            **table,
+        )
 
-    regions = workbook.active
-    regions.title = "县市区"
-    write(regions, _table_rows([*data["regions"], {**data["city"], "rank": None}], with_rank=True))
-    chains = workbook.create_sheet("产业链")
-    write(chains, _table_rows([*data["chains"], data["city"]], with_rank=False))
-    warnings = workbook.create_sheet("红黄灯项目")
-    write(
-        warnings,
-        [
-            (
-                [
-                    "灯色",
-                    "项目编号",
-                    "项目名称",
-                    "县(市、区)",
-                    "产业链",
-                    "项目阶段",
-                    "原因",
-                    "示例数据",
-                ],
-                None,
-            ),
-            *(
-                (
-                    [
-                        w["light_label"],
-                        w["code"],
-                        w["name"],
-                        w["region"],
-                        w["chain"],
-                        w["stage"],
-                        "；".join(w["reasons"]),
-                        "是" if w["is_sample"] else "否",
-                    ],
-                    [],
-                )
-                for w in data["warnings"]
-            ),
-            *(
-                [([f"另有{data['warnings_hidden']}个项目不在您的查看范围内，未列出。"], [])]
-                if data.get("warnings_hidden")
-                else []
-            ),
-        ],
+    sheet(
+        "regions",
+        columns=_table_columns(with_rank=True),
+        rows=[_table_row(r, with_rank=True) for r in data["regions"]],
+        totals=_table_row({**data["city"], "rank": None}, with_rank=True),
     )
-    definitions = workbook.create_sheet("指标说明")
-    write(
-        definitions,
-        [
-            (["指标", "分子", "分母"], None),
-            *(([r["label"], r["numerator"], r["denominator"]], []) for r in data["rates"]),
-            (["排名", data["ranking"], ""], []),
-            *([(["红黄灯", data["lights_note"], ""], [])] if data.get("lights_note") else []),
-            *([(["统计期间", data["period"], ""], [])] if data.get("period") else []),
-            (["统计截至", data["as_of"], ""], []),
-            (["标题", title, ""], []),
+    sheet(
+        "chains",
+        columns=_table_columns(with_rank=False),
+        rows=[_table_row(r, with_rank=False) for r in data["chains"]],
+        totals=_table_row(data["city"], with_rank=False),
+    )
+    hidden = data.get("warnings_hidden")
+    sheet(
+        "warnings",
+        columns=WARNING_COLUMNS,
+        rows=[
+            [
+                w["light_label"],
+                w["code"],
+                w["name"],
+                w["region"],
+                w["chain"],
+                w["stage"],
+                "；".join(w["reasons"]),
+                "是" if w["is_sample"] else "否",
+            ]
+            for w in data["warnings"]
+        ],
+        notes=[f"另有{hidden}个项目不在您的查看范围内，未列出。"] if hidden else [],
+    )
+    sheet(
+        "definitions",
+        columns=[Column("指标"), Column("分子"), Column("分母")],
+        rows=[
+            *([r["label"], r["numerator"], r["denominator"]] for r in data["rates"]),
+            ["排名", data["ranking"], ""],
+            *([["红黄灯", data["lights_note"], ""]] if data.get("lights_note") else []),
+            *([["统计期间", data["period"], ""]] if data.get("period") else []),
+            ["统计截至", data["as_of"], ""],
+            ["标题", title, ""],
         ],
     )
     moment = timestamp.astimezone(datetime.UTC).replace(tzinfo=None, microsecond=0)
@@ -158,6 +179,18 @@ def report_xlsx(data, *, timestamp):
     buffer = io.BytesIO()
     workbook.save(buffer)
     return _fix_zip_times(buffer.getvalue(), moment)
+
+
+def report_file_name(data, *, version=None, today=None):
+    """月通报-2022年12月-第2版.xlsx; the live report: 月通报-2022年12月-实时-<today>.xlsx."""
+    month = f"{data['year']}年{data['month']}月"
+    if version is None:
+        parts = ["月通报", month, "实时", today.isoformat()]
+        fallback = f"monthly-report-{data['year']}-{data['month']:02d}-live-{today.isoformat()}"
+    else:
+        parts = ["月通报", month, f"第{version}版"]
+        fallback = f"monthly-report-{data['year']}-{data['month']:02d}-v{version}"
+    return file_name(parts, "xlsx"), f"{fallback}.xlsx"
 
 
 def _fix_zip_times(content, moment):

@@ -17,8 +17,9 @@ DEFAULT_PAGE_SIZE = 50
 class FilteredListView(SingleTableMixin, FilterView):
     """A django-tables2 table over a django-filter FilterSet.
 
-    ``exporters`` maps ``?export=<name>`` to a function of the filtered queryset that
-    returns the download; an export with invalid filters shows the page with the errors.
+    ``exporters`` maps ``?export=<name>`` to a function of the bound, valid FilterSet (its
+    ``qs`` is the filtered set, its cleaned data says the filter in words) that returns the
+    download; an export with invalid filters shows the page with the errors.
     """
 
     exporters = {}
@@ -43,7 +44,7 @@ class FilteredListView(SingleTableMixin, FilterView):
         if export in self.exporters:
             filterset = self.get_filterset(self.get_filterset_class())
             if filterset.is_valid():
-                return self.exporters[export](filterset.qs)
+                return self.exporters[export](filterset)
             messages.error(request, _("Correct the filters before exporting."))
         return super().get(request, *args, **kwargs)
 

@@ -21,7 +21,6 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
@@ -36,13 +35,13 @@ from ..reports.assembly import (
     warnings_for,
 )
 from ..reports.publishing import latest_version, publish_monthly_report, reference_number
-from ..reports.xlsx import report_xlsx
+from ..reports.xlsx import report_file_name, report_xlsx
+from ..spreadsheets import XLSX_TYPE, attachment
 from ..validators import TEXT_VALIDATORS
 
 # Matched with fullmatch on ASCII digits: "$" would also accept a trailing newline
 # ("2022-12%0A"), and \d accepts full-width digits; a month has one spelling in a URL.
 MONTH_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})")
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 VERSION_FIELDS = ("year", "month", "version", "reason", "published_at", "published_by")
 CONFIRM = "yes"  # the value of the confirmation page's button (name="confirm")
 NOT_CONFIRMED = _("Nothing was published: publish with the confirmation button of this page.")
@@ -91,9 +90,14 @@ def _versions(year, month):
     return _version_rows(MonthlyReport.objects.filter(year=year, month=month).order_by("version"))
 
 
-def _xlsx(data, *, timestamp, name):
-    response = HttpResponse(report_xlsx(data, timestamp=timestamp), content_type=XLSX_TYPE)
-    response["Content-Disposition"] = content_disposition_header(True, name)
+def _xlsx(data, *, timestamp, version=None):
+    reference = None
+    if version is not None:
+        reference = reference_number(year=data["year"], month=data["month"], version=version)
+    content = report_xlsx(data, timestamp=timestamp, version=version, reference=reference)
+    response = HttpResponse(content, content_type=XLSX_TYPE)
+    name, fallback = report_file_name(data, version=version, today=timezone.localdate())
+    response["Content-Disposition"] = attachment(name, fallback)
     return response
 
 
@@ -168,7 +172,7 @@ def monthly_report(request, month):
         compute_report(year=year, month=month_number), request.user, links=_links(request)
     )
     if request.GET.get("export") == "xlsx":
-        return _xlsx(data, timestamp=timezone.now(), name=f"月通报-{label}-实时.xlsx")
+        return _xlsx(data, timestamp=timezone.now())
     return render(
         request,
         "tracker/report_month.html",
@@ -253,7 +257,7 @@ def monthly_report_version(request, month, version):
     label = f"{report.year}-{report.month:02d}"
     data = warnings_for(report.data, request.user, links=_links(request))  # JSON stays as is
     if request.GET.get("export") == "xlsx":
-        return _xlsx(data, timestamp=report.published_at, name=f"月通报-{label}-v{version}.xlsx")
+        return _xlsx(data, timestamp=report.published_at, version=version)
     return render(
         request,
         "tracker/report_month.html",

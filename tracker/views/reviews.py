@@ -11,21 +11,18 @@ nothing saved). A year before the first project or after this year answers 404 w
 reason. The computation lives in ``tracker.assessments``.
 """
 
-import io
-
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from .. import assessments, inspections, money, permissions
-from ..exports import safe_text
+from .. import assessments, exports, inspections, permissions
 from ..filters import InspectionFilterSet
 from ..forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
 from ..models import ChangeLog, Inspection, RectificationItem, Region
@@ -38,12 +35,13 @@ from .lists import FilteredListView
 class InspectionListView(FilteredListView):
     """/inspections/: filters in the URL; counts of items per inspection in the same query.
 
-    No export yet (``exporters`` stays empty) and no page-size choice: 50 rows, or
-    django-tables2's own ``?per_page=``, as this page always had.
+    CSV and XLSX export of the filtered set (tracker.exports); no page-size choice: 50
+    rows, or django-tables2's own ``?per_page=``, as this page always had.
     """
 
     table_class = InspectionTable
     filterset_class = InspectionFilterSet
+    exporters = {"csv": exports.inspection_csv_response, "xlsx": exports.inspection_xlsx_response}
     template_name = "tracker/inspection_list.html"
     page_sizes = ()
 
@@ -240,7 +238,7 @@ def assessment_year(request, year):
         return missing
     result = assessments.compute_assessment(year)
     if request.GET.get("export") == "xlsx":
-        return _xlsx(result)
+        return exports.assessment_xlsx(result)
     bounds = assessments.year_range()
     may_adjust = permissions.may(request.user, permissions.ADJUST, "assessment")
     context = {
@@ -297,39 +295,6 @@ def assessment_adjust(request, year):
         "tracker/assessment_adjust.html",
         {"form": form, "year": year, "regions": Region.objects.filter(ranked_in_assessment=True)},
     )
-
-
-def _xlsx(result):
-    """The assessment table as XLSX: numbers stored as numbers, Chinese-ready headers."""
-    from openpyxl import Workbook
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = str(result.year)
-    header = [str(_("Rank")), str(_("County (city, district)"))]
-    for ind in result.indicators:
-        header += [f"{ind.name}", f"{ind.name} · {_('points')}"]
-    header += [str(_("Computed score")), str(_("Adjustments")), str(_("Final score"))]
-    header += [str(_("Awards"))]
-    sheet.append([safe_text(value) for value in header])
-    for row in result.rows:
-        line = [row.rank, row.region.name]
-        for cell in row.cells:
-            line += [
-                None if cell.value is None else float(money.half_up(cell.value, 4)),
-                None if cell.points is None else float(money.half_up(cell.points, 2)),
-            ]
-        line += [float(row.computed), float(row.adjustment_total), float(row.final)]
-        line += ["；".join(row.awards)]
-        sheet.append([safe_text(value) for value in line])
-    buffer = io.BytesIO()
-    book.save(buffer)
-    response = HttpResponse(
-        buffer.getvalue(),
-        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    )
-    response["Content-Disposition"] = f'attachment; filename="assessment-{result.year}.xlsx"'
-    return response
 
 
 urlpatterns = [
