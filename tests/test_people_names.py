@@ -357,7 +357,7 @@ def sweep(users):
         user = users[login]
         client = client_for(user)
         for url in demo_urls(user):
-            response = client.get(url)
+            response = client.get(url, follow=True)  # a county clerk's list opens on the region
             if response.status_code in (403, 404):  # not this reader's page
                 continue
             seen = logins_in(visible_text(body(response).decode()))
