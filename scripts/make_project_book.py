@@ -23,7 +23,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tracker.validators import CREDIT_CODE_ALPHABET, credit_code_check_char  # noqa: E402
+from tracker.seed.synthetic import (  # noqa: E402
+    BILLION,
+    CITY_LEADER,
+    FOREIGN_CAP,
+    MID_CAP,
+    SAMPLE_NOTE,
+    credit_code,
+    working_day,
+)
 
 FIXTURES = ROOT / "fixtures"
 OUTPUT = FIXTURES / "projects.csv"
@@ -39,9 +47,6 @@ TARGET_BILLION = 298
 # Thresholds in 万元 (settings.TRACKER defaults). Synthetic amounts keep clear of every
 # boundary so that the figures do not move if a threshold is configured slightly differently.
 DOMESTIC_5020 = 200_000
-BILLION = 10_000
-MID_CAP = 190_000  # the largest non-5020 project
-FOREIGN_CAP = 100_000  # foreign / mixed capital only below this, far under the foreign tiers
 
 # How the synthetic rows spread over the chains: (5020, 1–20 亿元, < 1 亿元) per chain.
 # With the one real 2022 project (比亚迪, lithium) this gives 41 / 257 / 40.
@@ -83,15 +88,6 @@ COLUMNS = [
     "responsible_unit",
     "notes",
 ]
-SAMPLE_NOTE = "示例数据：非真实项目，仅用于演示。"
-CITY_LEADER = "市政府分管副市长"
-
-
-def working_day(day):
-    """The first Monday–Thursday on or after ``day`` (signings and plans avoid weekends)."""
-    while day.weekday() > 3:
-        day += datetime.timedelta(days=1)
-    return day
 
 
 def signing_days(month):
@@ -101,14 +97,6 @@ def signing_days(month):
         if day.weekday() <= 3 and not any(a <= day <= b for a, b in HOLIDAYS):
             days.append(day)
     return days
-
-
-def credit_code(admin_code, number):
-    """A synthetic but valid 统一社会信用代码: 91 + region + MA3 + 6 characters + check."""
-    n = (number * 7919 + 104_729) % 31**6  # a bijection on 0..31**6-1: unique per number
-    body = "".join(CREDIT_CODE_ALPHABET[(n // 31**i) % 31] for i in reversed(range(6)))
-    first17 = f"91{admin_code}MA3{body}"
-    return first17 + credit_code_check_char(first17)
 
 
 def draw_amounts(rng, real_2022):

@@ -29,10 +29,17 @@ import calendar
 import datetime
 import random
 
-from tracker.validators import CREDIT_CODE_ALPHABET, credit_code_check_char
-
 from .history import last_full_week_end
 from .loader import load_book, read_json
+from .synthetic import (
+    BILLION,
+    CITY_LEADER,
+    FOREIGN_CAP,
+    MID_CAP,
+    SAMPLE_NOTE,
+    credit_code,
+    working_day,
+)
 
 FIRST_YEAR = 2023
 # Signings per region and year (low, high) [A]: the 2022 book has 46 in 宜春经开区 down to 4
@@ -55,21 +62,9 @@ SIGNINGS = {
 }
 # Bands of the 2022 book (万元): "5020" (domestic, ≥ 20 亿元), 1–19 亿元, below 1 亿元.
 DOMESTIC_5020 = 200_000
-BILLION = 10_000
-MID_CAP = 190_000
-FOREIGN_CAP = 100_000
 BANDS = (("big", 0.07), ("mid", 0.80), ("small", 0.13))
 BUILD_MONTHS = {"big": (12, 22), "mid": (7, 14), "small": (5, 9)}
 IN_PARK = 0.88
-SAMPLE_NOTE = "示例数据：非真实项目，仅用于演示。"
-CITY_LEADER = "市政府分管副市长"
-
-
-def _working_day(day):
-    """The first Monday–Thursday on or after ``day``."""
-    while day.weekday() > 3:
-        day += datetime.timedelta(days=1)
-    return day
 
 
 def _signing_days(year):
@@ -82,15 +77,6 @@ def _signing_days(year):
                 continue
             days.append(day)
     return days
-
-
-def credit_code(admin_code, number):
-    """A synthetic but valid 统一社会信用代码 (as scripts/make_project_book.py makes them);
-    ``number`` is ``year × 1000 + n``, so it never meets a 2022 book's number (1–338)."""
-    n = (number * 7919 + 104_729) % 31**6
-    body = "".join(CREDIT_CODE_ALPHABET[(n // 31**i) % 31] for i in reversed(range(6)))
-    first17 = f"91{admin_code}MA3{body}"
-    return first17 + credit_code_check_char(first17)
 
 
 def _amount(rng, band, lithium):
@@ -119,8 +105,8 @@ def _region_year(year, region, chains, parks):
         band = rng.choices([b for b, _ in BANDS], weights=[w for _, w in BANDS])[0]
         amount = _amount(rng, band, chain["code"] == "lithium")
         signed_on = rng.choice(stretch)
-        planned_start = _working_day(signed_on + datetime.timedelta(days=rng.randint(45, 150)))
-        planned_production = _working_day(
+        planned_start = working_day(signed_on + datetime.timedelta(days=rng.randint(45, 150)))
+        planned_production = working_day(
             planned_start + datetime.timedelta(days=30 * rng.randint(*BUILD_MONTHS[band]))
         )
         capital = "domestic"
