@@ -400,6 +400,7 @@ def page_urls():
     for month in sorted(months):
         url = reverse("tracker:monthly_report", kwargs={"month": month})
         urls += [url, url + "?export=xlsx"]
+        urls.append(reverse("tracker:monthly_report_publish", kwargs={"month": month}))
         url = reverse("tracker:monthly_report_version", kwargs={"month": month, "version": 1})
         urls += [url, url + "?export=xlsx"]
     for year, month, version in MonthlyReport.objects.values_list("year", "month", "version"):
@@ -550,7 +551,7 @@ def test_every_route_of_the_app_is_walked():
         "report_index", "assessment_index", "dashboard", "project_detail", "project_edit",
         "chain_detail", "problem_detail", "inspection_detail", "problem_create",
         "inspection_create", "dispatch_week", "assessment_year", "assessment_weights",
-        "assessment_adjust", "monthly_report", "monthly_report_version",
+        "assessment_adjust", "monthly_report", "monthly_report_version", "monthly_report_publish",
     }  # fmt: skip
     post_only = {"inspection_item_add", "inspection_item_action", "problem_action"}
     assert walked | post_only == tracker_routes()

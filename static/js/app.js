@@ -9,6 +9,8 @@
 //   the menu ID, saying so in aria-expanded; phone.css hides the menu while it is "false".
 //   Escape closes an open menu and gives the focus back to its button.
 //   Without JavaScript the button stays hidden and the menu stays open.
+// - a table that scrolls sideways inside its own box (phone.css on a narrow screen) is made
+//   focusable, so a keyboard user can reach and scroll it (axe: scrollable-region-focusable).
 (function () {
   "use strict";
   document.addEventListener("change", function (event) {
@@ -30,6 +32,22 @@
       toggle.setAttribute("aria-expanded", open ? "true" : "false");
     });
   });
+  function focusableScrollBoxes() {
+    document.querySelectorAll("main table, main .table-container, main .table-scroll").forEach(
+      function (box) {
+        var scrolls = box.scrollWidth > box.clientWidth + 1 && getComputedStyle(box).overflowX !== "visible";
+        if (scrolls && !box.hasAttribute("tabindex")) {
+          box.setAttribute("tabindex", "0");
+          box.dataset.scrollFocus = "";
+        } else if (!scrolls && box.hasAttribute("data-scroll-focus")) {
+          box.removeAttribute("tabindex");
+          box.removeAttribute("data-scroll-focus");
+        }
+      }
+    );
+  }
+  focusableScrollBoxes();
+  window.addEventListener("resize", focusableScrollBoxes);
   document.addEventListener("keydown", function (event) {
     var toggle = document.querySelector('[data-menu-toggle][aria-expanded="true"]');
     if (event.key === "Escape" && toggle) {
