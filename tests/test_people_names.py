@@ -257,7 +257,7 @@ def test_the_admin_sets_and_searches_the_name_and_unit(people):
 def test_migration_fills_the_name_from_the_old_first_and_last_name():
     from importlib import import_module
 
-    joined = import_module("tracker.migrations.0008_user_names").joined_name
+    joined = import_module("tracker.migrations.0009_fill_user_names").joined_name
     assert joined("丽华", "陈") == "陈丽华"
     assert joined("市工信局项目推进科", "") == "市工信局项目推进科"
     assert joined("Na", "Li") == "Na Li"

@@ -532,7 +532,7 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
                         on=effective_on,
                         by=by,
                         note=str(_("weekly dispatch %(week)s"))
-                        % {"week": periods.week_text(iso_year, iso_week)},
+                        % {"week": week_label(iso_year, iso_week)},
                     )
                 except ValidationError as exc:
                     errors[project.pk] = exc.message_dict

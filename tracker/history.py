@@ -132,5 +132,7 @@ def record_deletion(obj, *, by, at=None):
 def history_for(obj):
     ChangeLog = _changelog_model()
     return ChangeLog.objects.filter(content_type=_ctype(obj), object_id=obj.pk).select_related(
-        "changed_by"
+        # changed_by's region and chain: an account without a name is shown by them
+        "changed_by__region",
+        "changed_by__chain",
     )

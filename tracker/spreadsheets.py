@@ -72,7 +72,6 @@ COUNT = "#,##0"
 PERCENT = "0.00%"
 POINTS = "+0.00;-0.00;0.00"
 SCORE = "0.00"
-FIGURE = "#,##0.0000"
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """Widgets the forms share."""
 
 import re
-import unicodedata
 
 from django import forms
 
@@ -13,6 +12,15 @@ DATE_WIDGET = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 _GROUPED = re.compile(r"([+-]?)([0-9]{1,3}(?:[, ][0-9]{3})+)(\.[0-9]*)?")
 
 
+_HALF_WIDTH = {
+    **{code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)},
+    0x3000: " ",
+    0x00A0: " ",
+    0x2009: " ",
+    0x202F: " ",
+}
+
+
 def plain_number(text):
     """A typed amount as Django's number fields read it: full-width characters made
     half-width ("９，１００" → "9,100"), spaces around it dropped, and the thousands separators
@@ -20,9 +28,9 @@ def plain_number(text):
     Anything else is returned as typed (after the first two steps)."""
     if not isinstance(text, str):
         return text
-    # NFKC: full-width digits, "，", "．" and the ideographic space become their ASCII forms;
-    # a no-break or thin space becomes a plain space.
-    text = unicodedata.normalize("NFKC", text).replace("\u202f", " ").strip()
+    # Full-width forms (digits, "，", "．", "－") and the ideographic space become ASCII; a
+    # no-break or thin space a plain space. Only these: "9²" or "①" stay as typed (refused).
+    text = text.translate(_HALF_WIDTH).strip()
     match = _GROUPED.fullmatch(text)
     if match is None:
         return text

@@ -7,10 +7,11 @@ import re
 import zipfile
 from decimal import Decimal
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from openpyxl import Workbook
 
 from ..money import yi_file
+from ..periods import month_text
 from ..spreadsheets import (
     COUNT,
     MONEY,
@@ -96,8 +97,14 @@ WARNING_COLUMNS = [
 ]
 
 
+def _month(data):
+    """The report's month as the file reads it (2022年12月): the pages' format, in Chinese."""
+    with translation.override("zh-hans"):
+        return month_text(data["year"], data["month"])
+
+
 def report_title(data):
-    return f"宜春市工业项目月通报（{data['year']}年{data['month']}月）"
+    return f"宜春市工业项目月通报（{_month(data)}）"
 
 
 def report_xlsx(data, *, timestamp, version=None, reference=None):
@@ -183,7 +190,7 @@ def report_xlsx(data, *, timestamp, version=None, reference=None):
 
 def report_file_name(data, *, version=None, today=None):
     """月通报-2022年12月-第2版.xlsx; the live report: 月通报-2022年12月-实时-<today>.xlsx."""
-    month = f"{data['year']}年{data['month']}月"
+    month = _month(data)
     if version is None:
         parts = ["月通报", month, "实时", today.isoformat()]
         fallback = f"monthly-report-{data['year']}-{data['month']:02d}-live-{today.isoformat()}"

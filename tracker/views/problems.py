@@ -112,7 +112,7 @@ def problem_create(request):
 def _visible_problem(request, pk):
     return get_object_or_404(
         Problem.objects.visible_to(request.user).select_related(
-            "chain", "region", "project", "raised_by"
+            "chain", "region", "project", "raised_by__region", "raised_by__chain"
         ),
         pk=pk,
     )
@@ -122,7 +122,9 @@ def _detail(request, problem, *, bound=None, status=200):
     """The problem's page; ``bound`` = (action, form) re-shown with its errors."""
     today = timezone.localdate()
     events = list(
-        ProblemEvent.objects.filter(problem=problem).select_related("by").order_by("at", "id")
+        ProblemEvent.objects.filter(problem=problem)
+        .select_related("by__region", "by__chain")
+        .order_by("at", "id")
     )
     history = list(history_for(problem)[: HISTORY_LIMIT + 1])
     labels = {f.name: f.verbose_name for f in Problem._meta.concrete_fields}

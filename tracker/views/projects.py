@@ -78,13 +78,15 @@ def project_detail(request, pk):
     projects = (
         Project.objects.visible_to(request.user)
         .with_tiers()
-        .select_related("enterprise", "region", "park", "chain", "commissioner")
+        .select_related(
+            "enterprise", "region", "park", "chain", "commissioner__region", "commissioner__chain"
+        )
         .prefetch_related(
             Prefetch(
                 "stage_changes",
-                queryset=StageChange.objects.select_related("changed_by").order_by(
-                    "effective_on", "id"
-                ),
+                queryset=StageChange.objects.select_related(
+                    "changed_by__region", "changed_by__chain"
+                ).order_by("effective_on", "id"),
             )
         )
     )
@@ -92,9 +94,9 @@ def project_detail(request, pk):
     project = get_object_or_404(annotate_lights(projects, today=today), pk=pk)
     # One query each, sliced: the page costs the same for 5 reports as for 500.
     dispatches = list(
-        project.dispatches.select_related("filed_by").order_by("-iso_year", "-iso_week")[
-            : DISPATCH_LIMIT + 1
-        ]
+        project.dispatches.select_related("filed_by__region", "filed_by__chain").order_by(
+            "-iso_year", "-iso_week"
+        )[: DISPATCH_LIMIT + 1]
     )
     more_dispatches = len(dispatches) > DISPATCH_LIMIT
     dispatches = dispatches[:DISPATCH_LIMIT]

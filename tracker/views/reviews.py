@@ -81,7 +81,7 @@ def inspection_create(request):
 def _visible_inspection(request, pk):
     return get_object_or_404(
         Inspection.objects.visible_to(request.user).select_related(
-            "region", "project", "created_by"
+            "region", "project", "created_by__region", "created_by__chain"
         ),
         pk=pk,
     )
@@ -94,7 +94,7 @@ def _detail(request, inspection, *, item_form=None, refused_done=None, status=20
     today = timezone.localdate()
     items = list(
         inspection.items.with_overdue(today)
-        .select_related("verified_by")
+        .select_related("verified_by__region", "verified_by__chain")
         .order_by("deadline", "id")
     )
     for item in items:
@@ -126,7 +126,7 @@ def _history(inspection, items):
         ChangeLog.objects.filter(
             Q(content_type=types[Inspection], object_id=inspection.pk)
             | Q(content_type=types[RectificationItem], object_id__in=list(numbers))
-        ).select_related("changed_by")[:HISTORY_LIMIT]
+        ).select_related("changed_by__region", "changed_by__chain")[:HISTORY_LIMIT]
     )
     labels = {f.name: f.verbose_name for f in RectificationItem._meta.concrete_fields}
     for entry in entries:
