@@ -7,11 +7,13 @@ The PDF (page count, no near-empty page, page numbers) is in test_browser_report
 """
 
 import datetime
+import io
 import re
 
 import pytest
 from django.urls import reverse
 from django.utils.html import escape
+from openpyxl import load_workbook
 
 from tests import factories
 from tests import test_reports as tr
@@ -85,6 +87,31 @@ def test_a_published_version_is_headed_by_the_issuer_its_number_and_its_publicat
     body = article(client.get(version_url(2)))
     sign = text(re.search(r'<footer class="report-sign".*?</footer>', body, re.S).group(0))
     assert sign == "宜春市工业和信息化局 2022年7月6日"
+
+
+def test_a_published_version_keeps_the_issuer_and_number_it_was_issued_with(june, client, settings):
+    """Renaming the bureau or its abbreviation later changes neither the page nor the file
+    of a version already issued; the live report takes the new settings."""
+    settings.TRACKER = {
+        **settings.TRACKER,
+        "ISSUING_BODY": "宜春市工业和信息化局",
+        "REPORT_REFERENCE_PREFIX": "宜工信通",
+    }
+    manager = factories.user(Role.MANAGER)
+    publish_monthly_report(year=2022, month=6, by=manager)
+    settings.TRACKER = {
+        **settings.TRACKER,
+        "ISSUING_BODY": "宜春市工业和信息化委员会",
+        "REPORT_REFERENCE_PREFIX": "宜工信委",
+    }
+    client.force_login(manager)
+    assert head(client.get(version_url(1))).startswith("宜春市工业和信息化局 宜工信通〔2022〕6号")
+    workbook = load_workbook(io.BytesIO(client.get(version_url(1), {"export": "xlsx"}).content))
+    sheet = workbook.worksheets[0]
+    assert "宜工信通〔2022〕6号" in sheet["A2"].value
+    assert sheet["A3"].value.startswith("宜春市工业和信息化局")
+    assert sheet.oddHeader.left.text == "宜春市工业和信息化局"
+    assert head(client.get(LIVE)).startswith("宜春市工业和信息化委员会 未发布（草稿）")
 
 
 def test_the_live_report_is_a_draft_dated_today_without_a_number(june, client, settings):

@@ -173,9 +173,10 @@ def _header_footer_text(text):
     return str(text).replace("&", "&&")
 
 
-def issuing_line(issued_on, *, date_label="导出日期"):
-    """Row 3 of a titled sheet: the issuing unit and the date."""
-    return f"{settings.TRACKER['ISSUING_BODY']}　　{date_label}：{issued_on.isoformat()}"
+def issuing_line(issued_on, *, date_label="导出日期", issuer=None):
+    """Row 3 of a titled sheet: the issuing unit (``issuer``: a published 通报's own, else
+    the setting) and the date."""
+    return f"{issuer or settings.TRACKER['ISSUING_BODY']}　　{date_label}：{issued_on.isoformat()}"
 
 
 def write_titled_table(
@@ -189,12 +190,14 @@ def write_titled_table(
     date_label="导出日期",
     totals=None,
     notes=(),
+    issuer=None,
 ):
     """Write a titled, bordered, print-ready table on ``sheet`` (see the module doc).
 
     ``rows``: lists of values in ``columns`` order, iterated twice; ``totals``: one more
     row of values (its first cell the label, e.g. "合计"), written bold after the table;
-    ``notes``: lines of text below it. ``sheet`` may be write-only (nothing written yet).
+    ``notes``: lines of text below it; ``issuer``: the issuing unit when it is not today's
+    setting (a published 通报 keeps the one it was issued by). ``sheet`` may be write-only.
     """
     width = len(columns)
     last = get_column_letter(width)
@@ -207,11 +210,11 @@ def write_titled_table(
         sheet.column_dimensions[get_column_letter(index)].width = value
     sheet.freeze_panes = f"A{FIRST_DATA_ROW}"
     # Before the first row: a write-only sheet writes its properties (fit to page) with it.
-    _print_setup(sheet, title=title, issued_on=issued_on, date_label=date_label)
+    _print_setup(sheet, title=title, issued_on=issued_on, date_label=date_label, issuer=issuer)
     heading = (
         (title, TITLE_FONT, 2, 30),
         (subtitle, SUBTITLE_FONT, 1, 16),
-        (issuing_line(issued_on, date_label=date_label), META_FONT, 1, 16),
+        (issuing_line(issued_on, date_label=date_label, issuer=issuer), META_FONT, 1, 16),
     )
     for row_number, (text, font, scale, line_height) in enumerate(heading, start=1):
         # A merged cell does not grow with its wrapped text: give it the lines it needs.
@@ -255,7 +258,7 @@ def write_titled_table(
         sheet.append([_cell(note)])
 
 
-def _print_setup(sheet, *, title, issued_on, date_label):
+def _print_setup(sheet, *, title, issued_on, date_label, issuer=None):
     setup = sheet.page_setup
     setup.orientation = "landscape"
     setup.paperSize = PAPER_A4
@@ -267,7 +270,7 @@ def _print_setup(sheet, *, title, issued_on, date_label):
         left=0.4, right=0.4, top=0.7, bottom=0.7, header=0.3, footer=0.3
     )
     sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    sheet.oddHeader.left.text = _header_footer_text(settings.TRACKER["ISSUING_BODY"])
+    sheet.oddHeader.left.text = _header_footer_text(issuer or settings.TRACKER["ISSUING_BODY"])
     sheet.oddHeader.right.text = _header_footer_text(title)
     sheet.oddFooter.center.text = FOOTER_PAGES
     sheet.oddFooter.right.text = _header_footer_text(f"{date_label}：{issued_on.isoformat()}")

@@ -39,6 +39,15 @@ def reference_number(*, year, month, version):
     return number + (LATER_VERSION_FORMAT.format(version=version) if version > 1 else "")
 
 
+def frozen_head(*, year, month, version):
+    """The document head a version is issued with, kept in its frozen JSON: a later change
+    of the settings (the issuing body, the reference prefix) leaves published 通报 as issued."""
+    return {
+        "issuer": settings.TRACKER["ISSUING_BODY"],
+        "reference": reference_number(year=year, month=month, version=version),
+    }
+
+
 def latest_version(year, month):
     """The highest published version of the month (0 when none)."""
     latest = MonthlyReport.objects.filter(year=year, month=month).aggregate(v=Max("version"))
@@ -75,7 +84,7 @@ def publish_monthly_report(*, year, month, by, reason="", expected_version=None)
                         year=year,
                         month=month,
                         version=version,
-                        data=data,
+                        data={**data, "head": frozen_head(year=year, month=month, version=version)},
                         reason=reason,
                         published_by=by,
                     )

@@ -134,6 +134,7 @@ def report_xlsx(data, *, timestamp, version=None, reference=None):
             subtitle=subtitle,
             issued_on=issued_on,
             date_label=date_label,
+            issuer=data.get("head", {}).get("issuer"),
             **table,
         )
 

@@ -93,7 +93,9 @@ def _versions(year, month):
 def _xlsx(data, *, timestamp, version=None):
     reference = None
     if version is not None:
-        reference = reference_number(year=data["year"], month=data["month"], version=version)
+        reference = data.get("head", {}).get("reference") or reference_number(
+            year=data["year"], month=data["month"], version=version
+        )
     content = report_xlsx(data, timestamp=timestamp, version=version, reference=reference)
     response = HttpResponse(content, content_type=XLSX_TYPE)
     name, fallback = report_file_name(data, version=version, today=timezone.localdate())
@@ -140,7 +142,11 @@ def _head(data, report=None):
         "issued_on": timezone.localdate(),
     }
     if report is not None:
-        head["reference"] = reference_number(
+        # What the version was issued with (frozen at publication; versions published
+        # before the head was frozen get today's settings).
+        frozen = report.data.get("head") or {}
+        head["issuer"] = frozen.get("issuer") or head["issuer"]
+        head["reference"] = frozen.get("reference") or reference_number(
             year=report.year, month=report.month, version=report.version
         )
         head["issued_on"] = timezone.localdate(report.published_at)
