@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from tests import factories
-from tests.test_dispatch import sheet_data, week_url
+from tests.test_dispatch import edit_form_data, sheet_data, week_url
 from tracker.choices import Role, Stage
 from tracker.forms.widgets import plain_number
 from tracker.models import Project, WeeklyDispatch
@@ -187,17 +187,6 @@ def county():
     return user, project
 
 
-def _edit_data(client, project, **changes):
-    form = client.get(reverse("tracker:project_edit", args=[project.pk])).context["form"]
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        data[name] = "" if value is None else getattr(value, "isoformat", lambda v=value: v)()
-    data["target_stage"] = ""
-    data.update(changes)
-    return data
-
-
 @pytest.mark.parametrize("typed", ["9,100", "9，100", " 9 100 "])
 def test_the_project_form_saves_an_amount_typed_with_separators(client, county, typed):
     user, project = county
@@ -206,7 +195,7 @@ def test_the_project_form_saves_an_amount_typed_with_separators(client, county, 
     html = client.get(url).content.decode()
     field = re.search(r'<input[^>]*name="completed_investment"[^>]*>', html)[0]
     assert 'type="text"' in field and 'inputmode="decimal"' in field
-    response = client.post(url, _edit_data(client, project, completed_investment=typed))
+    response = client.post(url, edit_form_data(client, project, completed_investment=typed))
     assert response.status_code == 302, response.context["form"].errors
     project.refresh_from_db()
     assert project.completed_investment == Decimal("9100")
@@ -216,7 +205,7 @@ def test_the_project_form_refuses_abc_with_a_chinese_message(client, county):
     user, project = county
     client.force_login(user)
     url = reverse("tracker:project_edit", args=[project.pk])
-    response = client.post(url, _edit_data(client, project, completed_investment="abc"))
+    response = client.post(url, edit_form_data(client, project, completed_investment="abc"))
     assert response.status_code == 200
     assert "请输入数字，例如 9100 或 9,100。" in response.content.decode()
     project.refresh_from_db()

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from tests import factories
+from tests.test_dispatch import edit_form_data
 from tracker.choices import Role
 from tracker.models import Problem, Region
 
@@ -39,22 +40,11 @@ def county():
     return user, project
 
 
-def _edit_data(client, project, **changes):
-    form = client.get(reverse("tracker:project_edit", args=[project.pk])).context["form"]
-    data = {}
-    for name in form.fields:
-        value = form[name].value()
-        data[name] = "" if value is None else getattr(value, "isoformat", lambda v=value: v)()
-    data["target_stage"] = ""
-    data.update(changes)
-    return data
-
-
 def _post_edit(client, county, **changes):
     user, project = county
     client.force_login(user)
     url = reverse("tracker:project_edit", args=[project.pk])
-    response = client.post(url, _edit_data(client, project, **changes))
+    response = client.post(url, edit_form_data(client, project, **changes))
     assert response.status_code == 200  # refused, shown again
     html = response.content.decode()
     for phrase in STOCK_PHRASES:
