@@ -143,9 +143,10 @@ def test_the_activity_stamp_is_written_at_most_once_a_minute(client, user):
     assert client.session[SEEN_AT] == before
 
     move_back(client, **{SEEN_AT: 10})  # now 65 seconds ago
+    start = int(timezone.now().timestamp())
     assert is_in(client)
-    now = int(timezone.now().timestamp())
-    assert now - 5 <= client.session[SEEN_AT] <= now
+    end = int(timezone.now().timestamp())
+    assert start <= client.session[SEEN_AT] <= end  # bounds measured, so a slow machine passes
 
 
 def test_the_database_row_and_the_cookie_expire_with_the_idle_limit(client, user):
@@ -157,15 +158,18 @@ def test_the_database_row_and_the_cookie_expire_with_the_idle_limit(client, user
 
 
 def test_near_the_twelve_hours_the_row_and_the_cookie_expire_with_them(client, user):
+    start = timezone.now().timestamp()
     log_in(client)
     move_back(client, **{LOGGED_IN_AT: MAX - 600, SEEN_AT: 61})
     response = client.get(reverse("tracker:home"))
+    took = timezone.now().timestamp() - start
     assert response.status_code == 200
     logged_in_at = client.session[LOGGED_IN_AT]
     ends = datetime.datetime.fromtimestamp(logged_in_at + MAX, tz=datetime.UTC)
     assert _row(client).expire_date == ends
     max_age = int(response.cookies[settings.SESSION_COOKIE_NAME]["max-age"])
-    assert 595 <= max_age <= 600
+    # 600 s were left at login; the stamps are whole seconds, and this machine may be slow
+    assert 600 - took - 1 <= max_age <= 600
 
 
 def test_logging_out_ends_the_session_and_its_cookie_is_refused_afterwards(client, user):
