@@ -115,6 +115,11 @@ RULES = {
     ("assessment", ADJUST): _MANAGERS,
     ("site", ENTER): _MANAGERS,
     ("site", OVERSEE): _MANAGERS,
+    # Background jobs (a big export, a publication being made): the requester's own only,
+    # whatever the role: the file holds what the requester's scope let them see.
+    ("job", VIEW): {
+        role: Own("requested_by_id", "pk") for role in (MANAGER, COUNTY, COMMISSIONER, CHAIN_OFFICE)
+    },
 }
 
 # A rectification item is reached through its inspection.

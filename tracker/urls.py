@@ -1,4 +1,4 @@
-from .views import dashboard, dispatch, home, problems, projects, reports, reviews
+from .views import dashboard, dispatch, home, jobs, problems, projects, reports, reviews
 
 app_name = "tracker"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     *reports.urlpatterns,
     *reviews.urlpatterns,
     *problems.urlpatterns,
+    *jobs.urlpatterns,
 ]

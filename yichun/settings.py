@@ -94,6 +94,8 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_filters",
     "django_tables2",
+    "django_tasks",  # the backport of Django 6.0's django.tasks (README "Background work")
+    "django_tasks_db",  # its database backend: the queue lives in DATABASES["default"]
     "tracker",
     "tracker.apps.LoginAttemptsConfig",  # django-axes, with a Chinese name in the admin
 ]
@@ -310,5 +312,26 @@ TRACKER = {
     # Annual assessment: how many top-ranked regions win the overall award.
     "ASSESSMENT_TOP_N": int(os.environ.get("TRACKER_ASSESSMENT_TOP_N", "3")),
 }
+
+# --- Background work (issue 10; README "Background work"). ---
+# The queue is a table of the app's own database: workers on any host that reaches the
+# database take tasks from it (`manage.py run_worker`), and nothing else has to run.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+TRACKER.update(
+    {
+        # A list export of more rows than this becomes a background job (smaller: at once).
+        "EXPORT_BACKGROUND_ROWS": int(os.environ.get("TRACKER_EXPORT_BACKGROUND_ROWS", "5000")),
+        # Finished jobs (and their files) are deleted after this many days.
+        "JOB_KEEP_DAYS": int(os.environ.get("TRACKER_JOB_KEEP_DAYS", "7")),
+        # A running job's worker writes a heartbeat this often; a job whose heartbeat is
+        # older than JOB_STALE_SECONDS lost its worker and is queued again, at most
+        # JOB_MAX_ATTEMPTS times in all.
+        "JOB_HEARTBEAT_SECONDS": float(os.environ.get("TRACKER_JOB_HEARTBEAT_SECONDS", "10")),
+        "JOB_STALE_SECONDS": float(os.environ.get("TRACKER_JOB_STALE_SECONDS", "60")),
+        "JOB_MAX_ATTEMPTS": int(os.environ.get("TRACKER_JOB_MAX_ATTEMPTS", "3")),
+        # The daily overdue check runs once a day after this local time (Asia/Shanghai).
+        "OVERDUE_CHECK_TIME": os.environ.get("TRACKER_OVERDUE_CHECK_TIME", "00:30"),
+    }
+)
 
 DEMO_PASSWORD = "Yichun-demo-2022"

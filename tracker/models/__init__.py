@@ -1,5 +1,6 @@
 """The domain model, split by topic: the project book and the review cycle."""
 
+from .jobs import Job, JobKind, JobState
 from .projects import (
     AnnualIndicator,
     ChainLeader,
@@ -33,6 +34,9 @@ __all__ = [
     "Enterprise",
     "IndustryChain",
     "Inspection",
+    "Job",
+    "JobKind",
+    "JobState",
     "MissingDispatch",
     "MonthlyReport",
     "Park",

@@ -54,13 +54,18 @@ def latest_version(year, month):
     return latest["v"] or 0
 
 
-def publish_monthly_report(*, year, month, by, reason="", expected_version=None):
-    """Freeze the month's report as the next version; managers only (see the module doc).
+def _check_version(version, *, reason, expected_version):
+    if expected_version is not None and version != expected_version:
+        raise ValidationError(VERSION_MOVED % {"version": version})
+    if version > 1 and not reason:
+        raise ValidationError({"reason": REASON_REQUIRED})
 
-    ``expected_version``: the number the publisher confirmed (the confirmation page says
-    "will be frozen as version N"); when another publication took it meanwhile, nothing is
-    published and a ValidationError says so, instead of silently freezing N+1.
-    """
+
+def check_publish(*, year, month, by, reason="", expected_version=None):
+    """The rules of publishing, checked before any figure is computed: a manager, a month
+    that can be reported, a reason of bounded length (required from version 2 on), and the
+    confirmed version still the next one. Returns the reason, stripped. The confirmation
+    page asks it before queueing the publication; the service asks it again when it runs."""
     if not permissions.may(by, permissions.PUBLISH, "report"):
         raise PermissionDenied(_("Only city bureau managers publish the monthly report."))
     check_month(year, month)
@@ -69,15 +74,28 @@ def publish_monthly_report(*, year, month, by, reason="", expected_version=None)
         raise ValidationError(
             {"reason": _("Keep the reason under %(n)s characters.") % {"n": REASON_MAX_LENGTH}}
         )
+    _check_version(
+        latest_version(year, month) + 1, reason=reason, expected_version=expected_version
+    )
+    return reason
+
+
+def publish_monthly_report(*, year, month, by, reason="", expected_version=None):
+    """Freeze the month's report as the next version; managers only (see the module doc).
+
+    ``expected_version``: the number the publisher confirmed (the confirmation page says
+    "will be frozen as version N"); when another publication took it meanwhile, nothing is
+    published and a ValidationError says so, instead of silently freezing N+1.
+    """
+    reason = check_publish(
+        year=year, month=month, by=by, reason=reason, expected_version=expected_version
+    )
     with transaction.atomic():  # the figures and the new row in one transaction
         with translation.override(OFFICIAL_LANGUAGE):
             data = compute_report(year=year, month=month)
         for _attempt in range(PUBLISH_RETRIES):
             version = latest_version(year, month) + 1
-            if expected_version is not None and version != expected_version:
-                raise ValidationError(VERSION_MOVED % {"version": version})
-            if version > 1 and not reason:
-                raise ValidationError({"reason": REASON_REQUIRED})
+            _check_version(version, reason=reason, expected_version=expected_version)
             try:
                 with transaction.atomic():  # a savepoint: a collision leaves the rest usable
                     return MonthlyReport.objects.create(

@@ -2,13 +2,14 @@
 page size, the query string the export links keep, and a county clerk's list that opens on
 their own region."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from .. import permissions
+from .. import jobs, permissions
 
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -23,6 +24,10 @@ class FilteredListView(SingleTableMixin, FilterView):
     """
 
     exporters = {}
+    # The name of this list in tracker.exports.LISTS: an export of more rows than
+    # TRACKER["EXPORT_BACKGROUND_ROWS"] becomes a background job (tracker.jobs) whose page
+    # shows its progress and then the same file; None exports at once whatever the size.
+    export_list = None
     # The sizes the page offers (whitelisted in ``per_page``); () for a list without the
     # choice, which then shows DEFAULT_PAGE_SIZE rows unless its table is told otherwise.
     page_sizes = PAGE_SIZES
@@ -44,9 +49,23 @@ class FilteredListView(SingleTableMixin, FilterView):
         if export in self.exporters:
             filterset = self.get_filterset(self.get_filterset_class())
             if filterset.is_valid():
+                if self.export_in_background(filterset):
+                    job = jobs.queue_export(
+                        user=request.user,
+                        list_name=self.export_list,
+                        fmt=export,
+                        query=request.GET.urlencode(),
+                    )
+                    return redirect("tracker:job_detail", pk=job.pk)
                 return self.exporters[export](filterset)
             messages.error(request, _("Correct the filters before exporting."))
         return super().get(request, *args, **kwargs)
+
+    def export_in_background(self, filterset):
+        if self.export_list is None:
+            return False
+        limit = settings.TRACKER["EXPORT_BACKGROUND_ROWS"]
+        return filterset.qs.order_by()[: limit + 1].count() > limit
 
     def page_size(self):
         try:

@@ -31,6 +31,7 @@ class ProblemListView(FilteredListView):
     table_class = ProblemTable
     filterset_class = ProblemFilterSet
     exporters = {"csv": problem_csv_response, "xlsx": problem_xlsx_response}
+    export_list = "problems"
     template_name = "tracker/problem_list.html"
 
     def get_queryset(self):

@@ -41,6 +41,7 @@ class ProjectListView(FilteredListView):
     table_class = ProjectTable
     filterset_class = ProjectFilterSet
     exporters = {"csv": csv_response, "xlsx": xlsx_response}
+    export_list = "projects"
     template_name = "tracker/project_list.html"
 
     opens_on_home_region = True

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
-from .. import permissions
+from .. import jobs, permissions
 from ..models import MonthlyReport, User
 from ..periods import year_text
 from ..reports.assembly import (
@@ -34,7 +34,7 @@ from ..reports.assembly import (
     reportable_months,
     warnings_for,
 )
-from ..reports.publishing import latest_version, publish_monthly_report, reference_number
+from ..reports.publishing import check_publish, latest_version, reference_number
 from ..reports.xlsx import report_file_name, report_xlsx
 from ..spreadsheets import XLSX_TYPE, attachment
 from ..validators import TEXT_VALIDATORS
@@ -210,12 +210,22 @@ def monthly_report_publish(request, month):
             form.add_error(None, NOT_CONFIRMED)
         elif valid:
             try:
-                report = publish_monthly_report(
+                # The rules first, so a refusal shows on this page; then the publication
+                # itself runs as a background job whose page shows its progress and then
+                # opens the published version (tracker.jobs, tracker.tasks).
+                reason = check_publish(
                     year=year,
                     month=month_number,
                     by=request.user,
                     reason=form.cleaned_data["reason"],
                     expected_version=form.cleaned_data["version"],
+                )
+                job = jobs.queue_publish(
+                    user=request.user,
+                    year=year,
+                    month=month_number,
+                    version=form.cleaned_data["version"],
+                    reason=reason,
                 )
             except ValidationError as error:
                 if hasattr(error, "error_dict"):
@@ -224,9 +234,7 @@ def monthly_report_publish(request, month):
                 else:
                     form.add_error(None, error.messages)
             else:
-                return redirect(
-                    "tracker:monthly_report_version", month=label, version=report.version
-                )
+                return redirect("tracker:job_detail", pk=job.pk)
     version = latest_version(year, month_number) + 1  # as it is now, after any refusal
     data = compute_report(year=year, month=month_number)
     return render(

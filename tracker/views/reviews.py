@@ -42,6 +42,7 @@ class InspectionListView(FilteredListView):
     table_class = InspectionTable
     filterset_class = InspectionFilterSet
     exporters = {"csv": exports.inspection_csv_response, "xlsx": exports.inspection_xlsx_response}
+    export_list = "inspections"
     template_name = "tracker/inspection_list.html"
     page_sizes = ()
 
