@@ -26,6 +26,9 @@ from tracker.choices import Role, Stage
 from tracker.models import (
     IndustryChain,
     Inspection,
+    Job,
+    JobKind,
+    JobState,
     MonthlyReport,
     Problem,
     Project,
@@ -103,6 +106,17 @@ def world():
             description=f"整改{key}",
             owner_unit="某单位",
             deadline=TODAY + datetime.timedelta(days=30),
+        )
+    # A finished export of county A's clerk and one of the manager (background jobs).
+    for owner in ("county_a", "manager"):
+        rows["job_" + owner] = Job.objects.create(
+            kind=JobKind.EXPORT,
+            requested_by=users[owner],
+            state=JobState.DONE,
+            file=b"code\n",
+            content_type="text/csv",
+            file_name="项目清单.csv",
+            fallback_name="projects.csv",
         )
     return {"users": users, "rows": rows}
 
@@ -189,6 +203,8 @@ EXPECTED = {
     ("assessment", perm.ADJUST): MANAGERS,
     ("site", perm.ENTER): MANAGERS,
     ("site", perm.OVERSEE): MANAGERS,
+    # A background job is its requester's alone, whatever the role (a superuser included).
+    ("job", perm.VIEW): {"county_a": {"job_county_a"}, "manager": {"job_manager"}},
 }
 # Rectification items follow their inspection.
 ITEMS = {
@@ -204,6 +220,7 @@ ALL_NAMES = {
     "problem": PROBLEMS,
     "inspection": INSPECTIONS,
     "rectificationitem": {"item_i_ax", "item_i_b"},
+    "job": {"job_county_a", "job_manager"},
 }
 USERS = [
     "manager",
@@ -465,6 +482,18 @@ ROUTES = {
     "monthly_report_version": (
         lambda r: {"month": month_of_signing(), "version": 1},
         any_user,
+        None,
+        None,
+    ),
+    "job_detail": (
+        lambda r: {"pk": r["job_county_a"].pk},
+        needs(perm.VIEW, "job_county_a"),
+        None,
+        None,
+    ),
+    "job_download": (
+        lambda r: {"pk": r["job_county_a"].pk},
+        needs(perm.VIEW, "job_county_a"),
         None,
         None,
     ),

@@ -16,7 +16,7 @@ from tests import test_reports as tr
 from tests.test_assessments import OWN_SCOPE_TESTS as ASSESSMENT_OWN_TESTS
 from tests.test_inspections import OWN_SCOPE_TESTS as INSPECTION_OWN_TESTS
 from tracker.choices import Role, Stage
-from tracker.models import ChangeLog, Project, StageChange, WeeklyDispatch
+from tracker.models import ChangeLog, Job, JobKind, JobState, Project, StageChange, WeeklyDispatch
 from tracker.spreadsheets import FIRST_DATA_ROW
 
 pytestmark = pytest.mark.django_db
@@ -95,6 +95,21 @@ def dispatch_post(project):
 
 this_week = "{}-W{:02d}".format(*datetime.date.today().isocalendar()[:2])  # noqa: DTZ011
 
+
+def someone_elses_job(project):
+    """A finished export of another user (a manager, who sees every project): nobody else
+    may open its page or its file."""
+    owner = factories.user(Role.MANAGER)
+    job = Job.objects.create(
+        kind=JobKind.EXPORT,
+        requested_by=owner,
+        state=JobState.DONE,
+        file=project.name.encode(),
+        content_type="text/csv",
+    )
+    return {"pk": job.pk}
+
+
 # route name → (kwargs builder, POST body builder or None). The target is always "theirs".
 CASES = {
     "home": (lambda p: {}, None),
@@ -127,6 +142,8 @@ CASES = {
     "monthly_report": (tr.report_month_kwargs, None),
     "monthly_report_publish": (tr.report_month_kwargs, tr.publish_post),
     "monthly_report_version": (tr.published_version_kwargs, None),
+    "job_detail": (someone_elses_job, None),
+    "job_download": (someone_elses_job, None),
 }
 
 # Pages with an object in the URL that a user may not see at all answer 404.
@@ -141,6 +158,8 @@ READ_404 = {
         for r in ("problem_detail", "problem_action")
         for w in ("county", "commissioner", "chain")
     },
+    # Another user's background job (tracker.jobs: the requester's own only).
+    *{(r, w) for r in ("job_detail", "job_download") for w in ("county", "commissioner", "chain")},
 }
 
 

@@ -46,6 +46,9 @@ from tracker.models import (
     ChangeLog,
     IndustryChain,
     Inspection,
+    Job,
+    JobKind,
+    JobState,
     MissingDispatch,
     MonthlyReport,
     Problem,
@@ -210,6 +213,28 @@ def build_world():
     assessments.add_adjustment(
         year=SIGNED.year, region=a, points=Decimal(5), reason="加分", by=manager
     )
+    # Background jobs of every state for every user: a finished export with its file, a
+    # published report, one running, one failed (their pages and files are walked).
+    for user in users.values():
+        for kind, state in (
+            (JobKind.EXPORT, JobState.DONE),
+            (JobKind.PUBLISH, JobState.DONE),
+            (JobKind.EXPORT, JobState.RUNNING),
+            (JobKind.EXPORT, JobState.FAILED),
+        ):
+            Job.objects.create(
+                kind=kind,
+                requested_by=user,
+                state=state,
+                done=3,
+                total=10,
+                file=b"code\n" if kind == JobKind.EXPORT and state == JobState.DONE else None,
+                file_name="项目清单.csv",
+                fallback_name="projects.csv",
+                content_type="text/csv; charset=utf-8",
+                result_url="/reports/monthly/" if kind == JobKind.PUBLISH else "",
+                error="失败" if state == JobState.FAILED else "",
+            )
     return users
 
 
@@ -409,6 +434,9 @@ def page_urls():
             kwargs={"month": f"{year}-{month:02d}", "version": version},
         )
         urls += [url, url + "?export=xlsx"]
+    for pk in Job.objects.values_list("pk", flat=True):
+        urls.append(reverse("tracker:job_detail", args=[pk]))
+        urls.append(reverse("tracker:job_download", args=[pk]))
     # The lists with filters, good and poisoned, and their exports.
     filters = {
         "project_list": [
@@ -552,6 +580,7 @@ def test_every_route_of_the_app_is_walked():
         "chain_detail", "problem_detail", "inspection_detail", "problem_create",
         "inspection_create", "dispatch_week", "assessment_year", "assessment_weights",
         "assessment_adjust", "monthly_report", "monthly_report_version", "monthly_report_publish",
+        "job_detail", "job_download",
     }  # fmt: skip
     post_only = {"inspection_item_add", "inspection_item_action", "problem_action"}
     assert walked | post_only == tracker_routes()

@@ -66,6 +66,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_tasks_db.models import DBTaskResult
 
 from . import assessments, inspections, permissions, projects_service
 from .choices import ChangeAction, Stage, Tier5020
@@ -1052,3 +1053,11 @@ class AccessLogAdmin(LoginRecordAdminMixin, axes_admin.AccessLogAdmin):
 class AccessFailureLogAdmin(LoginRecordAdminMixin, axes_admin.AccessFailureLogAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- background work (issue 10) ---
+# django-tasks-db registers its queue rows in the admin. They are the engine's bookkeeping,
+# in English, and not a back-office topic: a job is seen by its requester on its own page
+# (tracker/views/jobs.py), and workers are watched through their logs.
+if admin.site.is_registered(DBTaskResult):
+    admin.site.unregister(DBTaskResult)

@@ -132,7 +132,7 @@ def progress(job, *, done, total):
     job.done, job.total = done, total
 
 
-def finish(job, *, file=None, file_name="", content_type="", disposition="", result_url=""):
+def finish(job, *, file=None, file_name="", fallback_name="", content_type="", result_url=""):
     """The job is done: its file (bytes) or the page of its result. False when the job is no
     longer this worker's (it was presumed dead and retried)."""
     done = _held(job).update(
@@ -142,7 +142,7 @@ def finish(job, *, file=None, file_name="", content_type="", disposition="", res
         file=file,
         file_name=file_name,
         content_type=content_type,
-        disposition=disposition,
+        fallback_name=fallback_name,
         result_url=result_url,
         error="",
     )

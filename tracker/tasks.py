@@ -79,17 +79,14 @@ class _Progress:
             jobs.progress(self.job, done=min(self.done, self.total), total=self.total)
 
 
-def disposition_name(disposition):
-    """The file name a Content-Disposition header gives (its UTF-8 form when there is one)."""
+def disposition_names(disposition):
+    """(UTF-8 name, ASCII name) of a Content-Disposition (tracker.spreadsheets.attachment)."""
+    names = {}
     for part in disposition.split(";"):
         key, _, value = part.strip().partition("=")
-        if key == "filename*":
-            return unquote(value.split("''", 1)[-1])
-    for part in disposition.split(";"):
-        key, _, value = part.strip().partition("=")
-        if key == "filename":
-            return value.strip('"')
-    return ""
+        names[key] = value
+    utf8 = unquote(names.get("filename*", "").split("''", 1)[-1])
+    return utf8, names.get("filename", "").strip('"')
 
 
 def run_export(job):
@@ -105,13 +102,13 @@ def run_export(job):
     filterset._qs = _counting(filterset.qs, tick)  # django-filter caches the filtered set here
     response = WRITERS[fmt](params["list"], filterset)
     content = b"".join(response.streaming_content)
-    disposition = response["Content-Disposition"]
+    name, fallback = disposition_names(response["Content-Disposition"])
     jobs.finish(
         job,
         file=content,
-        file_name=disposition_name(disposition)[:255],
+        file_name=name[:255],
+        fallback_name=fallback[:255],
         content_type=response["Content-Type"],
-        disposition=disposition,
     )
 
 

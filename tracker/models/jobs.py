@@ -67,10 +67,9 @@ class Job(models.Model):
     content_type = models.CharField(
         _("content type"), max_length=100, blank=True, validators=TEXT_VALIDATORS
     )
-    # Content-Disposition of the file as the immediate export sends it (Chinese name and
-    # ASCII fallback), so the job's download is the same response.
-    disposition = models.CharField(
-        _("content disposition"), max_length=1000, blank=True, validators=TEXT_VALIDATORS
+    # The ASCII name for clients that do not read the UTF-8 one (Content-Disposition).
+    fallback_name = models.CharField(
+        _("ASCII file name"), max_length=255, blank=True, validators=TEXT_VALIDATORS
     )
     file = models.BinaryField(_("file"), null=True, blank=True)
     result_url = models.CharField(

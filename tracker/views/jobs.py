@@ -3,19 +3,27 @@
 Only the requester reaches either (tracker.jobs.visible_to): anyone else gets a 404.
 """
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .. import jobs
 from ..models import JobKind, JobState
+from ..spreadsheets import XLSX_TYPE, attachment
 
 REFRESH_SECONDS = 2
+CSV_TYPE = "text/csv; charset=utf-8"
+FILE_TYPES = {CSV_TYPE, XLSX_TYPE}
+
+
+def _local(url):
+    return bool(url) and url_has_allowed_host_and_scheme(url, allowed_hosts=None)
 
 
 def job_detail(request, pk):
     job = get_object_or_404(jobs.visible_to(request.user), pk=pk)
-    if job.state == JobState.DONE and job.kind == JobKind.PUBLISH and job.result_url:
+    if job.state == JobState.DONE and job.kind == JobKind.PUBLISH and _local(job.result_url):
         return redirect(job.result_url)  # the published version
     return render(
         request,
@@ -32,10 +40,11 @@ def job_download(request, pk):
     job = get_object_or_404(
         jobs.visible_to(request.user).filter(state=JobState.DONE, file__isnull=False), pk=pk
     )
-    if not job.content_type:
-        raise Http404
-    response = HttpResponse(bytes(job.file), content_type=job.content_type)
-    response["Content-Disposition"] = job.disposition
+    # The headers are rebuilt from the stored names (quoted, ASCII-only fallback), and only
+    # the two types the exports write are sent as such.
+    kind = job.content_type if job.content_type in FILE_TYPES else "application/octet-stream"
+    response = HttpResponse(bytes(job.file), content_type=kind)
+    response["Content-Disposition"] = attachment(job.file_name, job.fallback_name or "export")
     return response
 
 
