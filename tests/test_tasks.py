@@ -1,0 +1,195 @@
+"""Background jobs in this process: who sees a job, which exports become jobs, progress,
+recovery of a dead worker's job, the daily schedule and pruning (tracker.jobs).
+The real worker processes are in tests/test_tasks_worker.py."""
+
+import datetime
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from tests import factories
+from tracker import jobs, tasks
+from tracker.choices import Role
+from tracker.models import Job, JobKind, JobState, MonthlyReport
+from tracker.reports.publishing import publish_monthly_report
+
+pytestmark = pytest.mark.django_db
+
+ROWS = 6
+
+
+@pytest.fixture
+def book():
+    region = factories.region(name="袁州区")
+    for _ in range(ROWS):
+        factories.project(region=region)
+    return {
+        "manager": factories.user(Role.MANAGER),
+        "county": factories.user(Role.COUNTY, region=region),
+        "other_county": factories.user(Role.COUNTY, region=region),
+    }
+
+
+def finished_export(user):
+    return Job.objects.create(
+        kind=JobKind.EXPORT,
+        requested_by=user,
+        state=JobState.DONE,
+        file=b"code\n",
+        file_name="项目清单.csv",
+        fallback_name="projects.csv",
+        content_type="text/csv; charset=utf-8",
+    )
+
+
+def test_only_the_requester_sees_and_downloads_a_job(client, book):
+    job = finished_export(book["county"])
+    detail = reverse("tracker:job_detail", args=[job.pk])
+    download = reverse("tracker:job_download", args=[job.pk])
+    for who in ("other_county", "manager"):  # the same region, or a manager: still not theirs
+        client.force_login(book[who])
+        assert client.get(detail).status_code == 404
+        assert client.get(download).status_code == 404
+    client.force_login(book["county"])
+    assert client.get(detail).status_code == 200
+    response = client.get(download)
+    assert response.status_code == 200 and response.content == b"code\n"
+    assert response["Content-Disposition"] == (
+        "attachment; filename=\"projects.csv\"; filename*=UTF-8''"
+        "%E9%A1%B9%E7%9B%AE%E6%B8%85%E5%8D%95.csv"
+    )
+
+
+def test_an_unfinished_job_has_no_file_and_its_page_refreshes_without_script(client, book):
+    job = Job.objects.create(kind=JobKind.EXPORT, requested_by=book["county"], done=3, total=12)
+    client.force_login(book["county"])
+    assert client.get(reverse("tracker:job_download", args=[job.pk])).status_code == 404
+    page = client.get(reverse("tracker:job_detail", args=[job.pk])).content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in page
+    assert 'value="25"' in page and "<script>" not in page
+
+
+@pytest.mark.parametrize(("limit", "background"), [(ROWS, False), (ROWS - 1, True)])
+def test_an_export_beyond_the_limit_becomes_a_job(client, book, monkeypatch, limit, background):
+    monkeypatch.setitem(settings.TRACKER, "EXPORT_BACKGROUND_ROWS", limit)
+    client.force_login(book["county"])
+    response = client.get(reverse("tracker:project_list"), {"region": "", "export": "csv"})
+    assert Job.objects.exists() is background
+    if background:
+        job = Job.objects.get()
+        assert response.status_code == 302
+        assert (job.kind, job.requested_by, job.state) == (
+            JobKind.EXPORT,
+            book["county"],
+            JobState.QUEUED,
+        )
+        assert job.params == {"list": "projects", "format": "csv", "query": "region=&export=csv"}
+        assert DBTaskResult.objects.get(pk=job.task_id).task_path == "tracker.tasks.run_job"
+    else:
+        assert response.status_code == 200 and response.streaming
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_progress_is_recorded_as_the_rows_are_written(book, monkeypatch, fmt):
+    monkeypatch.setattr(tasks, "PROGRESS_EVERY_SECONDS", 0)
+    job = jobs.queue_export(user=book["county"], list_name="projects", fmt=fmt, query="region=")
+    job = jobs.claim(job.pk, worker_id="here")
+    seen = []
+    recorded = jobs.progress
+
+    def spy(job, *, done, total):
+        seen.append((done, total))
+        recorded(job, done=done, total=total)
+
+    monkeypatch.setattr(jobs, "progress", spy)
+    tasks.run_export(job)
+    passes = {"csv": 1, "xlsx": 2}[fmt]
+    assert seen[0] == (0, ROWS * passes)
+    assert [done for done, _ in seen[1:]] == list(range(1, ROWS * passes + 1))
+    job.refresh_from_db()
+    assert job.state == JobState.DONE and job.done == job.total == ROWS * passes
+
+
+def test_a_stale_job_is_queued_again_then_given_up_and_the_old_worker_cannot_finish_it(book):
+    job = jobs.queue_export(user=book["county"], list_name="projects", fmt="csv", query="")
+    first_task = job.task_id
+    job = jobs.claim(job.pk, worker_id="dead")
+    stale = settings.TRACKER["JOB_STALE_SECONDS"]
+    now = timezone.now()
+    # A heartbeat just within the limit is alive.
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=now - datetime.timedelta(seconds=stale))
+    assert jobs.recover_stale(now=now) == (0, 0)
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=now - datetime.timedelta(seconds=stale + 1))
+    assert jobs.recover_stale(now=now) == (1, 0)
+    job.refresh_from_db()
+    assert job.state == JobState.QUEUED and job.task_id != first_task
+    assert not jobs.finish(job, file=b"late")  # the presumed dead worker comes back
+    for attempt in range(2, settings.TRACKER["JOB_MAX_ATTEMPTS"] + 1):
+        job = jobs.claim(job.pk, worker_id=f"dead-{attempt}")
+        assert job.attempts == attempt
+        Job.objects.filter(pk=job.pk).update(heartbeat_at=now - datetime.timedelta(hours=1))
+        expected = (1, 0) if attempt < settings.TRACKER["JOB_MAX_ATTEMPTS"] else (0, 1)
+        assert jobs.recover_stale(now=now) == expected
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED and job.file is None and job.error
+
+
+def test_a_second_delivery_of_a_task_finds_nothing_to_claim(book):
+    job = jobs.queue_export(user=book["county"], list_name="projects", fmt="csv", query="")
+    assert jobs.claim(job.pk, worker_id="a") is not None
+    assert jobs.claim(job.pk, worker_id="b") is None
+
+
+def test_the_daily_check_is_scheduled_once_its_time_has_come_and_once_a_day(monkeypatch):
+    monkeypatch.setitem(settings.TRACKER, "OVERDUE_CHECK_TIME", "00:30")
+    day = datetime.date(2026, 12, 2)
+    at = timezone.make_aware(datetime.datetime.combine(day, datetime.time(0, 29)))
+    assert jobs.schedule_daily(now=at) is None
+    at += datetime.timedelta(minutes=1)
+    job = jobs.schedule_daily(now=at)
+    assert (job.kind, job.run_for, job.requested_by) == (JobKind.OVERDUE_CHECK, day, None)
+    assert jobs.schedule_daily(now=at + datetime.timedelta(hours=5)) is None  # another worker
+    nextday = jobs.schedule_daily(now=at + datetime.timedelta(days=1))
+    assert nextday.run_for == day + datetime.timedelta(days=1)
+    assert Job.objects.filter(kind=JobKind.OVERDUE_CHECK).count() == 2
+
+
+def test_pruning_deletes_finished_jobs_older_than_the_keep_days_only(book):
+    keep = settings.TRACKER["JOB_KEEP_DAYS"]
+    now = timezone.now()
+    made = {}
+    for name, state, age in (
+        ("old_done", JobState.DONE, keep + 1),
+        ("old_failed", JobState.FAILED, keep + 1),
+        ("old_running", JobState.RUNNING, keep + 1),
+        ("recent_done", JobState.DONE, keep - 1),
+    ):
+        job = Job.objects.create(kind=JobKind.EXPORT, requested_by=book["county"], state=state)
+        Job.objects.filter(pk=job.pk).update(created_at=now - datetime.timedelta(days=age))
+        made[name] = job.pk
+    assert jobs.prune(now=now) == 2
+    assert set(Job.objects.values_list("pk", flat=True)) == {
+        made["old_running"],
+        made["recent_done"],
+    }
+
+
+def test_publishing_is_refused_on_the_page_before_anything_is_queued(client, book):
+    publish_monthly_report(year=2022, month=12, by=book["manager"])
+    client.force_login(book["manager"])
+    url = reverse("tracker:monthly_report_publish", kwargs={"month": "2022-12"})
+    response = client.post(url, {"confirm": "yes", "version": "2", "reason": ""})
+    assert response.status_code == 200  # version 2 needs a reason
+    response = client.post(url, {"confirm": "yes", "version": "1", "reason": "再发"})
+    assert response.status_code == 200  # version 1 is taken
+    assert not Job.objects.exists()
+    response = client.post(url, {"confirm": "yes", "version": "2", "reason": "更正"})
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.params == {"year": 2022, "month": 12, "version": 2, "reason": "更正"}
+    client.force_login(book["county"])
+    assert client.post(url, {"confirm": "yes", "version": "2", "reason": "x"}).status_code == 403
+    assert MonthlyReport.objects.count() == 1 and Job.objects.count() == 1
