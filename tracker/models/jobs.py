@@ -24,7 +24,7 @@ class JobKind(models.TextChoices):
 class JobState(models.TextChoices):
     QUEUED = "queued", _("Waiting for a worker")
     RUNNING = "running", _("Running")
-    DONE = "done", _("Done")
+    DONE = "done", _("Finished")
     FAILED = "failed", _("Failed")
 
 

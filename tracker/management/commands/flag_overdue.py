@@ -26,8 +26,9 @@ class Command(BaseCommand):
         "Flag overdue problems (链长制问题) and rectification items (overdue_since = the day "
         "after the deadline) and weekly dispatches missing after their deadline "
         "(MissingDispatch), as of today in Asia/Shanghai. Running it again changes nothing "
-        "more, and a missed day is caught up by the next run. Run it daily from cron, shortly "
-        "after midnight Asia/Shanghai, with the environment of the app processes "
+        "more, and a missed day is caught up by the next run. The background workers "
+        "(manage.py run_worker) run it daily by themselves; without them, run it daily from "
+        "cron, shortly after midnight Asia/Shanghai, with the environment of the app processes "
         "(DATABASE_URL, DJANGO_SECRET_KEY, TRACKER_* settings), e.g. this crontab "
         "(CRON_TZ is read by cronie; with Debian's cron, the host's time zone applies):",
         width=79,
