@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 from openpyxl import load_workbook
 
 from tests import factories
@@ -230,6 +231,9 @@ def test_a_killed_worker_loses_nothing_another_worker_finishes_the_job(
     done = wait_for(lambda: job_in(job.pk, JobState.DONE, JobState.FAILED), "the retry", [second])
     assert done.state == JobState.DONE, done.error
     assert done.attempts == 2 and done.worker_id == "rescuer"
+    # The engine's row of the killed run is closed as failed; the retry's succeeded.
+    statuses = set(DBTaskResult.objects.values_list("status", flat=True))
+    assert statuses == {"FAILED", "SUCCESSFUL"}
     download = client.get(reverse("tracker:job_download", args=[job.pk]))
     assert download.content == b"".join(
         immediate_export(client, "csv", monkeypatch).streaming_content

@@ -28,6 +28,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from . import permissions
 from .models import Job, JobKind, JobState
@@ -171,7 +173,7 @@ def recover_stale(*, now=None):
     cutoff = now - datetime.timedelta(seconds=setting("JOB_STALE_SECONDS"))
     stale = Job.objects.filter(state=JobState.RUNNING, heartbeat_at__lt=cutoff)
     requeued = failed = 0
-    for job in stale.only("pk", "attempts", "worker_id", "heartbeat_at"):
+    for job in stale.only("pk", "attempts", "worker_id", "heartbeat_at", "task_id"):
         held = Job.objects.filter(
             pk=job.pk, state=JobState.RUNNING, worker_id=job.worker_id, heartbeat_at__lt=cutoff
         )
@@ -185,10 +187,19 @@ def recover_stale(*, now=None):
         with transaction.atomic():
             # Only the worker whose UPDATE moves the row queues the new task.
             if held.update(state=JobState.QUEUED, worker_id="", heartbeat_at=None):
+                _close_dead_task(job.task_id, now=now)
                 _enqueue_task(job)
                 requeued += 1
                 logger.warning("job %s lost its worker %s: queued again", job.pk, job.worker_id)
     return requeued, failed
+
+
+def _close_dead_task(task_id, *, now):
+    """The engine leaves a killed worker's task "running" for ever: mark it failed, so that
+    its table says what happened and pruning removes it."""
+    DBTaskResult.objects.filter(pk=task_id, status=TaskResultStatus.RUNNING).update(
+        status=TaskResultStatus.FAILED, finished_at=now
+    )
 
 
 def _check_time():
@@ -212,9 +223,6 @@ def schedule_daily(*, now=None):
 def prune(*, now=None):
     """Delete the jobs (with their files) and the engine's finished task rows older than
     ``JOB_KEEP_DAYS``. Unfinished jobs stay. Returns the number of jobs deleted."""
-    # The engine's own model, imported here: it exists only once the app registry is ready.
-    from django_tasks_db.models import DBTaskResult
-
     cutoff = (now or timezone.now()) - datetime.timedelta(days=setting("JOB_KEEP_DAYS"))
     deleted, _ = Job.objects.filter(
         state__in=[JobState.DONE, JobState.FAILED], created_at__lt=cutoff
