@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 
 from tests import factories
 from tests import test_reports as tr
+from tests.test_tasks import run_queued_jobs
 from tracker.choices import Role
 from tracker.models import MonthlyReport, Project
 from tracker.reports.publishing import publish_monthly_report, reference_number
@@ -214,7 +215,9 @@ def test_the_confirmed_post_publishes_version_1_and_opens_it(june, client):
     manager = factories.user(Role.MANAGER)
     client.force_login(manager)
     response = client.post(CONFIRM, {"version": 1, "confirm": "yes"})
-    assert response.status_code == 302
+    assert response.status_code == 302  # to the background job's page
+    run_queued_jobs()
+    response = client.get(response["Location"])  # done: it opens the published version
     assert response["Location"] == version_url(1)
     report = MonthlyReport.objects.get()
     assert (report.year, report.month, report.version, report.published_by) == (2022, 6, 1, manager)
@@ -233,7 +236,8 @@ def test_republishing_confirms_version_2_and_needs_a_reason(june, client):
     assert client.post(CONFIRM, {"version": 2, "confirm": "yes"}).status_code == 200
     assert MonthlyReport.objects.count() == 1  # no reason: nothing published
     response = client.post(CONFIRM, {"version": 2, "confirm": "yes", "reason": "补报数据"})
-    assert response["Location"] == version_url(2)
+    run_queued_jobs()
+    assert client.get(response["Location"])["Location"] == version_url(2)
     assert MonthlyReport.objects.get(version=2).reason == "补报数据"
 
 

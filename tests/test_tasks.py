@@ -193,3 +193,10 @@ def test_publishing_is_refused_on_the_page_before_anything_is_queued(client, boo
     client.force_login(book["county"])
     assert client.post(url, {"confirm": "yes", "version": "2", "reason": "x"}).status_code == 403
     assert MonthlyReport.objects.count() == 1 and Job.objects.count() == 1
+
+
+def run_queued_jobs():
+    """Run every queued job here, as a worker would (for tests of the pages that queue)."""
+    for pk in Job.objects.filter(state=JobState.QUEUED).order_by("pk").values_list("pk", flat=True):
+        job = jobs.claim(pk, worker_id="test")
+        tasks.RUNNERS[job.kind](job)
