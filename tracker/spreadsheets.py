@@ -20,8 +20,8 @@ plus ``PADDING``, at most ``MAX_WIDTH`` (longer text wraps).
 
 The rows are read once: measured while they are spooled to a temporary file (a list is kept
 as it is), then written from it; the sheet goes to disk row by row (XlsxWriter's constant
-memory mode: openpyxl's write-only mode took 2–3 times as long for the same file), so memory
-stays bounded whatever the number of rows.
+memory mode: openpyxl's write-only mode took about twice as long for the same cells), so
+memory stays bounded whatever the number of rows.
 """
 
 import datetime
