@@ -20,11 +20,14 @@ from django.utils import translation
 from openpyxl import load_workbook
 
 from tests import factories
-from tracker.choices import CapitalSource, Role, Stage, Tier5020
+from tracker import exports
+from tracker.choices import CapitalSource, ProblemStatus, RectificationStatus, Role, Stage, Tier5020
 from tracker.exports import HEADERS, csv_response, write_list_csv, write_list_xlsx, xlsx_response
-from tracker.models import Project
+from tracker.models import Inspection, Problem, Project, RectificationItem
 from tracker.spreadsheets import HEADER_ROW
+from tracker.views.problems import ProblemListView
 from tracker.views.projects import ProjectListView
+from tracker.views.reviews import InspectionListView
 
 pytestmark = pytest.mark.django_db
 
@@ -70,10 +73,10 @@ def build(n, *, region):
     return factories.user(Role.MANAGER)
 
 
-def filterset(user, **params):
-    request = RequestFactory().get("/projects/", params)
+def filterset(user, view_class=None, **params):
+    request = RequestFactory().get("/", params)
     request.user = user
-    view = ProjectListView()
+    view = (view_class or ProjectListView)()
     view.setup(request)
     filters = view.get_filterset(view.get_filterset_class())
     assert filters.is_valid(), filters.errors
@@ -215,3 +218,54 @@ def test_the_export_queries_do_not_grow_with_the_rows(export):
     build(40, region=large)
     count_queries(export, manager, small)  # warm caches (content types, settings rows)
     assert count_queries(export, manager, small) == count_queries(export, manager, large)
+
+
+def build_ledgers(n, *, region):
+    """``n`` problems (raised by as many people) and ``n`` inspections of two items each."""
+    project = factories.project(region=region)
+    day = datetime.date(2022, 6, 1)
+    for i in range(n):
+        Problem.objects.create(
+            project=project,
+            chain=project.chain,
+            region=region,
+            status=ProblemStatus.ASSIGNED if i % 2 else ProblemStatus.RAISED,
+            assigned_unit="宜春市自然资源局" if i % 2 else "",
+            deadline=day + datetime.timedelta(days=i) if i % 2 else None,
+            title=f"问题{i}",
+            raised_on=day,
+            raised_by=factories.user(Role.COUNTY, region=region),
+        )
+        inspection = Inspection.objects.create(
+            year=2022, quarter=2, region=region, project=project, inspected_on=day, title=f"督查{i}"
+        )
+        for status in (RectificationStatus.OPEN, RectificationStatus.DONE):
+            RectificationItem.objects.create(
+                inspection=inspection,
+                description="整改",
+                owner_unit="县工信局",
+                deadline=day + datetime.timedelta(days=30),
+                status=status,
+                done_on=day + datetime.timedelta(days=5) if status != "open" else None,
+            )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+@pytest.mark.parametrize(
+    ("kind", "view_class"), [("problems", ProblemListView), ("inspections", InspectionListView)]
+)
+def test_the_ledger_exports_queries_do_not_grow_with_the_rows(fmt, kind, view_class):
+    small, large = factories.region(name="小县"), factories.region(name="大县")
+    build_ledgers(2, region=small)
+    build_ledgers(25, region=large)
+    manager = factories.user(Role.MANAGER)
+    export = exports.list_csv if fmt == "csv" else exports.list_xlsx
+
+    def count(region):
+        with CaptureQueriesContext(connection) as queries:
+            body = body_of(export(kind, filterset(manager, view_class, region=region.pk)))
+        assert body
+        return len(queries)
+
+    count(small)  # warm caches
+    assert count(small) == count(large)
