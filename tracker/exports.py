@@ -7,13 +7,15 @@ report's XLSX) passes each cell through ``safe_text`` (tracker.spreadsheets), so
 written whatever the database holds; numbers and dates are written as numbers and dates.
 
 The CSV is for machines: the header row, then one row per record, UTF-8 with a BOM. The XLSX
-is for people: the same columns as a titled, print-ready table (``write_titled_table``) that
+is for people: the same columns as a titled, print-ready table (tracker.spreadsheets) that
 says what it is, which filter made it (``describe_filters``), who issued it and when, with a
 totals row of the database's sums for the exported set. Both are named after what is in them
 (``export_name``): 项目清单-袁州区-2022年签约-2026-12-01.xlsx.
 """
 
 import csv
+import datetime
+import io
 import itertools
 import tempfile
 
@@ -21,7 +23,6 @@ from django.db import models
 from django.db.models import Count, Q, Sum
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone, translation
-from openpyxl import Workbook
 
 from . import money
 from .choices import (
@@ -45,10 +46,11 @@ from .spreadsheets import (
     XLSX_TYPE,
     YI,
     Column,
+    SafeTexts,
+    TitledWorkbook,
     attachment,
     file_name,
-    safe_text,
-    write_titled_table,
+    safe_text,  # noqa: F401 (re-exported: callers import it from here)
 )
 
 CHUNK_SIZE = 2000
@@ -85,15 +87,31 @@ COLUMNS = [
     ("示例数据", None, TEXT),
 ]
 HEADERS = [header for header, _, _ in COLUMNS]
+# What one row is read from, as ``values_list`` reads it (one query, no model instances).
 VALUE_KEYS = [
-    *(key for _, key, _ in COLUMNS if key),
-    "stage",
-    "capital_source",
+    "code",
+    "name",
+    "enterprise__name",
+    "region__name",
+    "chain__name",
+    "signed_on",
+    "signed_amount",
     "tier_5020_value",
     "is_billion_value",
-    "is_sample",
-    "commissioner",
+    "stage",
+    "capital_source",
+    "park__name",
+    "annual_planned_investment",
+    "completed_investment",
+    "planned_start_on",
+    "actual_start_on",
+    "planned_production_on",
+    "actual_production_on",
     "light",
+    "responsible_leader",
+    "responsible_unit",
+    "commissioner",
+    "is_sample",
 ]
 
 
@@ -102,40 +120,82 @@ def _labels(choices):
         return {value: str(label) for value, label in choices}
 
 
+def _or_blank(value):
+    return "" if value is None else value
+
+
 def export_rows(queryset):
     """Yield one list of cell values per project, header row first.
 
     Values are Python numbers/dates/strings; ``queryset`` must carry ``with_tiers()``. The
-    warning light is today's (tracker.lights), as on the list page.
+    warning light is today's (tracker.lights), as on the list page. The rows are read with
+    ``values_list`` in chunks, the labels of choices and people looked up in maps made once:
+    two queries whatever the number of rows (the rows, the commissioners' names).
     """
     yield list(HEADERS)
-    stages, sources, tiers = (
-        _labels(c) for c in (Stage.choices, CapitalSource.choices, Tier5020.choices)
-    )
+    stages, sources = _labels(Stage.choices), _labels(CapitalSource.choices)
+    tiers = {**_labels(Tier5020.choices), Tier5020.NONE: ""}
+    is_5020 = {tier: YES for tier in tiers} | {Tier5020.NONE: NO}
     lights = _labels(Light.choices)
+    yes_no = {True: YES, False: NO}
+    yi_file = money.yi_file
     ordered = queryset.order_by(*queryset.model._meta.ordering)
     if "light" not in ordered.query.annotations:  # a light filter may have annotated them
         ordered = annotate_lights(ordered, today=timezone.localdate())
-    rows = ordered.values(*VALUE_KEYS)
+    rows = ordered.values_list(*VALUE_KEYS)
     commissioners = User.display_by_id(queryset.values("commissioner"), with_unit=True)
-    for row in rows.iterator(chunk_size=CHUNK_SIZE):
-        tier = row["tier_5020_value"]
-        derived = {
-            "5020项目": YES if tier != Tier5020.NONE else NO,
-            "亿元以上": YES if row["is_billion_value"] else NO,
-            "项目阶段": stages.get(row["stage"], row["stage"]),
-            "5020档次": tiers[tier] if tier != Tier5020.NONE else "",
-            "签约金额(亿元)": money.yi_file(row["signed_amount"]),
-            "资金来源": sources.get(row["capital_source"], row["capital_source"]),
-            "预警灯": lights.get(row["light"], ""),
-            "示例数据": YES if row["is_sample"] else NO,
-            "企业特派员": commissioners.get(row["commissioner"], ""),
-        }
-        out = []
-        for header, key, _ in COLUMNS:
-            value = row[key] if key else derived[header]
-            out.append("" if value is None else value)
-        yield out
+    for (
+        code,
+        name,
+        enterprise,
+        region,
+        chain,
+        signed_on,
+        amount,
+        tier,
+        billion,
+        stage,
+        source,
+        park,
+        planned,
+        completed,
+        planned_start,
+        actual_start,
+        planned_production,
+        actual_production,
+        light,
+        leader,
+        unit,
+        commissioner,
+        sample,
+    ) in rows.iterator(chunk_size=CHUNK_SIZE):
+        yield [
+            code,
+            name,
+            enterprise,
+            region,
+            chain,
+            signed_on,
+            amount,
+            is_5020[tier],
+            yes_no[bool(billion)],
+            stages.get(stage, stage),
+            yi_file(amount),
+            tiers[tier],
+            sources.get(source, source),
+            _or_blank(park),
+            planned,
+            completed,
+            _or_blank(planned_start),
+            _or_blank(actual_start),
+            _or_blank(planned_production),
+            _or_blank(actual_production),
+            lights.get(light, ""),
+            leader,
+            unit,
+            commissioners.get(commissioner, ""),
+            yes_no[bool(sample)],
+        ]
 
 
 def project_totals(queryset):
@@ -185,17 +245,31 @@ PROBLEM_HEADERS = [header for header, _, _ in PROBLEM_COLUMNS]
 PROBLEM_KEYS = [key for _, key, _ in PROBLEM_COLUMNS]
 
 
+def _keyed_rows(rows, keys, labels):
+    """Each ``values_list`` row of ``keys`` as a list, None as "", the columns in
+    ``labels`` (key → {value: label}, or a function of the value) through their labels."""
+    mapped = [(keys.index(key), label) for key, label in labels.items()]
+    for row in rows.iterator(chunk_size=CHUNK_SIZE):
+        out = ["" if value is None else value for value in row]
+        for index, label in mapped:
+            value = row[index]
+            out[index] = label(value) if callable(label) else label.get(value, value)
+        yield out
+
+
 def problem_export_rows(queryset):
     yield list(PROBLEM_HEADERS)
-    statuses = _labels(ProblemStatus.choices)
     raisers = User.display_by_id(queryset.values("raised_by"), with_unit=True)
     rows = queryset.order_by("-raised_on", "-id").values_list(*PROBLEM_KEYS)
-    for row in rows.iterator(chunk_size=CHUNK_SIZE):
-        values = dict(zip(PROBLEM_KEYS, row, strict=True))
-        values["status"] = statuses.get(values["status"], values["status"])
-        values["escalated"] = YES if values["escalated"] else NO
-        values["raised_by"] = raisers.get(values["raised_by"], "")
-        yield ["" if values[k] is None else values[k] for k in PROBLEM_KEYS]
+    yield from _keyed_rows(
+        rows,
+        PROBLEM_KEYS,
+        {
+            "status": _labels(ProblemStatus.choices),
+            "escalated": {True: YES, False: NO},
+            "raised_by": lambda pk: raisers.get(pk, ""),
+        },
+    )
 
 
 def problem_totals(queryset):
@@ -238,12 +312,8 @@ ITEM_COUNTS = ("整改事项数", "未整改", "已整改待核验", "逾期")
 def inspection_export_rows(queryset):
     """One row per inspection with its item counts; ``queryset`` carries ``with_item_counts``."""
     yield list(INSPECTION_HEADERS)
-    quarters = _labels(Quarter.choices)
     rows = queryset.values_list(*INSPECTION_KEYS)
-    for row in rows.iterator(chunk_size=CHUNK_SIZE):
-        values = dict(zip(INSPECTION_KEYS, row, strict=True))
-        values["quarter"] = quarters.get(values["quarter"], values["quarter"])
-        yield ["" if values[k] is None else values[k] for k in INSPECTION_KEYS]
+    yield from _keyed_rows(rows, INSPECTION_KEYS, {"quarter": _labels(Quarter.choices)})
 
 
 def inspection_totals(queryset):
@@ -310,66 +380,63 @@ def export_name(base, filterset, parts, extension):
 
 
 # --- the writers ----------------------------------------------------------------------------
-class _Echo:
-    """A write-only file that hands back what it is given, for csv.writer."""
+def csv_chunks(rows):
+    """The CSV of ``rows`` (header row first, no title: for machines) as UTF-8 chunks of
+    ``CHUNK_SIZE`` rows, the first starting with a BOM (Excel then reads the Chinese).
 
-    def write(self, value):
-        return value
-
-
-def _csv_cell(value):
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return safe_text(value)
-
-
-def _csv_stream(rows):
-    writer = csv.writer(_Echo())
-    yield "\ufeff"  # BOM: Excel then reads the file as UTF-8 and shows the Chinese
-    for row in rows:
-        yield writer.writerow([_csv_cell(v) for v in row])
+    Text is made safe (``safe_text``); a datetime is written in ISO form; a date or a number
+    as ``str()`` gives it (2022-05-01, 600000.00), which csv.writer does itself.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    rows = iter(rows)
+    moment = datetime.datetime
+    while chunk := list(itertools.islice(rows, CHUNK_SIZE)):
+        texts = SafeTexts()
+        writer.writerows(
+            [
+                texts[value]
+                if (kind := value.__class__) is str
+                else (value.isoformat() if kind is moment else value)
+                for value in row
+            ]
+            for row in chunk
+        )
+        yield buffer.getvalue().encode("utf-8")
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():  # no rows at all: the BOM alone
+        yield buffer.getvalue().encode("utf-8")
 
 
 def stream_csv(rows, *, filename, fallback):
     """A streamed CSV download of ``rows`` (header row first, no title: for machines)."""
-    response = StreamingHttpResponse(
-        (chunk.encode("utf-8") for chunk in _csv_stream(rows)),
-        content_type="text/csv; charset=utf-8",
-    )
+    response = StreamingHttpResponse(csv_chunks(rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = attachment(filename, fallback)
     return response
 
 
-class _Data:
-    """The data rows of ``make_rows(queryset)`` (its header row dropped), re-run on each
-    iteration: the titled sheet measures them, then writes them, without keeping them."""
-
-    def __init__(self, make_rows, queryset):
-        self.make_rows, self.queryset = make_rows, queryset
-
-    def __iter__(self):
-        return itertools.islice(self.make_rows(self.queryset), 1, None)
+def write_xlsx(file, *, title, subtitle, columns, rows, totals):
+    """One titled sheet (tracker.spreadsheets) of ``rows`` (data rows only) into ``file``
+    (a path or a binary file object), written row by row with bounded memory; dates get a
+    date format, numbers stay numbers."""
+    with TitledWorkbook(file) as workbook:
+        workbook.add_table(
+            title,
+            title=title,
+            subtitle=subtitle,
+            columns=[Column(header, number_format) for header, _, number_format in columns],
+            rows=rows,
+            totals=totals,
+            issued_on=timezone.localdate(),
+        )
 
 
 def xlsx_file(*, title, subtitle, columns, rows, totals, filename, fallback):
-    """An XLSX download: one titled sheet (tracker.spreadsheets).
-
-    A write-only workbook (rows go to disk as they are added) in a spooled file, so memory
-    stays bounded; dates get a date format, numbers stay numbers.
-    """
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title[:31])
-    write_titled_table(
-        sheet,
-        title=title,
-        subtitle=subtitle,
-        columns=[Column(header, number_format) for header, _, number_format in columns],
-        rows=rows,
-        totals=totals,
-        issued_on=timezone.localdate(),
-    )
+    """An XLSX download: one titled sheet (``write_xlsx``) in a spooled file."""
     buffer = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    workbook.save(buffer)
+    write_xlsx(buffer, title=title, subtitle=subtitle, columns=columns, rows=rows, totals=totals)
     buffer.seek(0)
     response = FileResponse(buffer, content_type=XLSX_TYPE)
     response["Content-Disposition"] = attachment(filename, fallback)
@@ -409,27 +476,48 @@ LISTS = {
 }
 
 
-def list_csv(kind, filterset):
-    _, base, ascii_base, _, make_rows, _, parts = LISTS[kind]
-    return stream_csv(
-        make_rows(filterset.qs),
-        filename=export_name(base, filterset, parts, "csv"),
-        fallback=f"{ascii_base}-{timezone.localdate().isoformat()}.csv",
+def list_file_name(kind, filterset, extension):
+    """(the file's name, its ASCII fallback) of list ``kind`` exported with ``filterset``."""
+    _, base, ascii_base, _, _, _, parts = LISTS[kind]
+    return (
+        export_name(base, filterset, parts, extension),
+        f"{ascii_base}-{timezone.localdate().isoformat()}.{extension}",
     )
+
+
+def list_csv(kind, filterset):
+    make_rows = LISTS[kind][4]
+    filename, fallback = list_file_name(kind, filterset, "csv")
+    return stream_csv(make_rows(filterset.qs), filename=filename, fallback=fallback)
+
+
+def write_list_csv(kind, filterset, file):
+    """The CSV of ``list_csv`` into ``file`` (a binary file object), for a background job."""
+    for chunk in csv_chunks(LISTS[kind][4](filterset.qs)):
+        file.write(chunk)
+
+
+def _xlsx_parts(kind, filterset):
+    title, _, _, columns, make_rows, make_totals, _ = LISTS[kind]
+    queryset = filterset.qs
+    return {
+        "title": title,
+        "subtitle": describe_filters(filterset),
+        "columns": columns,
+        "rows": itertools.islice(make_rows(queryset), 1, None),  # the header row dropped
+        "totals": make_totals(queryset),
+    }
 
 
 def list_xlsx(kind, filterset):
-    title, base, ascii_base, columns, make_rows, make_totals, parts = LISTS[kind]
-    queryset = filterset.qs
-    return xlsx_file(
-        title=title,
-        subtitle=describe_filters(filterset),
-        columns=columns,
-        rows=_Data(make_rows, queryset),
-        totals=make_totals(queryset),
-        filename=export_name(base, filterset, parts, "xlsx"),
-        fallback=f"{ascii_base}-{timezone.localdate().isoformat()}.xlsx",
-    )
+    filename, fallback = list_file_name(kind, filterset, "xlsx")
+    return xlsx_file(**_xlsx_parts(kind, filterset), filename=filename, fallback=fallback)
+
+
+def write_list_xlsx(kind, filterset, file):
+    """The XLSX of ``list_xlsx`` into ``file`` (a path or a binary file object), for a
+    background job."""
+    write_xlsx(file, **_xlsx_parts(kind, filterset))
 
 
 def csv_response(filterset):
@@ -485,21 +573,17 @@ def assessment_xlsx(result):
         line += [float(row.computed), float(row.adjustment_total), float(row.final)]
         line += ["；".join(row.awards)]
         rows.append(line)
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = f"{result.year}年考核"
-    write_titled_table(
-        sheet,
-        title=f"{CITY}工业发展年度考核（{result.year}年）",
-        subtitle=f"统计截至{result.as_of.isoformat()}；{period}",
-        columns=columns,
-        rows=rows,
-        issued_on=today,
-    )
-    buffer = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    workbook.save(buffer)
-    buffer.seek(0)
-    response = HttpResponse(buffer.read(), content_type=XLSX_TYPE)
+    buffer = io.BytesIO()
+    with TitledWorkbook(buffer) as workbook:
+        workbook.add_table(
+            f"{result.year}年考核",
+            title=f"{CITY}工业发展年度考核（{result.year}年）",
+            subtitle=f"统计截至{result.as_of.isoformat()}；{period}",
+            columns=columns,
+            rows=rows,
+            issued_on=today,
+        )
+    response = HttpResponse(buffer.getvalue(), content_type=XLSX_TYPE)
     response["Content-Disposition"] = attachment(
         file_name([f"年考核-{result.year}年", today.isoformat()], "xlsx"),
         f"assessment-{result.year}-{today.isoformat()}.xlsx",

@@ -1,5 +1,5 @@
 """What every file the tracker writes shares: the one cell function (``safe_text``), the
-titled, print-ready sheet (``write_titled_table``), and the download's name.
+titled, print-ready sheet (``TitledWorkbook.add_table``), and the download's name.
 
 A titled sheet, whoever writes it (the list exports, the 月通报, the 年考核)::
 
@@ -18,24 +18,24 @@ Column widths are computed from the content, as a spreadsheet shows it: CJK char
 double, numbers with their format's separators and decimals, dates at least ``DATE_WIDTH``;
 plus ``PADDING``, at most ``MAX_WIDTH`` (longer text wraps).
 
-The rows are iterated twice (to measure, then to write): a list, or an object whose
-``__iter__`` runs the query again, so a write-only sheet streams to disk with bounded memory.
+The rows are read once: measured while they are spooled to a temporary file (a list is kept
+as it is), then written from it; the sheet goes to disk row by row (XlsxWriter's constant
+memory mode: openpyxl's write-only mode took about twice as long for the same cells), so
+memory stays bounded whatever the number of rows.
 """
 
-import copy
 import datetime
 import itertools
+import pickle
 import re
+import tempfile
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import quote
 
+import xlsxwriter
 from django.conf import settings
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.page import PageMargins
 
 from .validators import replace_control_characters
 
@@ -55,12 +55,30 @@ def safe_text(value):
     """
     if not isinstance(value, str):
         return value
+    # The common case, checked at C speed: no control character (none is printable), no
+    # formula start, short enough.
+    if (
+        value.isprintable()
+        and len(value) <= XLSX_CELL_MAX
+        and not value.lstrip(" ").startswith(FORMULA_PREFIXES)
+    ):
+        return value
     text = replace_control_characters(value)
     if text.startswith(FORMULA_PREFIXES) or text.lstrip(" ").startswith(FORMULA_PREFIXES):
         text = "'" + text
     if len(text) > XLSX_CELL_MAX:
         text = text[: XLSX_CELL_MAX - len(TRUNCATED)] + TRUNCATED
     return text
+
+
+class SafeTexts(dict):
+    """``safe_text`` of each text looked up as ``texts[value]``: computed once per distinct
+    value, the same region, label or name again being a dict hit. A writer clears it after
+    each chunk of rows, so it holds one chunk's texts at most."""
+
+    def __missing__(self, value):
+        text = self[value] = safe_text(value)
+        return text
 
 
 # --- columns -----------------------------------------------------------------------------------
@@ -91,17 +109,20 @@ DATE_WIDTH = 11  # "2022-12-31" and a margin: never "###"
 PAPER_A4 = 9  # the OOXML paper size code of A4
 FOOTER_PAGES = "第 &P 页，共 &N 页"
 
-THIN = Side(style="thin", color="808080")
-BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-TITLE_FONT = Font(bold=True, size=16)
-SUBTITLE_FONT = Font(size=11)
-META_FONT = Font(size=10, color="595959")
-BOLD = Font(bold=True)
-HEADER_FILL = PatternFill("solid", fgColor="D9D9D9")
-TOTAL_FILL = PatternFill("solid", fgColor="F2F2F2")
-CENTRE = Alignment(horizontal="center", vertical="center", wrap_text=True)
-TOP = Alignment(vertical="top")
-WRAP = Alignment(vertical="top", wrap_text=True)
+SPOOL_CHUNK = 2000  # rows measured and spooled at a time
+
+# XlsxWriter format properties, combined per cell kind.
+_LINE = {"border": 1, "border_color": "#808080"}  # thin
+BORDER = {"left": 1, "right": 1, "top": 1, "bottom": 1, **_LINE}
+TITLE = {"bold": True, "font_size": 16}
+SUBTITLE = {"font_size": 11}
+META = {"font_size": 10, "font_color": "#595959"}
+BOLD = {"bold": True}
+HEADER_FILL = {"pattern": 1, "bg_color": "#D9D9D9"}
+TOTAL_FILL = {"pattern": 1, "bg_color": "#F2F2F2"}
+CENTRE = {"align": "center", "valign": "vcenter", "text_wrap": True}
+TOP = {"valign": "top"}
+WRAP = {"valign": "top", "text_wrap": True}
 
 
 def text_width(text):
@@ -136,37 +157,76 @@ def column_width(needed):
     return max(MIN_WIDTH, min(MAX_WIDTH, needed + PADDING))
 
 
-def _measure(columns, rows):
-    widths = [text_width(column.header) for column in columns]
-    for row in rows:
-        for i, (value, column) in enumerate(zip(row, columns, strict=True)):
-            widths[i] = max(widths[i], shown_width(value, column.number_format))
-    return [
-        max(column_width(w), DATE_WIDTH + PADDING if c.number_format == DATE else 0)
-        for w, c in zip(widths, columns, strict=True)
-    ]
+class _Widths:
+    """The column widths ``_measure`` gives, accumulated over chunks of rows without
+    keeping them: per column the widest text (a text is measured only when it could be
+    wider than the widest so far, and not at all once the column is at ``MAX_WIDTH``), the
+    largest and smallest number (a format shows a number the wider the larger its
+    magnitude), and whether it holds a date."""
+
+    def __init__(self, columns):
+        self.columns = columns
+        self.needed = [text_width(column.header) for column in columns]
+        self.high, self.low = [None] * len(columns), [None] * len(columns)
+        self.full = MAX_WIDTH - PADDING
+
+    def add(self, rows):
+        for i, values in enumerate(zip(*rows, strict=True)):
+            needed, high, low = self.needed[i], self.high[i], self.low[i]
+            for value in set(values):
+                kind = value.__class__
+                if kind is str:
+                    if needed < self.full and 2 * len(value) > needed:
+                        needed = max(needed, text_width(value))
+                elif kind is Decimal or kind is int or kind is float:
+                    if high is None or value > high:
+                        high = value
+                    if low is None or value < low:
+                        low = value
+                elif value is not None:  # dates, booleans, anything else
+                    needed = max(needed, shown_width(value, self.columns[i].number_format))
+            self.needed[i], self.high[i], self.low[i] = needed, high, low
+
+    def widths(self):
+        widths = []
+        for column, needed, high, low in zip(
+            self.columns, self.needed, self.high, self.low, strict=True
+        ):
+            for extreme in {high, low} - {None}:
+                needed = max(needed, shown_width(extreme, column.number_format))
+            floor = DATE_WIDTH + PADDING if column.number_format == DATE else 0
+            widths.append(max(column_width(needed), floor))
+        return widths
 
 
-class _Cells:
-    """Styled cells for one sheet. openpyxl looks each style up in the workbook's lists on
-    every assignment (slow: it hashes the style); a style is looked up once here and its
-    indices copied into each new cell."""
+class _Spool:
+    """``rows`` read once: measured (``_Widths``) and, unless they are a list already,
+    pickled chunk by chunk to a temporary file, then read back to be written; so a query
+    runs once and memory holds one chunk."""
 
-    def __init__(self, sheet):
-        self.sheet, self.styles = sheet, {}
+    def __init__(self, rows, widths):
+        self.rows, self.file = rows, None
+        if isinstance(rows, (list, tuple)):
+            widths.add(rows)
+            return
+        self.file = tempfile.TemporaryFile()
+        rows = iter(rows)
+        while chunk := list(itertools.islice(rows, SPOOL_CHUNK)):
+            widths.add(chunk)
+            pickle.dump(chunk, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.file.seek(0)
 
-    def __call__(self, value, *, number_format=TEXT, **style):
-        cell = WriteOnlyCell(self.sheet, value=None if value == "" else safe_text(value))
-        fmt = number_format if number_format and not isinstance(value, str) else None
-        key = (fmt, *sorted((name, id(v)) for name, v in style.items()))
-        if key not in self.styles:
-            if fmt:
-                cell.number_format = fmt
-            for name, v in style.items():
-                setattr(cell, name, v)
-            self.styles[key] = copy.copy(cell._style)
-        cell._style = copy.copy(self.styles[key])
-        return cell
+    def __iter__(self):
+        if self.file is None:
+            yield from self.rows
+            return
+        with self.file:
+            while True:
+                try:
+                    chunk = pickle.load(self.file)
+                except EOFError:
+                    return
+                yield from chunk
 
 
 def _header_footer_text(text):
@@ -179,101 +239,174 @@ def issuing_line(issued_on, *, date_label="导出日期", issuer=None):
     return f"{issuer or settings.TRACKER['ISSUING_BODY']}　　{date_label}：{issued_on.isoformat()}"
 
 
-def write_titled_table(
-    sheet,
-    *,
-    title,
-    subtitle,
-    columns,
-    rows,
-    issued_on,
-    date_label="导出日期",
-    totals=None,
-    notes=(),
-    issuer=None,
-):
-    """Write a titled, bordered, print-ready table on ``sheet`` (see the module doc).
+class TitledWorkbook:
+    """An XLSX file of titled sheets (``add_table``), written row by row to ``file`` (a
+    path or a binary file object) by XlsxWriter in its constant-memory mode: each row goes
+    to a temporary file once written, so memory does not grow with the rows. Every cell is
+    written by its type (text as text, never a formula; numbers, dates, booleans as such).
 
-    ``rows``: lists of values in ``columns`` order, iterated twice; ``totals``: one more
-    row of values (its first cell the label, e.g. "合计"), written bold after the table;
-    ``notes``: lines of text below it; ``issuer``: the issuing unit when it is not today's
-    setting (a published 通报 keeps the one it was issued by). ``sheet`` may be write-only.
+    ``created`` (an aware or UTC naive datetime) is the file's creation and modification
+    time; XlsxWriter stamps its zip entries with a fixed date, so the same content and
+    ``created`` give the same bytes.
     """
-    width = len(columns)
-    last = get_column_letter(width)
-    _cell = _Cells(sheet)
-    widths = _measure(columns, itertools.chain([totals] if totals else [], rows))
-    wrapped = [
-        w >= MAX_WIDTH and c.number_format is TEXT for w, c in zip(widths, columns, strict=True)
-    ]
-    for index, value in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = value
-    sheet.freeze_panes = f"A{FIRST_DATA_ROW}"
-    # Before the first row: a write-only sheet writes its properties (fit to page) with it.
-    _print_setup(sheet, title=title, issued_on=issued_on, date_label=date_label, issuer=issuer)
-    heading = (
-        (title, TITLE_FONT, 2, 30),
-        (subtitle, SUBTITLE_FONT, 1, 16),
-        (issuing_line(issued_on, date_label=date_label, issuer=issuer), META_FONT, 1, 16),
-    )
-    for row_number, (text, font, scale, line_height) in enumerate(heading, start=1):
-        # A merged cell does not grow with its wrapped text: give it the lines it needs.
-        lines = -(-text_width(text) * scale // max(1, sum(widths)))
-        sheet.row_dimensions[row_number].height = line_height * max(1, lines)
-        sheet.append([_cell(text, font=font, alignment=CENTRE)])
-        if width > 1:
-            sheet.merged_cells.add(f"A{row_number}:{last}{row_number}")
-    sheet.append(
-        [
-            _cell(c.header, font=BOLD, fill=HEADER_FILL, alignment=CENTRE, border=BORDER)
-            for c in columns
-        ]
-    )
-    for row in rows:
-        sheet.append(
-            [
-                _cell(
-                    value,
-                    number_format=column.number_format,
-                    alignment=WRAP if wrap else TOP,
-                    border=BORDER,
-                )
-                for value, column, wrap in zip(row, columns, wrapped, strict=True)
-            ]
+
+    def __init__(self, file, *, title=None, created=None):
+        self.book = xlsxwriter.Workbook(
+            file,
+            {
+                "constant_memory": True,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
         )
-    if totals:
-        sheet.append(
-            [
-                _cell(
-                    value,
-                    number_format=column.number_format,
-                    font=BOLD,
-                    fill=TOTAL_FILL,
-                    border=BORDER,
-                )
-                for value, column in zip(totals, columns, strict=True)
-            ]
+        properties = {"title": title} if title else {}
+        if created is not None:
+            properties["created"] = created
+        self.book.set_properties(properties)
+        self.formats = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.book.close()
+
+    def _format(self, **properties):
+        key = tuple(sorted(properties.items()))
+        if key not in self.formats:
+            self.formats[key] = self.book.add_format(properties)
+        return self.formats[key]
+
+    def add_table(
+        self,
+        name,
+        *,
+        title,
+        subtitle,
+        columns,
+        rows,
+        issued_on,
+        date_label="导出日期",
+        totals=None,
+        notes=(),
+        issuer=None,
+    ):
+        """A sheet ``name`` holding a titled, bordered, print-ready table (module doc).
+
+        ``rows``: lists of values in ``columns`` order, iterated once; ``totals``: one more
+        row of values (its first cell the label, e.g. "合计"), written bold after the
+        table; ``notes``: lines of text below it; ``issuer``: the issuing unit when it is
+        not today's setting (a published 通报 keeps the one it was issued by).
+        """
+        sheet = self.book.add_worksheet(name[:31])
+        width = len(columns)
+        measure = _Widths(columns)
+        if totals:
+            measure.add([totals])
+        rows = _Spool(rows, measure)
+        widths = measure.widths()
+        for index, value in enumerate(widths):
+            # A format object of its own (empty: no style is written) per column keeps
+            # XlsxWriter from joining equal neighbours into one <col min max> range, which
+            # some readers (openpyxl) see as the first column's width only.
+            sheet.set_column(index, index, value, self.book.add_format())
+        sheet.freeze_panes(HEADER_ROW, 0)
+        _print_setup(sheet, title=title, issued_on=issued_on, date_label=date_label, issuer=issuer)
+        heading = (
+            (title, TITLE, 2, 30),
+            (subtitle, SUBTITLE, 1, 16),
+            (issuing_line(issued_on, date_label=date_label, issuer=issuer), META, 1, 16),
         )
-    for note in notes:
-        sheet.append([_cell(note)])
+        for row_number, (text, style, scale, line_height) in enumerate(heading):
+            # A merged cell does not grow with its wrapped text: give it the lines it needs.
+            lines = -(-text_width(text) * scale // max(1, sum(widths)))
+            sheet.set_row(row_number, line_height * max(1, lines))
+            cell_format = self._format(**style, **CENTRE)
+            if width > 1:
+                sheet.merge_range(row_number, 0, row_number, width - 1, "", cell_format)
+            sheet.write_string(row_number, 0, safe_text(text), cell_format)
+        header = self._format(**BOLD, **HEADER_FILL, **CENTRE, **BORDER)
+        for index, column in enumerate(columns):
+            sheet.write_string(HEADER_ROW - 1, index, safe_text(column.header), header)
+        cells = _RowWriter(self, sheet, columns, widths)
+        row_number = cells.write(rows, HEADER_ROW)
+        if totals:
+            cells.totals = True
+            row_number = cells.write([totals], row_number)
+        for note in notes:
+            sheet.write_string(row_number, 0, safe_text(note))
+            row_number += 1
+
+
+class _RowWriter:
+    """Writes rows of values on a sheet with each column's two formats, looked up once:
+    one for text (no number format, as a spreadsheet shows text) and one for the rest."""
+
+    def __init__(self, workbook, sheet, columns, widths):
+        self.workbook, self.sheet, self.columns, self.widths = workbook, sheet, columns, widths
+        self.totals = False
+
+    def _formats(self):
+        text, other = [], []
+        for column, width in zip(self.columns, self.widths, strict=True):
+            if self.totals:
+                style = {**BOLD, **TOTAL_FILL, **BORDER}
+            elif width >= MAX_WIDTH and column.number_format is TEXT:
+                style = {**WRAP, **BORDER}
+            else:
+                style = {**TOP, **BORDER}
+            text.append(self.workbook._format(**style))
+            fmt = {"num_format": column.number_format} if column.number_format else {}
+            other.append(self.workbook._format(**style, **fmt))
+        return text, other
+
+    def write(self, rows, row_number):
+        """Write ``rows`` from ``row_number`` (0-based) on; the next free row number."""
+        text, other = self._formats()
+        sheet = self.sheet
+        string, number, blank = sheet.write_string, sheet.write_number, sheet.write_blank
+        moment, boolean = sheet.write_datetime, sheet.write_boolean
+        texts = SafeTexts()
+        for row in rows:
+            if len(texts) > SPOOL_CHUNK * 10:
+                texts.clear()
+            for index, value in enumerate(row):
+                kind = value.__class__
+                if kind is str:
+                    if value:
+                        string(row_number, index, texts[value], text[index])
+                    else:
+                        blank(row_number, index, None, text[index])
+                elif value is None:
+                    blank(row_number, index, None, other[index])
+                elif kind is datetime.date or kind is datetime.datetime:
+                    moment(row_number, index, value, other[index])
+                elif kind is bool:
+                    boolean(row_number, index, value, other[index])
+                else:
+                    number(row_number, index, value, other[index])
+            row_number += 1
+        return row_number
 
 
 def _print_setup(sheet, *, title, issued_on, date_label, issuer=None):
-    setup = sheet.page_setup
-    setup.orientation = "landscape"
-    setup.paperSize = PAPER_A4
-    setup.fitToWidth = 1
-    setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    sheet.print_options.horizontalCentered = True
-    sheet.page_margins = PageMargins(
-        left=0.4, right=0.4, top=0.7, bottom=0.7, header=0.3, footer=0.3
-    )
-    sheet.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
-    sheet.oddHeader.left.text = _header_footer_text(issuer or settings.TRACKER["ISSUING_BODY"])
-    sheet.oddHeader.right.text = _header_footer_text(title)
-    sheet.oddFooter.center.text = FOOTER_PAGES
-    sheet.oddFooter.right.text = _header_footer_text(f"{date_label}：{issued_on.isoformat()}")
+    sheet.set_landscape()
+    sheet.set_paper(PAPER_A4)
+    sheet.fit_to_pages(1, 0)
+    # XlsxWriter leaves out fitToWidth="1", the format's default; write it all the same,
+    # for readers that do not apply the default (openpyxl reads None).
+    sheet.fit_width = "1"
+    sheet.center_horizontally()
+    sheet.set_margins(left=0.4, right=0.4, top=0.7, bottom=0.7)
+    sheet.repeat_rows(HEADER_ROW - 1)
+    body = _header_footer_text(issuer or settings.TRACKER["ISSUING_BODY"])
+    sheet.set_header(f"&L{body}&R{_header_footer_text(title)}", {"margin": 0.3})
+    dated = _header_footer_text(f"{date_label}：{issued_on.isoformat()}")
+    sheet.set_footer(f"&C{FOOTER_PAGES}&R{dated}", {"margin": 0.3})
 
 
 # --- the download's name -----------------------------------------------------------------------

@@ -3,12 +3,9 @@ four titled, print-ready sheets, one per table of the report (tracker.spreadshee
 
 import datetime
 import io
-import re
-import zipfile
 from decimal import Decimal
 
 from django.utils import timezone, translation
-from openpyxl import Workbook
 
 from ..money import yi_file
 from ..periods import month_text
@@ -19,8 +16,8 @@ from ..spreadsheets import (
     POINTS,
     YI,
     Column,
+    TitledWorkbook,
     file_name,
-    write_titled_table,
 )
 
 RATE_HEADERS_ZH = {
@@ -122,71 +119,68 @@ def report_xlsx(data, *, timestamp, version=None, reference=None):
             edition = f"发文字号：{reference}；{edition}"
     issued_on = timezone.localtime(timestamp).date()
     subtitle = f"{edition}；统计截至{data['as_of']}"
-    workbook = Workbook()
-
-    def sheet(key, **table):
-        name, heading = SHEETS[key]
-        target = workbook.active if key == "regions" else workbook.create_sheet(name)
-        target.title = name
-        write_titled_table(
-            target,
-            title=f"{title}——{heading}",
-            subtitle=subtitle,
-            issued_on=issued_on,
-            date_label=date_label,
-            issuer=data.get("head", {}).get("issuer"),
-            **table,
-        )
-
-    sheet(
-        "regions",
-        columns=_table_columns(with_rank=True),
-        rows=[_table_row(r, with_rank=True) for r in data["regions"]],
-        totals=_table_row({**data["city"], "rank": None}, with_rank=True),
-    )
-    sheet(
-        "chains",
-        columns=_table_columns(with_rank=False),
-        rows=[_table_row(r, with_rank=False) for r in data["chains"]],
-        totals=_table_row(data["city"], with_rank=False),
-    )
-    hidden = data.get("warnings_hidden")
-    sheet(
-        "warnings",
-        columns=WARNING_COLUMNS,
-        rows=[
-            [
-                w["light_label"],
-                w["code"],
-                w["name"],
-                w["region"],
-                w["chain"],
-                w["stage"],
-                "；".join(w["reasons"]),
-                "是" if w["is_sample"] else "否",
-            ]
-            for w in data["warnings"]
-        ],
-        notes=[f"另有{hidden}个项目不在您的查看范围内，未列出。"] if hidden else [],
-    )
-    sheet(
-        "definitions",
-        columns=[Column("指标"), Column("分子"), Column("分母")],
-        rows=[
-            *([r["label"], r["numerator"], r["denominator"]] for r in data["rates"]),
-            ["排名", data["ranking"], ""],
-            *([["红黄灯", data["lights_note"], ""]] if data.get("lights_note") else []),
-            *([["统计期间", data["period"], ""]] if data.get("period") else []),
-            ["统计截至", data["as_of"], ""],
-            ["标题", title, ""],
-        ],
-    )
     moment = timestamp.astimezone(datetime.UTC).replace(tzinfo=None, microsecond=0)
-    workbook.properties.created = moment
-    workbook.properties.title = title
     buffer = io.BytesIO()
-    workbook.save(buffer)
-    return _fix_zip_times(buffer.getvalue(), moment)
+    # XlsxWriter stamps the zip entries with a fixed date and ``created`` into the file's
+    # properties (created and modified): the same data and timestamp give the same bytes.
+    with TitledWorkbook(buffer, title=title, created=moment) as workbook:
+
+        def sheet(key, **table):
+            name, heading = SHEETS[key]
+            workbook.add_table(
+                name,
+                title=f"{title}——{heading}",
+                subtitle=subtitle,
+                issued_on=issued_on,
+                date_label=date_label,
+                issuer=data.get("head", {}).get("issuer"),
+                **table,
+            )
+
+        sheet(
+            "regions",
+            columns=_table_columns(with_rank=True),
+            rows=[_table_row(r, with_rank=True) for r in data["regions"]],
+            totals=_table_row({**data["city"], "rank": None}, with_rank=True),
+        )
+        sheet(
+            "chains",
+            columns=_table_columns(with_rank=False),
+            rows=[_table_row(r, with_rank=False) for r in data["chains"]],
+            totals=_table_row(data["city"], with_rank=False),
+        )
+        hidden = data.get("warnings_hidden")
+        sheet(
+            "warnings",
+            columns=WARNING_COLUMNS,
+            rows=[
+                [
+                    w["light_label"],
+                    w["code"],
+                    w["name"],
+                    w["region"],
+                    w["chain"],
+                    w["stage"],
+                    "；".join(w["reasons"]),
+                    "是" if w["is_sample"] else "否",
+                ]
+                for w in data["warnings"]
+            ],
+            notes=[f"另有{hidden}个项目不在您的查看范围内，未列出。"] if hidden else [],
+        )
+        sheet(
+            "definitions",
+            columns=[Column("指标"), Column("分子"), Column("分母")],
+            rows=[
+                *([r["label"], r["numerator"], r["denominator"]] for r in data["rates"]),
+                ["排名", data["ranking"], ""],
+                *([["红黄灯", data["lights_note"], ""]] if data.get("lights_note") else []),
+                *([["统计期间", data["period"], ""]] if data.get("period") else []),
+                ["统计截至", data["as_of"], ""],
+                ["标题", title, ""],
+            ],
+        )
+    return buffer.getvalue()
 
 
 def report_file_name(data, *, version=None, today=None):
@@ -199,23 +193,3 @@ def report_file_name(data, *, version=None, today=None):
         parts = ["月通报", month, f"第{version}版"]
         fallback = f"monthly-report-{data['year']}-{data['month']:02d}-v{version}"
     return file_name(parts, "xlsx"), f"{fallback}.xlsx"
-
-
-def _fix_zip_times(content, moment):
-    """openpyxl stamps "now" into docProps/core.xml and every zip entry: pin both."""
-    stamp = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    source = zipfile.ZipFile(io.BytesIO(content))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            body = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                    rb"\g<1>" + stamp.encode() + rb"\g<2>",
-                    body,
-                )
-            entry = zipfile.ZipInfo(info.filename, date_time=moment.timetuple()[:6])
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(entry, body)
-    return out.getvalue()
