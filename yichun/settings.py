@@ -294,6 +294,8 @@ TRACKER = {
     "DISPATCH_DEADLINE_TIME": os.environ.get("TRACKER_DISPATCH_DEADLINE_TIME", "18:00"),
     # How many weeks before the current one county staff and commissioners may still file.
     "DISPATCH_OPEN_WEEKS_BACK": int(os.environ.get("TRACKER_DISPATCH_OPEN_WEEKS_BACK", "1")),
+    # Rows per page of the weekly dispatch sheet; each page is filed with its own submit.
+    "DISPATCH_SHEET_PAGE_SIZE": int(os.environ.get("TRACKER_DISPATCH_SHEET_PAGE_SIZE", "200")),
     # Warning lights (红黄绿灯): days late to start, points behind the pro-rata schedule.
     "WARN_START_YELLOW_DAYS": int(os.environ.get("TRACKER_WARN_START_YELLOW_DAYS", "30")),
     "WARN_START_RED_DAYS": int(os.environ.get("TRACKER_WARN_START_RED_DAYS", "90")),
