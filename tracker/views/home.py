@@ -80,10 +80,11 @@ def attention_projects(scope, *, today):
     )
 
 
-def most_urgent(scope, *, today, limit=ATTENTION_LIMIT):
+def most_urgent(scope, *, today, limit=None):
     """The listed projects of ``scope`` that need attention, worst first (at most ``limit``,
     with lights, reasons' annotations, region and enterprise), and how many need attention in
     all. Two queries: the ranked ids with a window count, then the listed rows in full."""
+    limit = ATTENTION_LIMIT if limit is None else limit
     ranked = (
         attention_projects(scope, today=today)
         .annotate(attention_total=Window(Count("pk")))
@@ -127,14 +128,20 @@ def dispatch_status(scope, *, today):
     )
 
 
+COUNTS = ("total", "filed", "late", "red", "yellow")
+
+
 def city_counts(*, today):
     """Per region: dispatching projects, filed, late, red and yellow lights (one query).
-    This week's report is joined (a project has at most one a week), not asked per row; the
-    due projects are one subquery for the whole table."""
+
+    Grouped by region and light, so each project's light is computed once (an aggregate
+    filtered on the light would write the light's expression out again per count); this
+    week's report is joined (a project has at most one a week), not asked per row; the due
+    projects are one subquery for the whole table."""
     iso_year, iso_week = current_week(today)
     dispatching = _due(iso_year, iso_week)
     filed = Q(this_week__isnull=False)
-    rows = (
+    groups = (
         annotate_lights(Project.objects.all(), today=today)
         .annotate(
             this_week=FilteredRelation(
@@ -148,17 +155,23 @@ def city_counts(*, today):
                 ),
             )
         )
-        .values("region_id")
+        .values("region_id", "light")
         .annotate(
             total=Count("pk", filter=dispatching),
             filed=Count("pk", filter=dispatching & filed),
             late=Count("pk", filter=dispatching & filed & Q(this_week__is_late=True)),
-            red=Count("pk", filter=Q(light="red") & ~Q(stage=Stage.TERMINATED)),
-            yellow=Count("pk", filter=Q(light="yellow") & ~Q(stage=Stage.TERMINATED)),
+            lit=Count("pk", filter=~Q(stage=Stage.TERMINATED)),
         )
         .order_by()
     )
-    return {row["region_id"]: row for row in rows}
+    found = {}
+    for group in groups:
+        row = found.setdefault(group["region_id"], dict.fromkeys(COUNTS, 0))
+        for key in ("total", "filed", "late"):
+            row[key] += group[key]
+        if group["light"] in (Light.RED, Light.YELLOW):
+            row[group["light"]] += group["lit"]
+    return found
 
 
 def home(request):
@@ -191,7 +204,7 @@ def home(request):
     regions = []
     if permissions.may(user, permissions.OVERSEE, "site"):
         counts = city_counts(today=today)
-        empty = {"total": 0, "filed": 0, "late": 0, "red": 0, "yellow": 0}
+        empty = dict.fromkeys(COUNTS, 0)
         regions = [{"region": r, **counts.get(r.pk, empty)} for r in Region.objects.all()]
 
     context = {
@@ -203,9 +216,7 @@ def home(request):
         "items": items,
         "more": more,
         "regions": regions,
-        "city_total": {
-            key: sum(r[key] for r in regions) for key in ("total", "filed", "late", "red", "yellow")
-        },
+        "city_total": {key: sum(r[key] for r in regions) for key in COUNTS},
         "thresholds": settings.TRACKER,
         "overdue": overdue,
         "today": today,
