@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.forms.renderers import DjangoTemplates
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +20,7 @@ from tests.test_dispatch import sheet_data, statements, week_url
 from tracker import permissions
 from tracker.choices import Role, Stage
 from tracker.dispatching import current_week, shift_week
+from tracker.forms.sheet_renderer import SheetRenderer
 from tracker.models import Project, WeeklyDispatch
 from tracker.overdue import flag_overdue
 from tracker.views import home as home_view
@@ -243,3 +245,32 @@ def test_the_daily_check_compares_weeks_column_by_column():
 
 def test_the_page_size_is_a_setting():
     assert settings.TRACKER["DISPATCH_SHEET_PAGE_SIZE"] == 200
+
+
+@pytest.mark.django_db
+def test_the_sheet_renderer_writes_what_djangos_widget_templates_write(client):
+    region = f.region()
+    manager = f.user(Role.MANAGER)
+    year, week = shift_week(*current_week(), -1)
+    projects = [
+        f.project(region=region, signed_on=D(2022, 1, 1), completed_investment=Decimal("12.5")),
+        f.project(region=region, signed_on=D(2022, 1, 1), history=[(Stage.STALLED, D(2022, 5, 1))]),
+    ]
+    f.dispatch(projects[0], iso_year=year, iso_week=week, progress='<b>"封顶"</b> & 验收')
+    client.force_login(manager)
+    url = week_url() + "?region=" + region.code
+    page = client.get(url)
+    bad = client.post(url, sheet_data(page, {projects[0].pk: {"completed_investment": "-1"}}))
+    django_renderer = DjangoTemplates()
+    compared = 0
+    for response in (page, bad):
+        for form in response.context["formset"].forms:
+            for field in form:
+                ours = str(field)
+                form.renderer, saved = django_renderer, form.renderer
+                theirs = str(field.form[field.name])
+                form.renderer = saved
+                assert ours == theirs, field.name
+                compared += 1
+    assert compared >= 2 * 2 * 9
+    assert isinstance(page.context["formset"].forms[0].renderer, SheetRenderer)

@@ -232,6 +232,7 @@ def dispatch_week(request, week):
         {
             "project": p,
             "form": form,
+            "texts": (form["progress"], form["problems"]),
             "last": reference.get(p.prefill_id),
             "filed": p.report_id,
             "project_now": p.completed_investment
