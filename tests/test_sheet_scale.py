@@ -274,3 +274,17 @@ def test_the_sheet_renderer_writes_what_djangos_widget_templates_write(client):
                 compared += 1
     assert compared >= 2 * 2 * 9
     assert isinstance(page.context["formset"].forms[0].renderer, SheetRenderer)
+
+
+@pytest.mark.django_db
+def test_a_full_page_fits_in_the_fields_a_request_may_post(client):
+    region = f.region()
+    f.project(region=region, signed_on=D(2022, 1, 1))
+    client.force_login(f.user(Role.MANAGER))  # a manager's row has the most fields (reason)
+    page = client.get(week_url() + "?region=" + region.code)
+    form = page.context["formset"].forms[0]
+    data = sheet_data(page, {form.project.pk: {"confirm": True, "reason": "核实"}})
+    per_row = sum(1 for key in data if key.startswith("row-0-") or key.startswith("initial-row-0-"))
+    fixed = len(data) - per_row + 1  # the management form and the CSRF token
+    size = settings.TRACKER["DISPATCH_SHEET_PAGE_SIZE"]
+    assert per_row * size + fixed <= settings.DATA_UPLOAD_MAX_NUMBER_FIELDS

@@ -313,4 +313,9 @@ TRACKER = {
     "ASSESSMENT_TOP_N": int(os.environ.get("TRACKER_ASSESSMENT_TOP_N", "3")),
 }
 
+# A page of the weekly sheet posts about a dozen fields per row (the row, its versions, the
+# figures with their pre-filled values, the check box): Django's default limit of 1000 fields
+# would refuse a full page of DISPATCH_SHEET_PAGE_SIZE rows with a 400.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 16 * TRACKER["DISPATCH_SHEET_PAGE_SIZE"] + 100
+
 DEMO_PASSWORD = "Yichun-demo-2022"
