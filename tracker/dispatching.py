@@ -92,7 +92,19 @@ from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, OuterRef, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -235,53 +247,106 @@ def dispatchable(user):
     return permissions.restrict(Project.objects.all(), user, permissions.DISPATCH)
 
 
-def _week_key(iso_year, iso_week):
-    return iso_year * 100 + iso_week
-
-
 def dispatch_projects(user, iso_year, iso_week):
     """The projects ``user`` files for this week, annotated for the dispatch sheet.
 
     Annotations: ``report_id``, ``report_version`` and ``own_completed`` (this week's report
-    and its cumulative investment), ``prefill_id``
-    (this week's report or the latest earlier one), ``previous_completed`` (cumulative
-    investment of the latest report before this week), ``later_completed`` (the lowest
-    cumulative investment of the reports after this week), ``latest_key`` (yyyyww of the
-    project's latest report),
-    ``stage_as_of`` (the stage in force at the end of the week, per the stage history).
+    and its cumulative investment, read through one join: a project has at most one report
+    a week), ``prefill_id`` (this week's report or the latest earlier one),
+    ``previous_completed`` (cumulative investment of the latest report before this week),
+    ``later_completed`` (the lowest cumulative investment of the reports after this week;
+    None: no later week is reported), ``stage_as_of`` (the stage in force at the end of the
+    week, per the stage history). Weeks are compared column by column
+    (``periods.week_q``), so the (project, iso_year, iso_week) index serves every subquery.
     """
     _start, end = week_bounds(iso_year, iso_week)
-    key = _week_key(iso_year, iso_week)
-    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk")).annotate(
-        key=F("iso_year") * 100 + F("iso_week")
-    )
+    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
     newest_first = ("-iso_year", "-iso_week")
     return (
-        dispatchable(user)
-        .due_to_dispatch(iso_year, iso_week)
+        dispatch_scope(user, iso_year, iso_week)
         .with_stage_as_of(end)
         .select_related("region", "enterprise")
         .annotate(
-            report_id=Subquery(reports.filter(key=key).values("pk")[:1]),
-            report_version=Subquery(reports.filter(key=key).values("version")[:1]),
-            own_completed=Subquery(reports.filter(key=key).values("completed_investment")[:1]),
+            this_week=FilteredRelation(
+                "dispatches",
+                condition=periods.week_q(
+                    "exact",
+                    iso_year,
+                    iso_week,
+                    year_field="dispatches__iso_year",
+                    week_field="dispatches__iso_week",
+                ),
+            ),
+            report_id=F("this_week__pk"),
+            report_version=F("this_week__version"),
+            own_completed=F("this_week__completed_investment"),
             prefill_id=Subquery(
-                reports.filter(key__lte=key).order_by(*newest_first).values("pk")[:1]
+                reports.filter(periods.week_q("lte", iso_year, iso_week))
+                .order_by(*newest_first)
+                .values("pk")[:1]
             ),
             previous_completed=Subquery(
-                reports.filter(key__lt=key)
+                reports.filter(periods.week_q("lt", iso_year, iso_week))
                 .order_by(*newest_first)
                 .values("completed_investment")[:1]
             ),
             later_completed=Subquery(
-                reports.filter(key__gt=key)
+                reports.filter(periods.week_q("gt", iso_year, iso_week))
                 .order_by("completed_investment")
                 .values("completed_investment")[:1]
             ),
-            latest_key=Subquery(reports.order_by(*newest_first).values("key")[:1]),
         )
-        .order_by("region__sort_order", "code")
+        .order_by(*SHEET_ORDER)
     )
+
+
+# The order of the sheet's rows, on every page (``code`` is unique: pages never overlap).
+SHEET_ORDER = ("region__sort_order", "code")
+
+
+def dispatch_scope(user, iso_year, iso_week, *, region=None):
+    """The projects of ``user``'s sheet for this week (scope and due, no annotations)."""
+    qs = dispatchable(user).due_to_dispatch(iso_year, iso_week)
+    if region is not None:
+        qs = qs.filter(region=region)
+    return qs
+
+
+def this_weeks_report(iso_year, iso_week):
+    """A subquery: the project's report of this week (for ``Exists``)."""
+    return WeeklyDispatch.objects.filter(project=OuterRef("pk")).filter(
+        periods.week_q("exact", iso_year, iso_week)
+    )
+
+
+def sheet_page(user, iso_year, iso_week, *, region=None, missing_only=False, page=1, size):
+    """The ids of one page of the sheet, in ``SHEET_ORDER``, and the number of rows of the
+    whole (filtered) sheet, read in one statement (a window count): the annotations of
+    ``dispatch_projects`` are then computed for this page's rows only. ``missing_only``:
+    the projects without a report this week. ``([], 0)`` past the last page (and then the
+    count is not known: the caller asks ``sheet_summary``)."""
+    qs = dispatch_scope(user, iso_year, iso_week, region=region)
+    if missing_only:
+        qs = qs.exclude(Exists(this_weeks_report(iso_year, iso_week)))
+    offset = (page - 1) * size
+    rows = list(
+        qs.order_by(*SHEET_ORDER)
+        .annotate(rows=Window(Count("pk")))
+        .values_list("pk", "rows")[offset : offset + size]
+    )
+    return [pk for pk, _n in rows], (rows[0][1] if rows else 0)
+
+
+def sheet_summary(user, iso_year, iso_week, *, region=None):
+    """The whole week of ``user``'s sheet, every page: ``total`` projects due, ``filed``,
+    ``missing``, ``late`` (one query)."""
+    this_week = this_weeks_report(iso_year, iso_week)
+    found = dispatch_scope(user, iso_year, iso_week, region=region).aggregate(
+        total=Count("pk"),
+        filed=Count("pk", filter=Q(Exists(this_week))),
+        late=Count("pk", filter=Q(Exists(this_week.filter(is_late=True)))),
+    )
+    return {**found, "missing": found["total"] - found["filed"]}
 
 
 def excluded_count(user, iso_year, iso_week, *, region=None):
@@ -294,8 +359,10 @@ def excluded_count(user, iso_year, iso_week, *, region=None):
 
 
 def follows(project, iso_year, iso_week):
-    """Whether this week's report sets the project's current figure (no later week reported)."""
-    return (project.latest_key or 0) <= _week_key(iso_year, iso_week)
+    """Whether this week's report sets the project's current figure: no later week is
+    reported (``later_completed``, the lowest figure of the later reports, is None; a
+    report's figure is never NULL)."""
+    return project.later_completed is None
 
 
 def sets_figure(project, iso_year, iso_week, done):

@@ -19,6 +19,7 @@ ISO weeks start on Monday; the week is named after its ISO year (the week of 29 
 
 import datetime
 
+from django.db.models import Q
 from django.utils import dateformat
 from django.utils.translation import gettext as _
 
@@ -49,3 +50,21 @@ def month_text(year, month):
 def year_text(year):
     """2022 → "2022年" (a heading over a year's months)."""
     return _("Year %(year)s") % {"year": int(year)}
+
+
+# --- comparing weeks in queries ----------------------------------------------------------
+_WEEK_LOOKUPS = {"lt": ("lt", "lt"), "lte": ("lt", "lte"), "gt": ("gt", "gt"), "gte": ("gt", "gte")}
+
+
+def week_q(op, iso_year, iso_week, *, year_field="iso_year", week_field="iso_week"):
+    """Q: the row's week (``year_field``, ``week_field``) compared with (``iso_year``,
+    ``iso_week``) by ``op`` ("exact", "lt", "lte", "gt", "gte"): the one rule for comparing
+    weeks in the database. Column by column, never ``year × 100 + week``, so the indexes on
+    (iso_year, iso_week) and (project, iso_year, iso_week) serve the comparison."""
+    iso_year, iso_week = int(iso_year), int(iso_week)
+    if op == "exact":
+        return Q(**{year_field: iso_year, week_field: iso_week})
+    year_lookup, week_lookup = _WEEK_LOOKUPS[op]
+    return Q(**{f"{year_field}__{year_lookup}": iso_year}) | Q(
+        **{year_field: iso_year, f"{week_field}__{week_lookup}": iso_week}
+    )

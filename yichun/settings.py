@@ -296,6 +296,8 @@ TRACKER = {
     "DISPATCH_DEADLINE_TIME": os.environ.get("TRACKER_DISPATCH_DEADLINE_TIME", "18:00"),
     # How many weeks before the current one county staff and commissioners may still file.
     "DISPATCH_OPEN_WEEKS_BACK": int(os.environ.get("TRACKER_DISPATCH_OPEN_WEEKS_BACK", "1")),
+    # Rows per page of the weekly dispatch sheet; each page is filed with its own submit.
+    "DISPATCH_SHEET_PAGE_SIZE": int(os.environ.get("TRACKER_DISPATCH_SHEET_PAGE_SIZE", "200")),
     # Warning lights (红黄绿灯): days late to start, points behind the pro-rata schedule.
     "WARN_START_YELLOW_DAYS": int(os.environ.get("TRACKER_WARN_START_YELLOW_DAYS", "30")),
     "WARN_START_RED_DAYS": int(os.environ.get("TRACKER_WARN_START_RED_DAYS", "90")),
@@ -333,5 +335,10 @@ TRACKER.update(
         "OVERDUE_CHECK_TIME": os.environ.get("TRACKER_OVERDUE_CHECK_TIME", "00:30"),
     }
 )
+
+# A page of the weekly sheet posts about a dozen fields per row (the row, its versions, the
+# figures with their pre-filled values, the check box): Django's default limit of 1000 fields
+# would refuse a full page of DISPATCH_SHEET_PAGE_SIZE rows with a 400.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 16 * TRACKER["DISPATCH_SHEET_PAGE_SIZE"] + 100
 
 DEMO_PASSWORD = "Yichun-demo-2022"

@@ -10,6 +10,7 @@ from ..choices import Stage
 from ..dispatching import REASON_MAX, TEXT_MAX, VERSION_FIELDS, is_stale, row_errors_now
 from ..rules import allowed_targets, stage_before_stall
 from ..validators import TEXT_VALIDATORS
+from .sheet_renderer import SheetRenderer
 from .widgets import AmountInput
 
 OUT_OF_DATE = _(
@@ -165,6 +166,10 @@ class BaseDispatchFormSet(forms.BaseFormSet):
         return [form.cleaned_data for form in self.forms if form.has_changed()]
 
 
+# Writes the rows' widgets without the template engine (the sheet's render cost, issue 10).
+SHEET_RENDERER = SheetRenderer()
+
+
 def dispatch_formset(projects, user, *, iso_year, iso_week, data=None, initial=None):
     formset_class = forms.formset_factory(
         DispatchRowForm,
@@ -173,6 +178,7 @@ def dispatch_formset(projects, user, *, iso_year, iso_week, data=None, initial=N
         max_num=len(projects),
         absolute_max=max(len(projects), 1),
         validate_max=True,
+        renderer=SHEET_RENDERER,
     )
     return formset_class(
         data=data,

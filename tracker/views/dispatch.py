@@ -5,14 +5,24 @@ Rules (weeks, deadline, who files what) live in ``tracker.dispatching``. Here:
 - a role that cannot file at all (chain office) gets 403 with a read-only message;
 - a week closed for the user is shown read-only, and a POST to it is refused with 403;
 - managers choose a region (``?region=<code>``), so one sheet stays a county's size;
+- the sheet is paged (``?page=<n>``, ``TRACKER["DISPATCH_SHEET_PAGE_SIZE"]`` rows a page, in
+  ``dispatching.SHEET_ORDER``); each page is a form of its own: its submit files only its
+  rows (the same page's rows, read again by the POST), so nothing on another page is saved
+  or lost. ``?missing=1`` lists only the projects without a report this week. The summary
+  above the rows (filed / missing) counts the whole week, every page. A page past the last
+  one (the list shrank, e.g. the missing rows were filed) redirects to the last page;
 - a filing with stale rows (see "Stale sheets" in ``tracker.dispatching``) saves the other
   rows and shows the page again, the refused rows with the other person's values beside the
   user's and the current versions; otherwise a saved filing redirects (POST/redirect/GET).
 """
 
+import math
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch, Q
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
@@ -31,6 +41,8 @@ from ..dispatching import (
     file_weekly_dispatch,
     parse_week,
     row_initial,
+    sheet_page,
+    sheet_summary,
     shift_week,
     week_bounds,
     week_error,
@@ -54,21 +66,62 @@ def dispatch_current(request):
     return dispatch_week(request, week=week_label(*current_week()))
 
 
-def _sheet(user, iso_year, iso_week, region):
-    """The sheet's projects, their reference reports and pre-filled rows (3 queries)."""
-    projects = dispatch_projects(user, iso_year, iso_week).prefetch_related(
-        Prefetch(
-            "stage_changes",
-            queryset=StageChange.objects.order_by("effective_on", "id"),
-            to_attr="prefetched_stage_changes",
+def page_size():
+    return max(1, int(settings.TRACKER.get("DISPATCH_SHEET_PAGE_SIZE", 200)))
+
+
+def _sheet(user, iso_year, iso_week, region, ids):
+    """The page's projects (``ids``, in the sheet's order), their reference reports and
+    pre-filled rows (3 queries, whatever the size of the whole sheet)."""
+    projects = (
+        dispatch_projects(user, iso_year, iso_week)
+        .filter(pk__in=ids)
+        .prefetch_related(
+            Prefetch(
+                "stage_changes",
+                queryset=StageChange.objects.order_by("effective_on", "id"),
+                to_attr="prefetched_stage_changes",
+            )
         )
     )
     if region is not None:
         projects = projects.filter(region=region)
-    projects = list(projects)
+    projects = list(projects) if ids else []
     reference = WeeklyDispatch.objects.in_bulk([p.prefill_id for p in projects if p.prefill_id])
     initial = [row_initial(p, reference.get(p.prefill_id), iso_year, iso_week) for p in projects]
     return projects, reference, initial
+
+
+def _sheet_url(week, *, region=None, missing_only=False, page=1):
+    url = reverse("tracker:dispatch_week", args=[week])
+    query = QueryDict(mutable=True)
+    if region is not None:
+        query["region"] = region.code
+    if missing_only:
+        query["missing"] = "1"
+    if page > 1:
+        query["page"] = str(page)
+    return url + ("?" + query.urlencode() if query else "")
+
+
+def _page_number(request):
+    """``?page=`` as a number ≥ 1, or None for anything else."""
+    text = request.GET.get("page", "1")
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or int(text) < 1:
+        return None
+    return int(text)
+
+
+def _page_links(current, pages, url_of):
+    """The page navigation: first, a few around the current one, last (None: a gap)."""
+    shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
+    links, previous = [], 0
+    for number in shown:
+        if number > previous + 1:
+            links.append(None)
+        links.append({"number": number, "url": url_of(number), "current": number == current})
+        previous = number
+    return links
 
 
 def dispatch_week(request, week):
@@ -100,12 +153,28 @@ def dispatch_week(request, week):
         region = next((r for r in regions if r.code == code), None)
         if region is None and regions:
             return _problem(request, _("Unknown region."), 404)
-    projects, reference, initial = _sheet(user, iso_year, iso_week, region)
+    page = _page_number(request)
+    if page is None:
+        return _problem(request, _("There is no such page of this sheet."), 404)
+    missing_only = request.GET.get("missing") == "1"
+    size = page_size()
+    label = week_label(iso_year, iso_week)
+
+    def url_of(number, *, missing=missing_only):
+        return _sheet_url(label, region=region, missing_only=missing, page=number)
+
+    ids, row_count = sheet_page(
+        user, iso_year, iso_week, region=region, missing_only=missing_only, page=page, size=size
+    )
+    summary = sheet_summary(user, iso_year, iso_week, region=region)
+    if not ids and page > 1:
+        # Past the last page (the list shrank since the link was made): nothing is filed.
+        rows_left = summary["missing"] if missing_only else summary["total"]
+        return redirect(url_of(max(1, math.ceil(rows_left / size))))
+    projects, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
     week_kwargs = {"iso_year": iso_year, "iso_week": iso_week}
 
-    url = reverse("tracker:dispatch_week", args=[week_label(iso_year, iso_week)])
-    if region:
-        url += "?region=" + region.code
+    url = url_of(page)
     formset, conflicts = None, {}
     if request.method == "POST":
         if closed:
@@ -140,10 +209,11 @@ def dispatch_week(request, week):
                     )
                     % {"n": len(conflicts)},
                 )
-                fresh, reference, initial = _sheet(user, iso_year, iso_week, region)
+                fresh, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
                 if [p.pk for p in fresh] != [p.pk for p in projects]:
                     return redirect(url)  # the list itself changed: start from a new page
                 projects = fresh
+                summary = sheet_summary(user, iso_year, iso_week, region=region)
                 formset = dispatch_formset(
                     projects,
                     user,
@@ -162,6 +232,7 @@ def dispatch_week(request, week):
         {
             "project": p,
             "form": form,
+            "texts": (form["progress"], form["problems"]),
             "last": reference.get(p.prefill_id),
             "filed": p.report_id,
             "project_now": p.completed_investment
@@ -174,10 +245,11 @@ def dispatch_week(request, week):
         }
         for p, form in zip(projects, formset.forms, strict=False)
     ]
+    pages = max(1, math.ceil(row_count / size))
     prev_week = week_label(*shift_week(iso_year, iso_week, -1))
     next_year, next_week = shift_week(iso_year, iso_week, 1)
     context = {
-        "week": week_label(iso_year, iso_week),
+        "week": label,
         "week_start": start,
         "week_end": end,
         "deadline": deadline(iso_year, iso_week),
@@ -185,9 +257,25 @@ def dispatch_week(request, week):
         "closed": closed,
         "formset": formset,
         "rows": rows,
+        # This page's projects without a report; ``summary`` counts the whole week.
         "missing": [p for p in projects if not p.report_id],
-        "filed_count": sum(1 for p in projects if p.report_id),
+        "summary": summary,
+        "filed_count": summary["filed"],
         "excluded": excluded_count(user, iso_year, iso_week, region=region),
+        "missing_only": missing_only,
+        "all_url": url_of(1, missing=False),
+        "missing_url": url_of(1, missing=True),
+        "page": {
+            "number": page,
+            "count": pages,
+            "size": size,
+            "first_row": (page - 1) * size + 1,
+            "last_row": (page - 1) * size + len(projects),
+            "rows": row_count,
+            "previous": url_of(page - 1) if page > 1 else None,
+            "next": url_of(page + 1) if page < pages else None,
+            "links": _page_links(page, pages, url_of) if pages > 1 else [],
+        },
         "prev_week": prev_week,
         "next_week": week_label(next_year, next_week)
         if week_bounds(next_year, next_week)[0] <= today

@@ -6,10 +6,26 @@ this week (and is due to dispatch this week, ``ProjectQuerySet.due_to_dispatch``
 dispatch sheet), its latest report (of this or last week) was filed late, or its warning
 light is red or yellow. Managers also get city-wide counts per region. A fixed number of queries,
 whatever the number of projects.
+
+The list shows the ``ATTENTION_LIMIT`` most urgent projects: their ids and how many need
+attention in all are read in one statement (a window count over the ranked scope); the
+lights, reasons and related rows are then computed for the listed projects only. Week
+comparisons go column by column (``periods.week_q``) so the dispatch indexes serve them.
 """
 
 from django.conf import settings
-from django.db.models import Case, Count, Exists, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    Exists,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+    Window,
+)
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
@@ -24,7 +40,7 @@ from ..dispatching import (
 )
 from ..lights import annotate_lights, light_reasons
 from ..models import Inspection, Problem, Project, RectificationItem, Region, WeeklyDispatch
-from ..periods import week_text
+from ..periods import week_q, week_text
 
 ATTENTION_LIMIT = 50
 
@@ -45,7 +61,7 @@ def attention_projects(scope, *, today):
     dispatches = Q(dispatch_due=True)
     qs = annotate_lights(scope, today=today).annotate(
         dispatch_due=Case(When(_due(iso_year, iso_week), then=Value(True)), default=Value(False)),
-        has_report=Exists(reports.filter(iso_year=iso_year, iso_week=iso_week)),
+        has_report=Exists(reports.filter(week_q("exact", iso_year, iso_week))),
         last_late=Subquery(newest.values("is_late")[:1]),
         last_year=Subquery(newest.values("iso_year")[:1]),
         last_week=Subquery(newest.values("iso_week")[:1]),
@@ -55,13 +71,36 @@ def attention_projects(scope, *, today):
     recent_late = (
         dispatches
         & Q(last_late=True)
-        & (Q(last_year__gt=prev_year) | Q(last_year=prev_year, last_week__gte=prev_week))
+        & week_q("gte", prev_year, prev_week, year_field="last_year", week_field="last_week")
     )
     qs = qs.annotate(recent_late=Case(When(recent_late, then=Value(True)), default=Value(False)))
     lit = Q(light__in=["red", "yellow"]) & ~Q(stage=Stage.TERMINATED)
     return qs.filter(lit | (dispatches & Q(has_report=False)) | Q(recent_late=True)).order_by(
         "-light_rank", "region__sort_order", "code"
     )
+
+
+def most_urgent(scope, *, today, limit=None):
+    """The listed projects of ``scope`` that need attention, worst first (at most ``limit``,
+    with lights, reasons' annotations, region and enterprise), and how many need attention in
+    all. Two queries: the ranked ids with a window count, then the listed rows in full."""
+    limit = ATTENTION_LIMIT if limit is None else limit
+    ranked = (
+        attention_projects(scope, today=today)
+        .annotate(attention_total=Window(Count("pk")))
+        .values_list("pk", "attention_total")[:limit]
+    )
+    ranked = list(ranked)
+    ids = [pk for pk, _total in ranked]
+    total = ranked[0][1] if ranked else 0
+    listed = (
+        attention_projects(Project.objects.filter(pk__in=ids), today=today).select_related(
+            "region", "enterprise"
+        )
+        if ids
+        else Project.objects.none()
+    )
+    return list(listed), total
 
 
 def reasons(project):
@@ -79,8 +118,8 @@ def reasons(project):
 def dispatch_status(scope, *, today):
     """Filed / total / late for this week over ``scope`` (one query)."""
     iso_year, iso_week = current_week(today)
-    this_week = WeeklyDispatch.objects.filter(
-        project=OuterRef("pk"), iso_year=iso_year, iso_week=iso_week
+    this_week = WeeklyDispatch.objects.filter(project=OuterRef("pk")).filter(
+        week_q("exact", iso_year, iso_week)
     )
     return scope.due_to_dispatch(iso_year, iso_week).aggregate(
         total=Count("pk"),
@@ -89,26 +128,50 @@ def dispatch_status(scope, *, today):
     )
 
 
+COUNTS = ("total", "filed", "late", "red", "yellow")
+
+
 def city_counts(*, today):
-    """Per region: dispatching projects, filed, late, red and yellow lights (one query)."""
+    """Per region: dispatching projects, filed, late, red and yellow lights (one query).
+
+    Grouped by region and light, so each project's light is computed once (an aggregate
+    filtered on the light would write the light's expression out again per count); this
+    week's report is joined (a project has at most one a week), not asked per row; the due
+    projects are one subquery for the whole table."""
     iso_year, iso_week = current_week(today)
-    this_week = WeeklyDispatch.objects.filter(
-        project=OuterRef("pk"), iso_year=iso_year, iso_week=iso_week
-    )
     dispatching = _due(iso_year, iso_week)
-    rows = (
+    filed = Q(this_week__isnull=False)
+    groups = (
         annotate_lights(Project.objects.all(), today=today)
-        .values("region_id")
+        .annotate(
+            this_week=FilteredRelation(
+                "dispatches",
+                condition=week_q(
+                    "exact",
+                    iso_year,
+                    iso_week,
+                    year_field="dispatches__iso_year",
+                    week_field="dispatches__iso_week",
+                ),
+            )
+        )
+        .values("region_id", "light")
         .annotate(
             total=Count("pk", filter=dispatching),
-            filed=Count("pk", filter=dispatching & Q(Exists(this_week))),
-            late=Count("pk", filter=dispatching & Q(Exists(this_week.filter(is_late=True)))),
-            red=Count("pk", filter=Q(light="red") & ~Q(stage=Stage.TERMINATED)),
-            yellow=Count("pk", filter=Q(light="yellow") & ~Q(stage=Stage.TERMINATED)),
+            filed=Count("pk", filter=dispatching & filed),
+            late=Count("pk", filter=dispatching & filed & Q(this_week__is_late=True)),
+            lit=Count("pk", filter=~Q(stage=Stage.TERMINATED)),
         )
         .order_by()
     )
-    return {row["region_id"]: row for row in rows}
+    found = {}
+    for group in groups:
+        row = found.setdefault(group["region_id"], dict.fromkeys(COUNTS, 0))
+        for key in ("total", "filed", "late"):
+            row[key] += group[key]
+        if group["light"] in (Light.RED, Light.YELLOW):
+            row[group["light"]] += group["lit"]
+    return found
 
 
 def home(request):
@@ -123,9 +186,8 @@ def home(request):
     )
 
     status = dispatch_status(scope, today=today)
-    attention = attention_projects(scope, today=today).select_related("region", "enterprise")
-    listed = list(attention[:ATTENTION_LIMIT])
-    more = attention.count() - len(listed)  # always asked: the query count stays fixed
+    listed, attention_total = most_urgent(scope, today=today)
+    more = attention_total - len(listed)
     items = [{"project": p, "light": Light(p.light).label, "reasons": reasons(p)} for p in listed]
 
     # Overdue items are flagged to everyone who may see them (chain office and manager
@@ -142,7 +204,7 @@ def home(request):
     regions = []
     if permissions.may(user, permissions.OVERSEE, "site"):
         counts = city_counts(today=today)
-        empty = {"total": 0, "filed": 0, "late": 0, "red": 0, "yellow": 0}
+        empty = dict.fromkeys(COUNTS, 0)
         regions = [{"region": r, **counts.get(r.pk, empty)} for r in Region.objects.all()]
 
     context = {
@@ -154,9 +216,7 @@ def home(request):
         "items": items,
         "more": more,
         "regions": regions,
-        "city_total": {
-            key: sum(r[key] for r in regions) for key in ("total", "filed", "late", "red", "yellow")
-        },
+        "city_total": {key: sum(r[key] for r in regions) for key in COUNTS},
         "thresholds": settings.TRACKER,
         "overdue": overdue,
         "today": today,
