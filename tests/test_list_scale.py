@@ -20,7 +20,7 @@ from django.utils import timezone
 from tests import factories
 from tracker.choices import ProblemStatus, Role, Stage
 from tracker.lights import annotate_lights
-from tracker.models import Problem, Project, StageChange, WeeklyDispatch
+from tracker.models import Inspection, Problem, Project, StageChange, WeeklyDispatch
 
 pytestmark = pytest.mark.django_db
 
@@ -279,3 +279,26 @@ def test_the_footer_totals_are_the_whole_filtered_sets(manager):
     content = response.content.decode()
     assert '<span class="total-wan">60,000.75</span>' in content
     assert '<span class="total-yi">6.00</span>' in content
+
+
+def test_the_inspection_list_reads_a_deep_page_from_the_nearer_end(manager):
+    region = factories.region()
+    for n in range(30):
+        Inspection.objects.create(
+            year=2021 + n % 2,
+            quarter=1 + n % 4,
+            region=region,
+            title=f"督查{n}",
+            inspected_on=datetime.date(2021 + n % 2, 3 * (1 + n % 4), 1),
+        )
+    expected = list(
+        Inspection.objects.order_by("-year", "-quarter", "-pk").values_list("pk", flat=True)
+    )
+    url = reverse("tracker:inspection_list")
+    for page in (1, 2):
+        response, sql = _get(manager, url, {"per_page": PER_PAGE, "page": page})
+        offsets = [int(m.group(1)) for query in sql for m in OFFSET.finditer(query)]
+        assert all(offset <= 15 for offset in offsets), offsets
+        start = (page - 1) * PER_PAGE
+        rows = response.context["table"].page.object_list
+        assert [row.record.pk for row in rows] == expected[start : start + PER_PAGE]
