@@ -19,6 +19,7 @@ from .choices import (
 )
 from .forms.fields import PersonFilterField
 from .forms.widgets import AmountInput
+from .lights import annotate_lights
 from .models import IndustryChain, Inspection, Park, Region, User
 from .validators import FIRST_YEAR, LAST_YEAR, TEXT_VALIDATORS
 
@@ -178,8 +179,11 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
         return queryset.billion_or_more(value)
 
     def filter_light(self, queryset, name, value):
-        # The list's queryset carries tracker.lights.annotate_lights (as of today): the
-        # light is filtered in the database, by the one rule that computes it.
+        # The light as of today, filtered in the database by the one rule that computes it
+        # (tracker.lights); annotated here, so that the list computes lights for the rows
+        # of one page only unless this filter asks for them.
+        if "light" not in queryset.query.annotations:
+            queryset = annotate_lights(queryset, today=timezone.localdate())
         return queryset.filter(light=value)
 
 

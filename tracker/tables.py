@@ -1,11 +1,15 @@
 """django-tables2 tables of the list pages (projects, problems, inspections). Footers show
-totals of the whole filtered set, not one page."""
+totals of the whole filtered set, not one page; ``PageData`` reads one page of a large set
+at the cost of any other page."""
 
 import django_tables2 as tables
+from django.core.exceptions import FieldDoesNotExist
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django_tables2.data import TableQuerysetData
+from django_tables2.utils import OrderBy
 
 from .choices import Light, Tier5020
 from .lights import light_reasons
@@ -17,6 +21,91 @@ NUM = {"th": {"class": "num"}, "td": {"class": "num"}, "tf": {"class": "num"}}
 # The list pages' table layout: django-tables2's own, with our pager
 # (tracker/includes/pagination.html) in place of its unstyled list of page numbers.
 TEMPLATE = "tracker/includes/table.html"
+
+
+def _term_name(term):
+    """(field name, descending) of one ``order_by`` term: a string or an OrderBy."""
+    if isinstance(term, str):
+        return term.lstrip("-"), term.startswith("-")
+    expression = getattr(term, "expression", None)
+    return getattr(expression, "name", None), bool(getattr(term, "descending", False))
+
+
+def total_order(queryset):
+    """``queryset`` in its order (or its model's) made total: unless a unique field already
+    decides every tie, the primary key breaks them, in the direction of the last key, so
+    one index on (key, id) serves both directions. A page of a total order is the same
+    rows whichever end it is read from."""
+    meta = queryset.model._meta
+    terms = list(queryset.query.order_by) or list(meta.ordering)
+    for term in terms:
+        name, _descending = _term_name(term)
+        if name == "pk":
+            return queryset.order_by(*terms)
+        try:
+            field = meta.get_field(name) if name else None
+        except FieldDoesNotExist:  # an annotation or a related field
+            field = None
+        if field is not None and (field.primary_key or (field.unique and not field.null)):
+            return queryset.order_by(*terms)
+    descending = _term_name(terms[-1])[1] if terms else False
+    return queryset.order_by(*terms, "-pk" if descending else "pk")
+
+
+class PageData(TableQuerysetData):
+    """A list table's data, read a page at a time so that the last page costs what the
+    first does (issue 10):
+
+    * the page's ids come from the filtered set in its total order (``total_order``), read
+      from whichever end is nearer (the order reversed for the back half), so OFFSET never
+      skips more than half of the set and computes nothing but the order and the filters;
+    * ``rows(ids)`` then returns the queryset of just those rows with what the cells need
+      (a project's lights), shown in the page's order. Without ``rows`` the page is read in
+      one query (still from the nearer end).
+
+    ``count`` is the size of the set when the view knows it already (the footer's totals
+    query counts it), so the paginator does not count a second time. ``prepare_order``
+    maps a column to a function that annotates what sorting by it needs (the light).
+    """
+
+    def __init__(self, data, *, count=None, rows=None, prepare_order=None):
+        super().__init__(data)
+        self._length = count
+        self.rows = rows
+        self.prepare_order = prepare_order or {}
+
+    def order_by(self, aliases):
+        for alias in aliases:
+            prepare = self.prepare_order.get(OrderBy(alias).bare)
+            if prepare is not None:
+                self.data = prepare(self.data)
+        super().order_by(aliases)
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice):
+            return self[key : key + 1][0]
+        count = len(self)
+        start, stop, _step = key.indices(count)
+        if start >= stop:
+            return []
+        ordered = total_order(self.data)
+        from_end = count - stop < start
+        if from_end:
+            ordered = ordered.reverse()[count - stop : count - start]
+        else:
+            ordered = ordered[start:stop]
+        if self.rows is None:
+            page = list(ordered)
+            return page[::-1] if from_end else page
+        ids = list(ordered.values_list("pk", flat=True))
+        if from_end:
+            ids.reverse()
+        by_pk = {row.pk: row for row in self.rows(ids)} if ids else {}
+        # A row deleted between the two reads is left out rather than failing the page.
+        return [by_pk[pk] for pk in ids if pk in by_pk]
+
+    def __iter__(self):
+        return iter(self[0 : len(self)])
 
 
 class ListTable(tables.Table):

@@ -386,11 +386,17 @@ class Project(models.Model):
         ordering = ["-signed_on", "code"]
         verbose_name = _("project")
         verbose_name_plural = _("projects")
+        # The list's sorts and filters (issue 10; added live by migration 0011): the
+        # default order itself, and each sortable column with the id that breaks its ties
+        # (tracker.tables.total_order), read forwards or backwards. The first serves the
+        # signed-date filters, the stage and amount ones their filters too.
         indexes = [
-            models.Index(fields=["signed_on"], name="project_signed_on_idx"),
+            models.Index(fields=["-signed_on", "code"], name="project_signed_code_idx"),
             models.Index(fields=["region", "signed_on"], name="project_region_signed_idx"),
             models.Index(fields=["chain", "signed_on"], name="project_chain_signed_idx"),
-            models.Index(fields=["stage"], name="project_stage_idx"),
+            models.Index(fields=["stage", "id"], name="project_stage_id_idx"),
+            models.Index(fields=["signed_amount", "id"], name="project_amount_id_idx"),
+            models.Index(fields=["name", "id"], name="project_name_id_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -18,7 +18,7 @@ from ..forms import STEP_FORMS, RaiseForm
 from ..models import Problem, ProblemEvent
 from ..querysets import q_problem_overdue
 from ..services import history_for
-from ..tables import ProblemTable, status_badges
+from ..tables import PageData, ProblemTable, status_badges
 from .lists import FilteredListView
 
 HISTORY_LIMIT = 200
@@ -42,13 +42,18 @@ class ProblemListView(FilteredListView):
     def get_table_kwargs(self):
         return {"per_page_field": "_per_page", "today": timezone.localdate()}
 
+    def get_table_data(self):
+        # One query counts the set and its overdue problems; the paginator takes its count,
+        # and a page is read from the nearer end of the set (tracker.tables.PageData).
+        self.totals = self.object_list.order_by().aggregate(
+            count=Count("pk"),
+            overdue=Count("pk", filter=q_problem_overdue(timezone.localdate())),
+        )
+        return PageData(self.object_list, count=self.totals["count"])
+
     def get_table(self, **kwargs):
         table = super().get_table(**kwargs)
-        today = timezone.localdate()
-        table.totals = self.object_list.order_by().aggregate(
-            count=Count("pk"),
-            overdue=Count("pk", filter=q_problem_overdue(today)),
-        )
+        table.totals = self.totals
         return table
 
     def get_context_data(self, **kwargs):

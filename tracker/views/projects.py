@@ -18,7 +18,7 @@ from ..locking import Conflict
 from ..models import Project, StageChange
 from ..money import wan, yi
 from ..services import history_for, snapshot, update_project
-from ..tables import ProjectTable
+from ..tables import PageData, ProjectTable
 from .lists import FilteredListView
 
 DISPATCH_LIMIT = 52  # a year of weekly reports on the project page
@@ -48,13 +48,32 @@ class ProjectListView(FilteredListView):
 
     def get_queryset(self):
         # Scope is applied here, once; everything below narrows this queryset. The lights
-        # are annotated before filtering, so ``?light=red`` (and its export) filters on them.
-        projects = (
-            Project.objects.visible_to(self.request.user)
-            .with_tiers()
-            .select_related("enterprise", "region", "chain")
+        # are not annotated here: a page's rows get them (page_rows), and the light filter
+        # and the sort by light annotate them for themselves.
+        return Project.objects.visible_to(self.request.user).with_tiers()
+
+    def page_rows(self, ids):
+        """The rows ``ids`` (one page) with everything their cells show."""
+        projects = Project.objects.filter(pk__in=ids).with_tiers()
+        return annotate_lights(
+            projects.select_related("enterprise", "region", "chain"), today=self.today
         )
-        return annotate_lights(projects, today=timezone.localdate())
+
+    def with_lights(self, projects):
+        if "light_rank" in projects.query.annotations:  # the light filter annotated them
+            return projects
+        return annotate_lights(projects, today=self.today)
+
+    def get_table_data(self):
+        # One query counts the set and sums the footer; the paginator takes its count.
+        self.today = timezone.localdate()
+        self.totals = self.object_list.order_by().totals()
+        return PageData(
+            self.object_list,
+            count=self.totals["count"],
+            rows=self.page_rows,
+            prepare_order={"light": self.with_lights},
+        )
 
     def get_table_kwargs(self):
         # django-tables2 would take any ``per_page`` from the URL; the view whitelists it
@@ -63,7 +82,7 @@ class ProjectListView(FilteredListView):
 
     def get_table(self, **kwargs):
         table = super().get_table(**kwargs)
-        table.totals = self.object_list.order_by().totals()
+        table.totals = self.totals
         return table
 
     def get_context_data(self, **kwargs):
