@@ -102,8 +102,9 @@ class InvestmentAsOf(_Value):
     def __init__(self, day):
         self.day = _date(day)
 
-    def source_key(self):
-        return ("investment", self.day)
+    def source_key(self):  # the figure changes by ISO week: days of one week share a join
+        year, week, _weekday = self.day.isocalendar()
+        return ("investment", year, week)
 
     def expression(self, column):
         return Coalesce(column, Value(Decimal(0)), output_field=MONEY)
@@ -207,7 +208,7 @@ class SideJoin:
             table = qn(WeeklyDispatch._meta.db_table)
             columns = "completed_investment AS investment"
             if kind == "investment":
-                year, week, _weekday = args[0].isocalendar()
+                year, week = args
                 where = "(iso_year < %s OR (iso_year = %s AND iso_week <= %s))"
                 params = [year, year, week]
             else:
