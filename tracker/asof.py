@@ -209,8 +209,9 @@ class SideJoin:
             columns = "completed_investment AS investment"
             if kind == "investment":
                 year, week = args
-                where = "(iso_year < %s OR (iso_year = %s AND iso_week <= %s))"
-                params = [year, year, week]
+                # a row comparison: one backward range scan of the (project, year, week) index
+                where = "(iso_year, iso_week) <= (%s, %s)"
+                params = [year, week]
             else:
                 where, params = "iso_year < %s", [args[0]]
             order = "iso_year DESC, iso_week DESC"

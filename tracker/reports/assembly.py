@@ -70,16 +70,29 @@ def _problem_aggregates(ctx):
 
 
 def _figures(ctx):
-    """{"region": {id: row}, "chain": {id: row}, "city": row} of raw aggregates as of ctx.day."""
+    """{"region": {id: row}, "chain": {id: row}, "city": row} of raw aggregates as of ctx.day.
+
+    Every project figure is a count or a sum, so one grouped query by (region, chain) gives
+    them all: a region's row, a chain's and the city's are sums of its rows, added here. The
+    problems, grouped by region and by chain apart (a problem may have neither), are two
+    small queries more."""
     projects = _project_rows(ctx)
     problems = Problem.objects.filter(raised_on__lte=ctx.day)
     project_aggs = _project_aggregates(ctx)
     problem_aggs = _problem_aggregates(ctx)
-    result = {}
+    result = {"region": {}, "chain": {}, "city": {}}
+    for row in projects.order_by().values("region_id", "chain_id").annotate(**project_aggs):
+        region_id, chain_id = row.pop("region_id"), row.pop("chain_id")
+        for target in (
+            result["region"].setdefault(region_id, {}),
+            result["chain"].setdefault(chain_id, {}),
+            result["city"],
+        ):
+            _add(target, row)
+    if not result["city"]:  # no project: the figures of an empty aggregate
+        result["city"] = projects.order_by().aggregate(**project_aggs)
     for group, field in (("region", "region_id"), ("chain", "chain_id")):
-        rows = {}
-        for row in projects.order_by().values(field).annotate(**project_aggs):
-            rows[row.pop(field)] = row
+        rows = result[group]
         for row in (
             problems.filter(**{f"{field}__isnull": False})
             .order_by()
@@ -87,11 +100,19 @@ def _figures(ctx):
             .annotate(**problem_aggs)
         ):
             rows.setdefault(row.pop(field), {}).update(row)
-        result[group] = rows
-    city = projects.order_by().aggregate(**project_aggs)
-    city.update(problems.order_by().aggregate(**problem_aggs))
-    result["city"] = city
+    result["city"].update(problems.order_by().aggregate(**problem_aggs))
     return result
+
+
+def _add(target, row):
+    """Add ``row``'s counts and sums into ``target`` (None counts as nothing)."""
+    for key, value in row.items():
+        if value is None:
+            target.setdefault(key, None)
+        elif target.get(key) is None:
+            target[key] = value
+        else:
+            target[key] += value
 
 
 def _money(value):
