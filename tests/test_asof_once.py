@@ -15,12 +15,13 @@ from collections import Counter
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
 from tests import factories as f
 from tracker.choices import Role, Stage
+from tracker.reports.assembly import compute_report
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +156,75 @@ def test_the_latest_report_reads_each_as_of_day_once(client, book):
     queries = _queries(client, f"/reports/monthly/{last:%Y-%m}/")
     found = {sql[:120]: repeated(sql) for sql in queries if repeated(sql)}
     assert not found, found
+
+
+# --- 月通报: the page lists the most urgent red/yellow projects, the XLSX all of them --------
+
+
+@pytest.fixture
+def lit_book():
+    """Five projects, never started, planned to start in March 2022: red on 31 December;
+    four in one chain, one in another."""
+    mine, other = f.chain(), f.chain()
+    return mine, [
+        f.project(chain=chain, signed_on=D(2022, 1, 10), planned_start_on=D(2022, 3, 1))
+        for chain in (mine, mine, mine, mine, other)
+    ]
+
+
+def _xlsx_codes(content):
+    import io
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(content), read_only=True)
+    return {
+        cell
+        for sheet in book.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for cell in row
+        if isinstance(cell, str)
+    }
+
+
+@override_settings()
+def test_the_report_page_lists_the_most_urgent_and_says_how_many(client, lit_book, settings):
+    settings.TRACKER = {**settings.TRACKER, "REPORT_WARNINGS_ON_PAGE": 2}
+    chain, projects = lit_book
+    client.force_login(f.user(Role.MANAGER))
+    url = "/reports/monthly/2022-12/"
+    response = client.get(url)
+    shown = response.context["data"]["warnings"]
+    everything = compute_report(year=2022, month=12)["warnings"]
+    assert [w["code"] for w in shown] == [w["code"] for w in everything[:2]]  # most urgent
+    assert response.context["data"]["warnings_total"] == 5
+    assert b'id="warnings-bounded"' in response.content
+    codes = _xlsx_codes(client.get(url, {"export": "xlsx"}).content)
+    assert {p.code for p in projects} <= codes  # the file lists them all
+
+    # a chain office: the first two of its chain's four, the fifth outside its scope
+    client.force_login(f.user(Role.CHAIN_OFFICE, chain=chain))
+    data = client.get(url).context["data"]
+    assert len(data["warnings"]) == 2 and data["warnings_total"] == 4
+    assert data["warnings_hidden"] == 1
+    assert all(w["chain"] == chain.name for w in data["warnings"])
+
+
+@override_settings()
+def test_a_published_report_page_is_bounded_too(client, lit_book, settings):
+    from tracker.reports.publishing import publish_monthly_report
+
+    settings.TRACKER = {**settings.TRACKER, "REPORT_WARNINGS_ON_PAGE": 3}
+    manager = f.user(Role.MANAGER)
+    report = publish_monthly_report(year=2022, month=12, by=manager)
+    assert len(report.data["warnings"]) == 5  # the frozen JSON keeps the whole list
+    client.force_login(manager)
+    url = f"/reports/monthly/2022-12/v{report.version}/"
+    data = client.get(url).context["data"]
+    assert len(data["warnings"]) == 3 and data["warnings_total"] == 5
+    assert (
+        len(
+            _xlsx_codes(client.get(url, {"export": "xlsx"}).content) & {p.code for p in lit_book[1]}
+        )
+        == 5
+    )
