@@ -228,3 +228,23 @@ def test_a_published_report_page_is_bounded_too(client, lit_book, settings):
         )
         == 5
     )
+
+
+def test_the_lights_join_works_on_any_queryset_and_as_a_subquery(lit_book):
+    """annotate_lights on ``filter(pk__in=[...])``, counted, sliced, and used inside another
+    query (its join is relabelled there)."""
+    from tracker.lights import annotate_lights
+    from tracker.models import Project
+
+    _chain, projects = lit_book
+    ids = [p.pk for p in projects[:3]]
+    day = D(2022, 12, 31)
+    lit = annotate_lights(Project.objects.filter(pk__in=ids), today=day)
+    assert lit.count() == 3
+    assert sorted(lit.filter(light="red").values_list("pk", flat=True)) == sorted(ids)
+    assert len(lit.order_by("-light_rank", "code")[:2]) == 2
+    outer = Project.objects.filter(pk__in=lit.filter(light="red").values("pk"))
+    assert sorted(outer.values_list("pk", flat=True)) == sorted(ids)
+    again = annotate_lights(lit, today=day)  # the same as-of day: the same join, reused
+    assert again.query.get_compiler(using="default").as_sql()[0].count("JOIN") == 2
+    assert {p.light for p in again} == {"red"}
