@@ -49,6 +49,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Expression, Q, Value
 from django.db.models.functions import Coalesce
+from django.db.models.sql import Query
 from django.db.models.sql.constants import LOUTER
 
 from .choices import Stage
@@ -179,10 +180,16 @@ class SideJoin:
         return self
 
     def as_sql(self, compiler, connection):
+        if not _used(compiler, self.table_alias):
+            return "", []  # nothing reads it (a count of the set, its totals): no join
+        return self._join_sql(compiler, connection)
+
+    def _join_sql(self, compiler, connection):
         from .models import StageChange, WeeklyDispatch  # lazy: the models import querysets
 
         qn = connection.ops.quote_name
-        parent_pk = f"{qn(self.parent_alias)}.{qn('id')}"
+        # as Django writes aliases: a relabelled one (U0) unquoted, a table name quoted
+        parent_pk = f"{compiler.quote_name_unless_alias(self.parent_alias)}.{qn('id')}"
         lateral = connection.vendor == "postgresql"
         kind, *args = self.key
         if kind in ("stage", "stop"):
@@ -215,7 +222,7 @@ class SideJoin:
             else:
                 where, params = "iso_year < %s", [args[0]]
             order = "iso_year DESC, iso_week DESC"
-        alias = qn(self.table_alias)
+        alias = compiler.quote_name_unless_alias(self.table_alias)
         if lateral:
             sql = (
                 f"LEFT JOIN LATERAL (SELECT {columns} FROM {table} "
@@ -232,6 +239,34 @@ class SideJoin:
         return sql, params
 
 
+def _used(compiler, alias):
+    """Whether the query being compiled reads a column of the join ``alias``: its select,
+    ordering, where, having and qualify, and the subqueries in them (an ``OuterRef`` to an
+    annotation brings the outer column inside). A count or a sum over the set that no longer
+    reads the annotation (Django drops it) then costs no join at all. Called from the FROM
+    clause, which the compiler builds after select and ordering, once ``where`` is split."""
+    roots = [expr for expr, _sql, _alias in compiler.select]
+    roots += [expr for expr, _rest in compiler.get_order_by()]
+    roots += [getattr(compiler, name, None) for name in ("where", "having", "qualify")]
+    stack, seen = [node for node in roots if node is not None], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, SideColumn):
+            if node.alias == alias:
+                return True
+            continue
+        if isinstance(node, Query):
+            stack += [node.where, *node.annotations.values()]
+            stack += [o for o in node.order_by if not isinstance(o, str)]
+            continue
+        if hasattr(node, "get_source_expressions"):
+            stack += [child for child in node.get_source_expressions() if child is not None]
+    return False
+
+
 class SideColumn(Expression):
     """One column of a ``SideJoin``: ``"alias"."column"``."""
 
@@ -245,8 +280,8 @@ class SideColumn(Expression):
         return f"{self.__class__.__name__}({self.alias}.{self.column})"
 
     def as_sql(self, compiler, connection):
-        qn = connection.ops.quote_name
-        return f"{qn(self.alias)}.{qn(self.column)}", []
+        alias = compiler.quote_name_unless_alias(self.alias)
+        return f"{alias}.{connection.ops.quote_name(self.column)}", []
 
     def relabeled_clone(self, change_map):
         return self.__class__(
