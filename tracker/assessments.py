@@ -67,14 +67,11 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import permissions
+from .asof import InvestmentAsOf, InvestmentBeforeYear, per_row  # once per row
 from .history import record_changes, record_creation, snapshot
 from .models import AssessmentAdjustment, AssessmentWeight, Project, Region
 from .money import MONEY, half_up, yi_exact
-from .querysets import (  # the one definition of each
-    investment_as_of,
-    investment_before_year,
-    q_5020,
-)
+from .querysets import q_5020  # the one definition of each
 from .reports.rates import RATES_BY_KEY, AsOf, rate_figures, rate_value
 from .validators import year_in_range
 
@@ -376,11 +373,10 @@ def indicator_values(year, region_ids, *, as_of):
         )
     )
     invested = (
-        Project.objects.filter(region_id__in=region_ids, signed_on__lte=as_of)
-        .order_by()
-        .annotate(
-            end_figure=investment_as_of(as_of),
-            start_figure=investment_before_year(year),
+        per_row(
+            Project.objects.filter(region_id__in=region_ids, signed_on__lte=as_of).order_by(),
+            end_figure=InvestmentAsOf(as_of),
+            start_figure=InvestmentBeforeYear(year),
         )
         .values("region_id")
         .annotate(done=Sum(F("end_figure") - F("start_figure"), output_field=MONEY))

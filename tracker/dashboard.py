@@ -28,6 +28,7 @@ from django.utils.dates import MONTHS_3
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from .asof import FurthestReached, InvestmentAsOf, StageAsOf, per_row, reached
 from .choices import Light, Stage
 from .lights import (
     INVEST_LIGHT_NOTE,
@@ -36,7 +37,7 @@ from .lights import (
 )
 from .models import AnnualIndicator
 from .money import MONEY, yi
-from .querysets import investment_as_of, q_5020, q_billion, reached_stage
+from .querysets import q_5020, q_billion
 from .reports.rates import month_end
 
 ZERO = Decimal(0)
@@ -69,14 +70,14 @@ def headline(cohort, *, as_of):
         "terminated": Count("pk", filter=Q(stage_as_of=Stage.TERMINATED)),
         "invested": Coalesce(Sum("invested_as_of"), Value(ZERO), output_field=MONEY),
     }
-    flags = {f"has_reached_{stage}": reached_stage(stage, as_of) for stage in Stage.main_line()}
     for stage in Stage.main_line():
-        aggregates[f"reached_{stage}"] = Count("pk", filter=Q(**{f"has_reached_{stage}": True}))
-    row = (
-        cohort.with_stage_as_of(as_of)
-        .annotate(invested_as_of=investment_as_of(as_of), **flags)
-        .aggregate(**aggregates)
-    )
+        aggregates[f"reached_{stage}"] = Count("pk", filter=reached("furthest", stage))
+    row = per_row(
+        cohort,
+        stage_as_of=StageAsOf(as_of),
+        furthest=FurthestReached(as_of),
+        invested_as_of=InvestmentAsOf(as_of),
+    ).aggregate(**aggregates)
     return {
         "count": row["count"],
         "amount": row["amount"],
@@ -118,18 +119,14 @@ def signing_by_month(cohort):
 def investment_by_month(cohort, *, year, today):
     """Cumulative completed investment at each month end and the month's increment.
 
-    One query: twelve sums of the per-project "latest dispatch by month end" subquery.
-    Months that end after ``today`` are left empty (None).
+    One query: twelve sums of the per-project "latest dispatch by month end", each month end
+    one join (``asof.InvestmentAsOf``). Months that end after ``today`` are left empty (None).
     """
     ends = {m: month_end(year, m) for m in MONTHS}
     past = [m for m in MONTHS if datetime.date(year, m, 1) <= today]
-    aggregates = {
-        f"m{m}": Coalesce(
-            Sum(investment_as_of(min(ends[m], today))), Value(ZERO), output_field=MONEY
-        )
-        for m in past
-    }
-    row = cohort.aggregate(**aggregates) if aggregates else {}
+    values = {f"at_{m}": InvestmentAsOf(min(ends[m], today)) for m in past}
+    aggregates = {f"m{m}": Coalesce(Sum(f"at_{m}"), Value(ZERO), output_field=MONEY) for m in past}
+    row = per_row(cohort, **values).aggregate(**aggregates) if aggregates else {}
     result, previous = [], ZERO
     for m in MONTHS:
         if m not in past:

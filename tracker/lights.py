@@ -76,9 +76,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .asof import InvestmentAsOf, InvestmentBeforeYear, StageAsOf, side_column
 from .choices import Light, Stage
 from .money import MONEY
-from .querysets import investment_as_of, investment_before_year, stage_as_of
 
 PCT = DecimalField(max_digits=20, decimal_places=6)
 
@@ -142,15 +142,19 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
     not_started = Q(actual_start_on__isnull=True) | Q(actual_start_on__gt=today)
     not_producing = Q(actual_production_on__isnull=True) | Q(actual_production_on__gt=today)
 
+    # Each as-of value is one join of the query (tracker/asof.py), computed once per row
+    # however many of the rules below refer to it.
+    qs, stage = side_column(queryset, StageAsOf(today))
+    qs, baseline = side_column(qs, InvestmentBeforeYear(today.year))
     if investment_from_dispatch:
-        done = investment_as_of(today)
+        qs, done = side_column(qs, InvestmentAsOf(today))
     else:
         done = F("completed_investment")
-    qs = queryset.annotate(
+    qs = qs.annotate(
         lights_as_of=Value(today, output_field=models.DateField()),
         lights_done=ExpressionWrapper(done, output_field=MONEY),
-        lights_stage=Coalesce(stage_as_of(today), F("stage"), output_field=models.CharField()),
-        lights_baseline=investment_before_year(today.year),
+        lights_stage=Coalesce(stage, F("stage"), output_field=models.CharField()),
+        lights_baseline=baseline,
     )
     start_applies = (
         Q(planned_start_on__isnull=False, planned_start_on__lt=today)

@@ -83,8 +83,12 @@ class ProjectQuerySet(RestrictedQuerySet):
 
     # --- as-of-date stages ---------------------------------------------------------------
     def with_stage_as_of(self, day):
-        """Annotate ``stage_as_of``: the stage in force at the end of ``day`` (NULL before any)."""
-        return self.annotate(stage_as_of=stage_as_of(day))
+        """Annotate ``stage_as_of``: the stage in force at the end of ``day`` (NULL before any),
+        ``stage_as_of(day)`` computed once per row however often it is referred to (one join,
+        tracker/asof.py)."""
+        from .asof import StageAsOf, per_row  # lazy: asof imports the models' choices
+
+        return per_row(self, stage_as_of=StageAsOf(day))
 
     def reached_by(self, stage, day):
         """Projects that had reached ``stage`` (or a later main-line stage) by ``day``."""

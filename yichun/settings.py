@@ -309,6 +309,9 @@ TRACKER = {
     "REPORT_RANKING": env_list("TRACKER_REPORT_RANKING", "start,funds,performance"),
     # Monthly report: the issuer's abbreviation in its reference number (宜工信通〔2022〕12号).
     "REPORT_REFERENCE_PREFIX": os.environ.get("TRACKER_REPORT_REFERENCE_PREFIX", "宜工信通"),
+    # Monthly report page: how many red/yellow projects it lists, most urgent first (the XLSX
+    # lists them all).
+    "REPORT_WARNINGS_ON_PAGE": int(os.environ.get("TRACKER_REPORT_WARNINGS_ON_PAGE", "200")),
     # The body that issues the 月通报 and the exported files (their title rows and print headers).
     "ISSUING_BODY": os.environ.get("TRACKER_ISSUING_BODY", "宜春市工业和信息化局"),
     # Annual assessment: how many top-ranked regions win the overall award.

@@ -2,13 +2,14 @@
 
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum, Value
+from django.db.models import Count, Q, Sum, Value, Window
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import permissions
+from ..asof import without_jit
 from ..choices import Light, Stage
 from ..lights import INVEST_LIGHT_NOTE, annotate_lights, invest_light_applies, light_reasons
 from ..models import IndustryChain, Problem, Project, Region
@@ -70,16 +71,29 @@ def _problem_aggregates(ctx):
 
 
 def _figures(ctx):
-    """{"region": {id: row}, "chain": {id: row}, "city": row} of raw aggregates as of ctx.day."""
+    """{"region": {id: row}, "chain": {id: row}, "city": row} of raw aggregates as of ctx.day.
+
+    Every project figure is a count or a sum, so one grouped query by (region, chain) gives
+    them all: a region's row, a chain's and the city's are sums of its rows, added here. The
+    problems, grouped by region and by chain apart (a problem may have neither), are two
+    small queries more."""
     projects = _project_rows(ctx)
     problems = Problem.objects.filter(raised_on__lte=ctx.day)
     project_aggs = _project_aggregates(ctx)
     problem_aggs = _problem_aggregates(ctx)
-    result = {}
+    result = {"region": {}, "chain": {}, "city": {}}
+    for row in projects.order_by().values("region_id", "chain_id").annotate(**project_aggs):
+        region_id, chain_id = row.pop("region_id"), row.pop("chain_id")
+        for target in (
+            result["region"].setdefault(region_id, {}),
+            result["chain"].setdefault(chain_id, {}),
+            result["city"],
+        ):
+            _add(target, row)
+    if not result["city"]:  # no project: the figures of an empty aggregate
+        result["city"] = projects.order_by().aggregate(**project_aggs)
     for group, field in (("region", "region_id"), ("chain", "chain_id")):
-        rows = {}
-        for row in projects.order_by().values(field).annotate(**project_aggs):
-            rows[row.pop(field)] = row
+        rows = result[group]
         for row in (
             problems.filter(**{f"{field}__isnull": False})
             .order_by()
@@ -87,11 +101,19 @@ def _figures(ctx):
             .annotate(**problem_aggs)
         ):
             rows.setdefault(row.pop(field), {}).update(row)
-        result[group] = rows
-    city = projects.order_by().aggregate(**project_aggs)
-    city.update(problems.order_by().aggregate(**problem_aggs))
-    result["city"] = city
+    result["city"].update(problems.order_by().aggregate(**problem_aggs))
     return result
+
+
+def _add(target, row):
+    """Add ``row``'s counts and sums into ``target`` (None counts as nothing)."""
+    for key, value in row.items():
+        if value is None:
+            target.setdefault(key, None)
+        elif target.get(key) is None:
+            target[key] = value
+        else:
+            target[key] += value
 
 
 def _money(value):
@@ -159,16 +181,24 @@ def _ranking_key(row):
     return (*key, row["sort_order"])
 
 
-def _warnings(ctx):
+def _warnings(ctx, *, scope=None, limit=None):
+    """The red and yellow projects as of ``ctx.day``, red first, then by region and code:
+    all of them (the published JSON, the XLSX), or the first ``limit`` of those in ``scope``
+    (a Project queryset; the page), with how many there are in all: (rows, total)."""
     qs = (
         _project_rows(ctx)
         .filter(light__in=[Light.RED, Light.YELLOW])
         .select_related("region", "chain")
         .order_by("-light_rank", "region__sort_order", "region__name", "code")
     )
+    if scope is not None:
+        qs = qs.filter(pk__in=scope.values("pk"))
+    if limit is not None:  # the total comes with the rows: COUNT(*) OVER () before the LIMIT
+        qs = qs.annotate(lit_total=Window(Count("pk")))[:limit]
     stages = dict(Stage.choices)
-    rows = []
+    rows, total = [], 0
     for project in qs:
+        total = getattr(project, "lit_total", 0)
         project.lights_stage = project.report_stage
         rows.append(
             {
@@ -183,7 +213,7 @@ def _warnings(ctx):
                 "is_sample": project.is_sample,
             }
         )
-    return rows
+    return rows, (len(rows) if limit is None else total)
 
 
 def check_month(year, month, *, today=None):
@@ -220,11 +250,20 @@ def reportable_months(*, today=None):
     return months
 
 
-def compute_report(*, year, month):
+def compute_report(*, year, month, warnings_user=None, warnings_limit=None):
     """The report of ``year``-``month`` as a JSON-ready dict (see the module doc).
 
-    Texts (names, labels, reasons, definitions) are in the active language.
+    Texts (names, labels, reasons, definitions) are in the active language. By default
+    ``warnings`` is the whole red/yellow list (what is published and exported). The page
+    passes ``warnings_user`` and ``warnings_limit``: the list is then the first
+    ``warnings_limit`` of the projects that user may see, and ``warnings_total`` says how many
+    they are in all (``warnings_for`` reads it).
     """
+    with without_jit():
+        return _compute_report(year, month, warnings_user, warnings_limit)
+
+
+def _compute_report(year, month, warnings_user, warnings_limit):
     ctx = AsOf(month_end(year, month))
     prev = AsOf(month_end(*previous_month(year, month)))
     now, before = _figures(ctx), _figures(prev)
@@ -250,6 +289,16 @@ def compute_report(*, year, month):
         _row(c.name, now["chain"].get(c.pk), before["chain"].get(c.pk), sort_order=c.sort_order)
         for c in chains
     ]
+    bounded = {}
+    if warnings_limit is None:
+        warnings, _total = _warnings(ctx)
+    else:
+        scope = None
+        if permissions.rule(warnings_user, permissions.VIEW, "project") != permissions.ALL:
+            scope = Project.objects.visible_to(warnings_user)
+        warnings, total = _warnings(ctx, scope=scope, limit=warnings_limit)
+        lit = (now["city"].get("red") or 0) + (now["city"].get("yellow") or 0)
+        bounded = {"warnings_total": total, "warnings_outside": lit - total}
     return {
         "schema": SCHEMA,
         "year": year,
@@ -271,16 +320,22 @@ def compute_report(*, year, month):
         "regions": ranked + others,
         "chains": chain_rows,
         "city": _row(gettext("City total"), now["city"], before["city"]),
-        "warnings": _warnings(ctx),
+        "warnings": warnings,
         "invest_light": invest_light_applies(ctx.day),
         "lights_note": str(INVEST_LIGHT_NOTE),
+        **bounded,
     }
 
 
-def warnings_for(data, user, *, links=False):
+def warnings_for(data, user, *, links=False, limit=None):
     """``data`` (a report's JSON) as ``user`` may see it: the red and yellow list reduced to
     the projects of ``Project.objects.visible_to(user)`` (matched by code) and
     ``warnings_hidden``, the number of rows left out. ``data`` itself is not changed.
+
+    ``limit`` (the page: ``TRACKER["REPORT_WARNINGS_ON_PAGE"]``) keeps the first ``limit``
+    rows, the most urgent; ``warnings_total`` is how many the reader may see in all (the XLSX
+    lists them all). A live report computed with a bounded list (``compute_report(...,
+    warnings_limit=...)``) carries its total and the number outside the reader's scope.
 
     With ``links``, each listed row has ``pk``, its project's, for the link to the project
     page: every listed project is one the reader may view (a project deleted since has
@@ -302,8 +357,14 @@ def warnings_for(data, user, *, links=False):
         visible = []
     else:
         visible = [w for w in warnings if w["code"] in pks]
+    total, hidden = len(visible), len(warnings) - len(visible)
+    if "warnings_total" in data:  # computed bounded, within the reader's scope
+        total, hidden = data["warnings_total"], data["warnings_outside"]
+    if limit is not None:
+        visible = visible[:limit]
     return {
         **data,
         "warnings": [{**w, "pk": pks.get(w["code"])} for w in visible],
-        "warnings_hidden": len(warnings) - len(visible),
+        "warnings_hidden": hidden,
+        "warnings_total": total,
     }

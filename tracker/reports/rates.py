@@ -21,10 +21,18 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils.translation import gettext_lazy as _
 
+from ..asof import (
+    FirstStop,
+    FurthestReached,
+    InvestmentAsOf,
+    StageAsOf,
+    per_row,
+    reached,
+    side_column,
+)
 from ..choices import Stage
-from ..models import Problem, Project, StageChange, WeeklyDispatch
+from ..models import Problem, Project, WeeklyDispatch
 from ..money import MONEY, to_decimal
-from ..querysets import investment_as_of, reached_stage, stage_as_of
 
 CENT = Decimal("0.01")
 
@@ -143,15 +151,9 @@ def _timeliness_aliases(qs, ctx):
     if not weeks:
         return qs.annotate(due_reports=Value(0), timely_reports=Value(0))
     (y0, w0, _s, _e), (y1, w1, _s1, _e1) = weeks[0], weeks[-1]
-    stop = (
-        StageChange.objects.filter(
-            project=OuterRef("pk"), to_stage__in=[Stage.TERMINATED, Stage.PRODUCTION]
-        )
-        .order_by("effective_on")
-        .values("effective_on")[:1]
-    )
+    qs, stop = side_column(qs, FirstStop())  # one join, however often due_end is read
     qs = qs.alias(
-        due_stop=Coalesce(Subquery(stop), Value(ctx.day), output_field=DateField()),
+        due_stop=Coalesce(stop, Value(ctx.day), output_field=DateField()),
         due_first=_week_index(F("signed_on"), ctx, after=0),  # ⌈(signed_on − 6 − s₀) / 7⌉
         due_end=_week_index(F("due_stop"), ctx, after=7),  # ⌊(stop − s₀) / 7⌋ + 1
     )
@@ -209,7 +211,7 @@ RATES = [
         denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count(
-            "pk", filter=ytd(ctx) & Q(reached_registered=True) & _alive(ctx)
+            "pk", filter=ytd(ctx) & reached("report_furthest", Stage.REGISTERED) & _alive(ctx)
         ),
         denominator=lambda ctx: Count("pk", filter=ytd(ctx)),
     ),
@@ -222,7 +224,9 @@ RATES = [
         ),
         denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
-        numerator=lambda ctx: Count("pk", filter=ytd(ctx) & Q(reached_started=True) & _alive(ctx)),
+        numerator=lambda ctx: Count(
+            "pk", filter=ytd(ctx) & reached("report_furthest", Stage.STARTED) & _alive(ctx)
+        ),
         denominator=lambda ctx: Count("pk", filter=ytd(ctx)),
     ),
     Rate(
@@ -235,7 +239,7 @@ RATES = [
         denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count(
-            "pk", filter=ytd(ctx) & Q(reached_production=True) & _alive(ctx)
+            "pk", filter=ytd(ctx) & reached("report_furthest", Stage.PRODUCTION) & _alive(ctx)
         ),
         denominator=lambda ctx: Count("pk", filter=ytd(ctx)),
     ),
@@ -318,14 +322,18 @@ def ranking_text():
 
 # --- evaluating them ------------------------------------------------------------------------
 def rate_rows(ctx):
-    """Projects signed by ``ctx.day`` with every as-of annotation the RATES read."""
-    qs = Project.objects.filter(signed_on__lte=ctx.day).annotate(
-        report_stage=Coalesce(stage_as_of(ctx.day), Value(Stage.SIGNED.value)),
-        reached_registered=reached_stage(Stage.REGISTERED, ctx.day),
-        reached_started=reached_stage(Stage.STARTED, ctx.day),
-        reached_production=reached_stage(Stage.PRODUCTION, ctx.day),
-        report_investment=investment_as_of(ctx.day),
+    """Projects signed by ``ctx.day`` with every as-of annotation the RATES read:
+    ``report_stage`` (the stage as of the day, signed without history), ``report_furthest``
+    (the furthest main-line stage reached by then, ``asof.FurthestReached``: the reached-stage
+    tests), ``report_investment`` and the dispatch rate's two numbers. Each as-of value is one
+    join (tracker/asof.py), computed once per row."""
+    qs = per_row(
+        Project.objects.filter(signed_on__lte=ctx.day),
+        report_furthest=FurthestReached(ctx.day),
+        report_investment=InvestmentAsOf(ctx.day),
     )
+    qs, stage = side_column(qs, StageAsOf(ctx.day))
+    qs = qs.annotate(report_stage=Coalesce(stage, Value(Stage.SIGNED.value)))
     return _timeliness_aliases(qs, ctx)
 
 

@@ -108,6 +108,11 @@ def _links(request):
     return request.GET.get("export") != "xlsx"
 
 
+def _warnings_on_page():
+    """How many red/yellow projects a report page lists (the XLSX lists them all)."""
+    return int(settings.TRACKER["REPORT_WARNINGS_ON_PAGE"])
+
+
 def _tables(data):
     """The template context of a report: its JSON and the two tables' headings."""
     return {
@@ -174,11 +179,14 @@ def monthly_report(request, month):
     except ReportMonthError as error:
         return _not_found(request, str(error))
     label = f"{year}-{month_number:02d}"
-    data = warnings_for(
-        compute_report(year=year, month=month_number), request.user, links=_links(request)
-    )
-    if request.GET.get("export") == "xlsx":
+    if request.GET.get("export") == "xlsx":  # the whole red/yellow list
+        data = warnings_for(compute_report(year=year, month=month_number), request.user)
         return _xlsx(data, timestamp=timezone.now())
+    limit = _warnings_on_page()  # the page lists the most urgent only
+    report = compute_report(
+        year=year, month=month_number, warnings_user=request.user, warnings_limit=limit
+    )
+    data = warnings_for(report, request.user, links=True, limit=limit)
     return render(
         request,
         "tracker/report_month.html",
@@ -269,7 +277,8 @@ def monthly_report_version(request, month, version):
             % {"version": version, "month": month[:20]},
         )
     label = f"{report.year}-{report.month:02d}"
-    data = warnings_for(report.data, request.user, links=_links(request))  # JSON stays as is
+    limit = None if request.GET.get("export") == "xlsx" else _warnings_on_page()
+    data = warnings_for(report.data, request.user, links=_links(request), limit=limit)
     if request.GET.get("export") == "xlsx":
         return _xlsx(data, timestamp=report.published_at, version=version)
     return render(
