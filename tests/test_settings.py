@@ -23,7 +23,23 @@ def test_postgres_url_is_parsed():
         "6543",
         "yichun",
     )
-    assert db["OPTIONS"] == {"sslmode": "require"}
+    assert db["OPTIONS"] == {"sslmode": "require", "options": "-c jit=off"}
+
+
+def test_postgres_url_may_set_its_own_server_options():
+    db = parse_database_url("postgres://yc@db/yichun?options=-c%20jit%3Don")
+    assert db["OPTIONS"] == {"options": "-c jit=on"}
+
+
+@pytest.mark.django_db
+def test_the_connection_runs_without_jit():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"
 
 
 def test_sqlite_url_relative_and_absolute():

@@ -44,10 +44,9 @@ How
 """
 
 import datetime
-from contextlib import contextmanager
 from decimal import Decimal
 
-from django.db import connection, models, transaction
+from django.db import models
 from django.db.models import Expression, Q, Value
 from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
@@ -55,25 +54,6 @@ from django.db.models.sql.constants import LOUTER
 
 from .choices import Stage
 from .money import MONEY
-
-
-@contextmanager
-def without_jit():
-    """Run the block's queries without PostgreSQL's JIT compilation (``SET LOCAL jit = off``
-    in a transaction; nothing elsewhere).
-
-    A per-row join over a whole book has a high cost estimate (rows × index probes), which
-    makes PostgreSQL JIT-compile the query: measured at 20,000 projects, 1.8–2.9 s of
-    compilation per grouped query of the 月通报 against 0.5–0.9 s of execution. The monthly
-    report runs in this block."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
-        yield
-
 
 # --- the values -------------------------------------------------------------------------------
 

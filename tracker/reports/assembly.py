@@ -9,7 +9,6 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .. import permissions
-from ..asof import without_jit
 from ..choices import Light, Stage
 from ..lights import INVEST_LIGHT_NOTE, annotate_lights, invest_light_applies, light_reasons
 from ..models import IndustryChain, Problem, Project, Region
@@ -259,11 +258,6 @@ def compute_report(*, year, month, warnings_user=None, warnings_limit=None):
     ``warnings_limit`` of the projects that user may see, and ``warnings_total`` says how many
     they are in all (``warnings_for`` reads it).
     """
-    with without_jit():
-        return _compute_report(year, month, warnings_user, warnings_limit)
-
-
-def _compute_report(year, month, warnings_user, warnings_limit):
     ctx = AsOf(month_end(year, month))
     prev = AsOf(month_end(*previous_month(year, month)))
     now, before = _figures(ctx), _figures(prev)
