@@ -21,7 +21,8 @@ table goes to stdout and to bench-results/<timestamp>.md.
 Knobs (environment): BENCH_DATABASE_URL (the scale database; the seed's is the same with
 ``_bench_seed``), BENCH_PROJECTS (100000), BENCH_WEEKS (52), BENCH_ROUNDS (3),
 BENCH_SECONDS (2), BENCH_THREADS (3), BENCH_TIMEOUT (gunicorn's, 300 s), BENCH_SIZES
-(``seed,scale``), BENCH_PAGES (comma-separated name filter), BENCH_PORT (8350).
+(``seed,scale``), BENCH_PAGES and BENCH_SKIP (comma-separated parts of page names to keep
+or leave out), BENCH_PORT (8350).
 """
 
 import datetime
@@ -253,6 +254,8 @@ def discover():
     wanted = [w.strip() for w in os.environ.get("BENCH_PAGES", "").split(",") if w.strip()]
     if wanted:
         pages = [p for p in pages if any(w in p[0] for w in wanted)]
+    skipped = [w.strip() for w in os.environ.get("BENCH_SKIP", "").split(",") if w.strip()]
+    pages = [p for p in pages if not any(w in p[0] for w in skipped)]
     clerk_region = region.pk
     return {
         "pages": [p for p in pages if p[2]],
