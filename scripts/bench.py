@@ -235,9 +235,9 @@ def discover():
         (f"project list, sorted by {c}", "manager", f"{lst}?{sort_key}={c}") for c in sortable
     ]
     pages += [
-        (f"project list, page {deep} (deep)", "manager", f"{lst}?page={deep}"),
-        (f"project list, page {last} (last)", "manager", f"{lst}?page={last}"),
-        ("project list (county clerk)", "county", lst),
+        ("project list, deep page (1000, or the middle)", "manager", f"{lst}?page={deep}"),
+        ("project list, last page", "manager", f"{lst}?page={last}"),
+        ("project list (county clerk)", "county", f"{lst}?region={region.pk}"),
         ("project page", "manager", url("project_detail", middle)),
         ("周调度 sheet (county clerk)", "county", url("dispatch")),
         ("dashboard, this year", "manager", url("dashboard")),
@@ -527,47 +527,54 @@ def measure_page(session, b_session, url):
 
 
 class FormParser(HTMLParser):
-    """The fields of the page's dispatch form (inputs, selects, textareas) with their values."""
+    """The fields (inputs, selects, textareas) with their values of each form of a page."""
 
     def __init__(self):
         super().__init__()
-        self.fields, self.select, self.textarea = [], None, None
-        self.in_form = False
+        self.forms, self.select, self.textarea = [], None, None
+        self.current = None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "form" and a.get("method", "").lower() == "post" and not self.fields:
-            self.in_form = True
-        if not self.in_form:
+        if tag == "form":
+            self.current = []
+            self.forms.append(self.current)
+        if self.current is None:
             return
         if tag == "input" and a.get("name"):
             kind = a.get("type", "text")
             if kind in ("checkbox", "radio") and "checked" not in a:
                 return
             if kind not in ("submit", "button"):
-                self.fields.append([a["name"], a.get("value", "on" if kind == "checkbox" else "")])
+                self.current.append([a["name"], a.get("value", "on" if kind == "checkbox" else "")])
         elif tag == "select" and a.get("name"):
             self.select = [a["name"], None]
-            self.fields.append(self.select)
+            self.current.append(self.select)
         elif tag == "option" and self.select is not None:
             if self.select[1] is None or "selected" in a:
-                if "selected" in a or self.select[1] is None:
-                    self.select[1] = a.get("value", "")
+                self.select[1] = a.get("value", "")
         elif tag == "textarea" and a.get("name"):
             self.textarea = [a["name"], ""]
-            self.fields.append(self.textarea)
+            self.current.append(self.textarea)
 
     def handle_endtag(self, tag):
         if tag == "select":
             self.select = None
         elif tag == "textarea":
             self.textarea = None
-        elif tag == "form" and self.in_form:
-            self.in_form = False
+        elif tag == "form":
+            self.current = None
 
     def handle_data(self, data):
         if self.textarea is not None:
             self.textarea[1] += data
+
+    def sheet(self):
+        """The fields of the form holding the sheet's rows."""
+        for fields in self.forms:
+            if any(name.startswith("row-") for name, _value in fields):
+                return dict(fields)
+        return {}
 
 
 def sheet_posts(session, url, rows=200):
@@ -577,7 +584,7 @@ def sheet_posts(session, url, rows=200):
         return {"status": status}
     parser = FormParser()
     parser.feed(html.decode("utf-8", "replace"))
-    fields = dict(parser.fields)
+    fields = parser.sheet()
     progress = sorted(
         (k for k in fields if re.fullmatch(r"row-\d+-progress", k)),
         key=lambda k: int(k.split("-")[1]),
@@ -595,7 +602,7 @@ def sheet_posts(session, url, rows=200):
     status, html = session.request("GET", url)
     parser = FormParser()
     parser.feed(html.decode("utf-8", "replace"))
-    data = dict(parser.fields)
+    data = parser.sheet()
     single_statuses = {}
     started = time.perf_counter()
     done = 0
