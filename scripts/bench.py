@@ -19,10 +19,11 @@ machine is shared and noisy, only the ratios measured side by side mean somethin
 table goes to stdout and to bench-results/<timestamp>.md.
 
 Knobs (environment): BENCH_DATABASE_URL (the scale database; the seed's is the same with
-``_bench_seed``), BENCH_PROJECTS (100000), BENCH_WEEKS (52), BENCH_ROUNDS (3),
-BENCH_SECONDS (2), BENCH_THREADS (3), BENCH_TIMEOUT (gunicorn's, 300 s), BENCH_SIZES
-(``seed,scale``), BENCH_PAGES and BENCH_SKIP (comma-separated parts of page names to keep
-or leave out), BENCH_PORT (8350).
+``_bench_seed``; by default ``..._bench_scale``, with ``_<projects>x<weeks>`` for another
+size), BENCH_PROJECTS (100000), BENCH_WEEKS (52), BENCH_ROUNDS (3), BENCH_SECONDS (2),
+BENCH_THREADS (3), BENCH_TIMEOUT (gunicorn's, 300 s), BENCH_SIZES (``seed,scale``),
+BENCH_PAGES and BENCH_SKIP (comma-separated parts of page names to keep or leave out),
+BENCH_PORT (8350).
 """
 
 import datetime
@@ -71,10 +72,15 @@ MARK = "基准测试"  # the progress text of the reports the bench files (remov
 
 
 def urls():
-    scale = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
+    """The two databases. Another size than the default gets a database of its own
+    (``..._bench_scale_20000x52``), so that a small run never replaces the big one."""
+    scale = os.environ.get("BENCH_DATABASE_URL")
+    if not scale:
+        scale = DEFAULT_URL
+        if (PROJECTS, WEEKS) != (100_000, 52):
+            scale += f"_{PROJECTS}x{WEEKS}"
     parts = urllib.parse.urlsplit(scale)
-    name = parts.path.lstrip("/")
-    base = name[: -len("_bench_scale")] if name.endswith("_bench_scale") else name
+    base = parts.path.lstrip("/").split("_bench_scale")[0]
     seed = parts._replace(path=f"/{base}_bench_seed").geturl()
     return {"seed": seed, "scale": scale}
 
@@ -842,7 +848,10 @@ def report(data, notes):
                 lines.append("```")
                 lines.append(q["slowest_sql"][:1500])
                 lines.append("")
-                lines.append(q["plan"][:6000])
+                plan = q["plan"].splitlines()
+                lines += [line if len(line) <= 240 else line[:240] + " …" for line in plan[:120]]
+                if len(plan) > 120:
+                    lines.append(f"… {len(plan) - 120} more lines (in the .json file)")
                 lines.append("```")
     return "\n".join(lines) + "\n"
 
