@@ -57,9 +57,9 @@ test: check test-sqlite test-postgres
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
 
-# Page timings at 1× and 10× the project book, side by side in one run (prints ratios).
+# Pages, exports and EXPLAIN at the seed's size and at BENCH_PROJECTS × BENCH_WEEKS, side by side (README).
 bench: install messages
-	$(BIN)/python scripts/bench_pages.py
+	$(BIN)/python scripts/bench.py
 
 # Back up the database of DATABASE_URL (README, "Operations"), e.g. BACKUP_ARGS="--keep-days 14".
 # No install step on purpose: a nightly backup must never upgrade packages.
