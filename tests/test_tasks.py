@@ -21,16 +21,21 @@ pytestmark = pytest.mark.django_db
 ROWS = 6
 
 
-@pytest.fixture
-def book():
+def make_book(rows=ROWS):
+    """``rows`` projects of one county, its clerk and another, and a manager."""
     region = factories.region(name="袁州区")
-    for _ in range(ROWS):
+    for _ in range(rows):
         factories.project(region=region)
     return {
         "manager": factories.user(Role.MANAGER),
         "county": factories.user(Role.COUNTY, region=region),
         "other_county": factories.user(Role.COUNTY, region=region),
     }
+
+
+@pytest.fixture
+def book():
+    return make_book()
 
 
 def finished_export(user):

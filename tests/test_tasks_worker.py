@@ -25,9 +25,8 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 from openpyxl import load_workbook
 
-from tests import factories
 from tests.databases import postgres_url
-from tracker.choices import Role
+from tests.test_tasks import make_book
 from tracker.models import Job, JobKind, JobState, MonthlyReport
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -152,13 +151,7 @@ def job_in(pk, *states):
 
 @pytest.fixture
 def book():
-    region = factories.region(name="袁州区")
-    for _ in range(ROWS):
-        factories.project(region=region)
-    return {
-        "manager": factories.user(Role.MANAGER),
-        "county": factories.user(Role.COUNTY, region=region),
-    }
+    return make_book(ROWS)
 
 
 def queue_big_export(client, user, fmt, monkeypatch):

@@ -275,6 +275,24 @@ def _progress(rng, steps, day, stage):
     return rng.choice(PROGRESS[stage])
 
 
+def filing_time(rng, monday, tz):
+    """When the week of ``monday`` was filed: mostly Thursday or Friday morning, 3 % late on
+    Friday evening (two draws of ``rng``, in this order)."""
+    roll = rng.random()
+    minutes = rng.randint(0, 510)
+    if roll < 0.03:  # late: Friday evening
+        return datetime.datetime.combine(
+            monday + 4 * DAY, datetime.time(18, 10), tz
+        ) + datetime.timedelta(minutes=minutes // 2)
+    if roll < 0.55:
+        return datetime.datetime.combine(
+            monday + 3 * DAY, datetime.time(9, 0), tz
+        ) + datetime.timedelta(minutes=minutes)
+    return datetime.datetime.combine(
+        monday + 4 * DAY, datetime.time(8, 30), tz
+    ) + datetime.timedelta(minutes=minutes + 20)
+
+
 def reports(project, steps, target, *, until, deadline):
     """Weekly reports from the signing week to the week of production or termination.
 
@@ -291,20 +309,7 @@ def reports(project, steps, target, *, until, deadline):
     completed = Decimal("0")
     rows = []
     while monday + 6 * DAY <= until and (final_monday is None or monday <= final_monday):
-        roll = rng.random()
-        minutes = rng.randint(0, 510)
-        if roll < 0.03:  # late: Friday evening
-            filed_at = datetime.datetime.combine(
-                monday + 4 * DAY, datetime.time(18, 10), tz
-            ) + datetime.timedelta(minutes=minutes // 2)
-        elif roll < 0.55:
-            filed_at = datetime.datetime.combine(
-                monday + 3 * DAY, datetime.time(9, 0), tz
-            ) + datetime.timedelta(minutes=minutes)
-        else:
-            filed_at = datetime.datetime.combine(
-                monday + 4 * DAY, datetime.time(8, 30), tz
-            ) + datetime.timedelta(minutes=minutes + 20)
+        filed_at = filing_time(rng, monday, tz)
         day = filed_at.date()
         stage = stage_on(steps, day)
         noise = Decimal(str(round(rng.uniform(0.5, 1.5), 3)))

@@ -64,6 +64,7 @@ from .history import (
     PROGRESS,
     STALL_PROBLEMS,
     BookProject,
+    filing_time,
     last_full_week_end,
     plan,
 )
@@ -446,20 +447,7 @@ class Generator:
                 continue
             if terminated and monday > terminated:
                 break
-            roll = rng.random()
-            minutes = rng.randint(0, 510)
-            if roll < 0.03:
-                filed_at = datetime.datetime.combine(
-                    monday + 4 * DAY, datetime.time(18, 10), tz
-                ) + datetime.timedelta(minutes=minutes // 2)
-            elif roll < 0.55:
-                filed_at = datetime.datetime.combine(
-                    monday + 3 * DAY, datetime.time(9, 0), tz
-                ) + datetime.timedelta(minutes=minutes)
-            else:
-                filed_at = datetime.datetime.combine(
-                    monday + 4 * DAY, datetime.time(8, 30), tz
-                ) + datetime.timedelta(minutes=minutes + 20)
+            filed_at = filing_time(rng, monday, tz)
             day = filed_at.date()
             i = bisect.bisect_right(dates, day) - 1
             stage = steps[i].to_stage if i >= 0 else Stage.SIGNED
