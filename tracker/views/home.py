@@ -13,25 +13,25 @@ lights, reasons and related rows are then computed for the listed projects only.
 comparisons go column by column (``periods.week_q``) so the dispatch indexes serve them.
 """
 
+import datetime
+
 from django.conf import settings
-from django.db.models import (
-    Case,
-    Count,
-    Exists,
-    FilteredRelation,
-    OuterRef,
-    Q,
-    Subquery,
-    Value,
-    When,
-    Window,
-)
+from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Q, Value, When, Window
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import permissions
+from ..asof import (
+    FirstStop,
+    LatestReport,
+    LatestReportLate,
+    LatestReportWeek,
+    ReportOfWeek,
+    ReportOfWeekLate,
+    per_row,
+)
 from ..choices import Light, Stage
 from ..dispatching import (
     current_week,
@@ -39,33 +39,48 @@ from ..dispatching import (
     shift_week,
 )
 from ..lights import annotate_lights, light_reasons
-from ..models import Inspection, Problem, Project, RectificationItem, Region, WeeklyDispatch
+from ..models import Inspection, Problem, Project, RectificationItem, Region
 from ..periods import week_q, week_text
+from ..querysets import week_start
 
 ATTENTION_LIMIT = 50
 
 
-def _due(iso_year, iso_week):
-    """A condition on projects: due to dispatch this week (the one rule, as a subquery)."""
-    return Q(pk__in=Project.objects.due_to_dispatch(iso_year, iso_week).values("pk"))
+def with_week_state(queryset, iso_year, iso_week):
+    """``queryset`` with this week's dispatch state, each value one join (``tracker.asof``):
+    ``dispatch_due`` (due to dispatch the week: ``ProjectQuerySet.due_to_dispatch``'s rule —
+    signed by the week's end, no change to terminated or in production before its Monday, i.e.
+    the first such change, if any, on or after the Monday), ``has_report`` and
+    ``report_late`` (the week's report, filed late)."""
+    start = week_start(iso_year, iso_week)
+    qs = per_row(
+        queryset,
+        first_stop_on=FirstStop(),
+        week_report=ReportOfWeek(iso_year, iso_week),
+        report_late=ReportOfWeekLate(iso_year, iso_week),
+    )
+    due = Q(signed_on__lte=start + datetime.timedelta(days=6)) & (
+        Q(first_stop_on__isnull=True) | Q(first_stop_on__gte=start)
+    )
+    return qs.annotate(
+        dispatch_due=Case(When(due, then=Value(True)), default=Value(False)),
+        has_report=ExpressionWrapper(Q(week_report__isnull=False), output_field=BooleanField()),
+    )
 
 
 def attention_projects(scope, *, today):
     """``scope`` annotated with lights and this week's dispatch state, worst first.
 
     ``dispatch_due``: the project is due to dispatch this week. A terminated project shows no
-    light; it is listed only while it is still due (terminated during this week)."""
+    light; it is listed only while it is still due (terminated during this week). Each per-row
+    value (stage as of today, baseline, first stop, this week's and the latest report) is one
+    join, computed once per row however often the conditions below refer to it."""
     iso_year, iso_week = current_week(today)
-    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
-    newest = reports.order_by("-iso_year", "-iso_week")
-    dispatches = Q(dispatch_due=True)
-    qs = annotate_lights(scope, today=today).annotate(
-        dispatch_due=Case(When(_due(iso_year, iso_week), then=Value(True)), default=Value(False)),
-        has_report=Exists(reports.filter(week_q("exact", iso_year, iso_week))),
-        last_late=Subquery(newest.values("is_late")[:1]),
-        last_year=Subquery(newest.values("iso_year")[:1]),
-        last_week=Subquery(newest.values("iso_week")[:1]),
+    qs = with_week_state(annotate_lights(scope, today=today), iso_year, iso_week)
+    qs = per_row(
+        qs, last_year=LatestReport(), last_week=LatestReportWeek(), last_late=LatestReportLate()
     )
+    dispatches = Q(dispatch_due=True)
     # "Last report late" only counts while it is recent: this week's or last week's report.
     prev_year, prev_week = shift_week(iso_year, iso_week, -1)
     recent_late = (
@@ -118,13 +133,11 @@ def reasons(project):
 def dispatch_status(scope, *, today):
     """Filed / total / late for this week over ``scope`` (one query)."""
     iso_year, iso_week = current_week(today)
-    this_week = WeeklyDispatch.objects.filter(project=OuterRef("pk")).filter(
-        week_q("exact", iso_year, iso_week)
-    )
-    return scope.due_to_dispatch(iso_year, iso_week).aggregate(
+    due = with_week_state(scope, iso_year, iso_week).filter(dispatch_due=True)
+    return due.aggregate(
         total=Count("pk"),
-        filed=Count("pk", filter=Q(Exists(this_week))),
-        late=Count("pk", filter=Q(Exists(this_week.filter(is_late=True)))),
+        filed=Count("pk", filter=Q(has_report=True)),
+        late=Count("pk", filter=Q(report_late=True)),
     )
 
 
@@ -135,31 +148,19 @@ def city_counts(*, today):
     """Per region: dispatching projects, filed, late, red and yellow lights (one query).
 
     Grouped by region and light, so each project's light is computed once (an aggregate
-    filtered on the light would write the light's expression out again per count); this
-    week's report is joined (a project has at most one a week), not asked per row; the due
-    projects are one subquery for the whole table."""
+    filtered on the light would write the light's expression out again per count); every
+    per-row value (stage, baseline, first stop, this week's report) is one join of the
+    grouped query, no subquery per row."""
     iso_year, iso_week = current_week(today)
-    dispatching = _due(iso_year, iso_week)
-    filed = Q(this_week__isnull=False)
+    dispatching = Q(dispatch_due=True)
+    filed = Q(has_report=True)
     groups = (
-        annotate_lights(Project.objects.all(), today=today)
-        .annotate(
-            this_week=FilteredRelation(
-                "dispatches",
-                condition=week_q(
-                    "exact",
-                    iso_year,
-                    iso_week,
-                    year_field="dispatches__iso_year",
-                    week_field="dispatches__iso_week",
-                ),
-            )
-        )
+        with_week_state(annotate_lights(Project.objects.all(), today=today), iso_year, iso_week)
         .values("region_id", "light")
         .annotate(
             total=Count("pk", filter=dispatching),
             filed=Count("pk", filter=dispatching & filed),
-            late=Count("pk", filter=dispatching & filed & Q(this_week__is_late=True)),
+            late=Count("pk", filter=dispatching & Q(report_late=True)),
             lit=Count("pk", filter=~Q(stage=Stage.TERMINATED)),
         )
         .order_by()
