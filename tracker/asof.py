@@ -32,6 +32,8 @@ What
     ``LatestReport()``          the ISO year of the project's latest weekly dispatch (any week),
                                 NULL without one; ``LatestReportWeek()`` its ISO week and
                                 ``LatestReportLate()`` its ``is_late``, from the same join.
+    ``LatestReportSince(y, w)`` the same among the dispatches of week ``w`` of ``y`` or later
+                                (``…SinceWeek``, ``…SinceLate``), NULL when none is as recent.
     ``ReportOfWeek(y, w)``      the id of the project's dispatch of ISO week ``w`` of ``y``, NULL
                                 without one; ``ReportOfWeekLate(y, w)`` its ``is_late``.
 
@@ -137,6 +139,27 @@ class LatestReportWeek(LatestReport):
 
 
 class LatestReportLate(LatestReport):
+    column = "last_late"
+    output_field = models.BooleanField()
+
+
+class LatestReportSince(LatestReport):
+    """``LatestReport`` among the dispatches of ISO week ``(y, w)`` or later: the latest one
+    when it is that recent, NULL otherwise (a bounded range of the project's index);
+    ``LatestReportSinceWeek`` and ``LatestReportSinceLate`` read its week and ``is_late``."""
+
+    def __init__(self, iso_year, iso_week):
+        self.iso_year, self.iso_week = int(iso_year), int(iso_week)
+
+    def source_key(self):
+        return ("latest_report", self.iso_year, self.iso_week)
+
+
+class LatestReportSinceWeek(LatestReportSince):
+    column = "last_week"
+
+
+class LatestReportSinceLate(LatestReportSince):
     column = "last_late"
     output_field = models.BooleanField()
 
@@ -253,6 +276,8 @@ class SideJoin:
             table = qn(WeeklyDispatch._meta.db_table)
             columns = "iso_year AS last_year, iso_week AS last_week, is_late AS last_late"
             where, params = "1 = 1", []
+            if args:  # since a week: a row comparison, one range of the project's index
+                where, params = "(iso_year, iso_week) >= (%s, %s)", list(args)
             order = "iso_year DESC, iso_week DESC"
         elif kind == "week_report":
             table = qn(WeeklyDispatch._meta.db_table)

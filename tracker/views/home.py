@@ -25,9 +25,9 @@ from django.utils.translation import gettext_lazy as _
 from .. import permissions
 from ..asof import (
     FirstStop,
-    LatestReport,
-    LatestReportLate,
-    LatestReportWeek,
+    LatestReportSince,
+    LatestReportSinceLate,
+    LatestReportSinceWeek,
     ReportOfWeek,
     ReportOfWeekLate,
     per_row,
@@ -40,7 +40,7 @@ from ..dispatching import (
 )
 from ..lights import annotate_lights, light_reasons
 from ..models import Inspection, Problem, Project, RectificationItem, Region
-from ..periods import week_q, week_text
+from ..periods import week_text
 from ..querysets import week_start
 
 ATTENTION_LIMIT = 50
@@ -77,17 +77,18 @@ def attention_projects(scope, *, today):
     join, computed once per row however often the conditions below refer to it."""
     iso_year, iso_week = current_week(today)
     qs = with_week_state(annotate_lights(scope, today=today), iso_year, iso_week)
+    # "Last report late" only counts while it is recent: this week's or last week's report.
+    # The latest report of last week or later is the latest report when that is so recent,
+    # and none otherwise: one bounded probe of the project's dispatches.
+    prev_year, prev_week = shift_week(iso_year, iso_week, -1)
     qs = per_row(
-        qs, last_year=LatestReport(), last_week=LatestReportWeek(), last_late=LatestReportLate()
+        qs,
+        last_year=LatestReportSince(prev_year, prev_week),
+        last_week=LatestReportSinceWeek(prev_year, prev_week),
+        last_late=LatestReportSinceLate(prev_year, prev_week),
     )
     dispatches = Q(dispatch_due=True)
-    # "Last report late" only counts while it is recent: this week's or last week's report.
-    prev_year, prev_week = shift_week(iso_year, iso_week, -1)
-    recent_late = (
-        dispatches
-        & Q(last_late=True)
-        & week_q("gte", prev_year, prev_week, year_field="last_year", week_field="last_week")
-    )
+    recent_late = dispatches & Q(last_late=True)
     qs = qs.annotate(recent_late=Case(When(recent_late, then=Value(True)), default=Value(False)))
     lit = Q(light__in=["red", "yellow"]) & ~Q(stage=Stage.TERMINATED)
     return qs.filter(lit | (dispatches & Q(has_report=False)) | Q(recent_late=True)).order_by(
