@@ -109,4 +109,12 @@ def test_each_per_row_value_is_read_once_per_row(client, role):
         # the week's report and first stop (status); plus stage and baseline (city counts)
         assert len(SIDE_TABLES.findall(sql)) <= 4, sql
         assert "EXISTS" not in sql.upper(), sql
+    city = [sql for sql in projects if '"city_due"' in sql]
+    assert len(city) == (role == Role.MANAGER)
+    for sql in city:
+        # set-based: the due rule is one hashed subquery (written once, a group key), this
+        # week's report one join; per row only the lights' stage and baseline
+        assert len(re.findall(r"\bIN \(SELECT", sql)) == 1, sql
+        assert sql.count('"tracker_weeklydispatch"') == 2, sql
+        assert sql.count('"tracker_stagechange"') == 2, sql
     assert bool(response.context["regions"]) == (role == Role.MANAGER)

@@ -16,7 +16,17 @@ comparisons go column by column (``periods.week_q``) so the dispatch indexes ser
 import datetime
 
 from django.conf import settings
-from django.db.models import BooleanField, Case, Count, ExpressionWrapper, Q, Value, When, Window
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    ExpressionWrapper,
+    FilteredRelation,
+    Q,
+    Value,
+    When,
+    Window,
+)
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
@@ -40,7 +50,7 @@ from ..dispatching import (
 )
 from ..lights import annotate_lights, light_reasons
 from ..models import Inspection, Problem, Project, RectificationItem, Region
-from ..periods import week_text
+from ..periods import week_q, week_text
 from ..querysets import week_start
 
 ATTENTION_LIMIT = 50
@@ -148,32 +158,51 @@ COUNTS = ("total", "filed", "late", "red", "yellow")
 def city_counts(*, today):
     """Per region: dispatching projects, filed, late, red and yellow lights (one query).
 
-    Grouped by region and light, so each project's light is computed once (an aggregate
-    filtered on the light would write the light's expression out again per count); every
-    per-row value (stage, baseline, first stop, this week's report) is one join of the
-    grouped query, no subquery per row."""
+    A whole-book aggregate, so set-based: grouped by region, light and this week's dispatch
+    state (due, filed, late), so each project's light and state are computed once, as group
+    keys (an aggregate filtered on them would write their expressions out again per count);
+    the due projects are one hashed subquery for the whole table (``due_to_dispatch``, the
+    one rule) and this week's report is joined (a project has at most one a week), not asked
+    per row. Only the lights' own values (stage as of today, baseline) are per-row joins."""
     iso_year, iso_week = current_week(today)
-    dispatching = Q(dispatch_due=True)
-    filed = Q(has_report=True)
+    due = Q(pk__in=Project.objects.due_to_dispatch(iso_year, iso_week).values("pk"))
     groups = (
-        with_week_state(annotate_lights(Project.objects.all(), today=today), iso_year, iso_week)
-        .values("region_id", "light")
+        annotate_lights(Project.objects.all(), today=today)
         .annotate(
-            total=Count("pk", filter=dispatching),
-            filed=Count("pk", filter=dispatching & filed),
-            late=Count("pk", filter=dispatching & Q(report_late=True)),
-            lit=Count("pk", filter=~Q(stage=Stage.TERMINATED)),
+            this_week=FilteredRelation(
+                "dispatches",
+                condition=week_q(
+                    "exact",
+                    iso_year,
+                    iso_week,
+                    year_field="dispatches__iso_year",
+                    week_field="dispatches__iso_week",
+                ),
+            )
         )
+        .annotate(
+            city_due=Case(When(due, then=Value(True)), default=Value(False)),
+            city_filed=_flag(Q(this_week__isnull=False)),
+            city_late=_flag(Q(this_week__is_late=True)),
+        )
+        .values("region_id", "light", "city_due", "city_filed", "city_late")
+        .annotate(projects=Count("pk"), lit=Count("pk", filter=~Q(stage=Stage.TERMINATED)))
         .order_by()
     )
     found = {}
     for group in groups:
         row = found.setdefault(group["region_id"], dict.fromkeys(COUNTS, 0))
-        for key in ("total", "filed", "late"):
-            row[key] += group[key]
+        if group["city_due"]:
+            row["total"] += group["projects"]
+            row["filed"] += group["projects"] if group["city_filed"] else 0
+            row["late"] += group["projects"] if group["city_filed"] and group["city_late"] else 0
         if group["light"] in (Light.RED, Light.YELLOW):
             row[group["light"]] += group["lit"]
     return found
+
+
+def _flag(condition):
+    return ExpressionWrapper(condition, output_field=BooleanField())
 
 
 def home(request):
