@@ -29,6 +29,13 @@ What
                                 ``querysets.investment_as_of``.
     ``InvestmentBeforeYear(y)`` the same for the latest dispatch of an ISO year before ``y``:
                                 ``querysets.investment_before_year``.
+    ``LatestReport()``          the ISO year of the project's latest weekly dispatch (any week),
+                                NULL without one; ``LatestReportWeek()`` its ISO week and
+                                ``LatestReportLate()`` its ``is_late``, from the same join.
+    ``LatestReportSince(y, w)`` the same among the dispatches of week ``w`` of ``y`` or later
+                                (``…SinceWeek``, ``…SinceLate``), NULL when none is as recent.
+    ``ReportOfWeek(y, w)``      the id of the project's dispatch of ISO week ``w`` of ``y``, NULL
+                                without one; ``ReportOfWeekLate(y, w)`` its ``is_late``.
 
 How
     PostgreSQL: ``LEFT JOIN LATERAL (SELECT … WHERE project_id = <row>.id ORDER BY … LIMIT 1)
@@ -117,6 +124,60 @@ class InvestmentBeforeYear(InvestmentAsOf):
 
     def source_key(self):
         return ("investment_before", self.year)
+
+
+class LatestReport(_Value):
+    column = "last_year"
+    output_field = models.IntegerField()
+
+    def source_key(self):
+        return ("latest_report",)
+
+
+class LatestReportWeek(LatestReport):
+    column = "last_week"
+
+
+class LatestReportLate(LatestReport):
+    column = "last_late"
+    output_field = models.BooleanField()
+
+
+class LatestReportSince(LatestReport):
+    """``LatestReport`` among the dispatches of ISO week ``(y, w)`` or later: the latest one
+    when it is that recent, NULL otherwise (a bounded range of the project's index);
+    ``LatestReportSinceWeek`` and ``LatestReportSinceLate`` read its week and ``is_late``."""
+
+    def __init__(self, iso_year, iso_week):
+        self.iso_year, self.iso_week = int(iso_year), int(iso_week)
+
+    def source_key(self):
+        return ("latest_report", self.iso_year, self.iso_week)
+
+
+class LatestReportSinceWeek(LatestReportSince):
+    column = "last_week"
+
+
+class LatestReportSinceLate(LatestReportSince):
+    column = "last_late"
+    output_field = models.BooleanField()
+
+
+class ReportOfWeek(_Value):
+    column = "report_id"
+    output_field = models.IntegerField()
+
+    def __init__(self, iso_year, iso_week):
+        self.iso_year, self.iso_week = int(iso_year), int(iso_week)
+
+    def source_key(self):
+        return ("week_report", self.iso_year, self.iso_week)
+
+
+class ReportOfWeekLate(ReportOfWeek):
+    column = "report_late"
+    output_field = models.BooleanField()
 
 
 def _date(day):
@@ -211,6 +272,19 @@ class SideJoin:
                 where = "to_stage IN (%s, %s)"
                 params = [Stage.TERMINATED.value, Stage.PRODUCTION.value]
                 order = "effective_on, id"
+        elif kind == "latest_report":
+            table = qn(WeeklyDispatch._meta.db_table)
+            columns = "iso_year AS last_year, iso_week AS last_week, is_late AS last_late"
+            where, params = "1 = 1", []
+            if args:  # since a week: a row comparison, one range of the project's index
+                where, params = "(iso_year, iso_week) >= (%s, %s)", list(args)
+            order = "iso_year DESC, iso_week DESC"
+        elif kind == "week_report":
+            table = qn(WeeklyDispatch._meta.db_table)
+            columns = "id AS report_id, is_late AS report_late"
+            # at most one a week (dispatch_one_per_project_week): the unique index serves it
+            where, params = "iso_year = %s AND iso_week = %s", list(args)
+            order = "id"
         else:
             table = qn(WeeklyDispatch._meta.db_table)
             columns = "completed_investment AS investment"
@@ -244,7 +318,21 @@ def _used(compiler, alias):
     ordering, where, having and qualify, and the subqueries in them (an ``OuterRef`` to an
     annotation brings the outer column inside). A count or a sum over the set that no longer
     reads the annotation (Django drops it) then costs no join at all. Called from the FROM
-    clause, which the compiler builds after select and ordering, once ``where`` is split."""
+    clause, which the compiler builds after select and ordering, once ``where`` is split.
+
+    The query is walked once per compilation for all its joins (the aliases read are kept on
+    the compiler): walking it, and compiling its ordering, again per join cost more than the
+    query's own compilation on the home page."""
+    key = (id(compiler.where), id(compiler.select))
+    cached = getattr(compiler, "_asof_used", None)
+    if cached is None or cached[0] != key:
+        cached = compiler._asof_used = (key, _aliases_read(compiler))
+    return alias in cached[1]
+
+
+def _aliases_read(compiler):
+    """The aliases of the ``SideColumn``s the query being compiled reads (see ``_used``)."""
+    found = set()
     roots = [expr for expr, _sql, _alias in compiler.select]
     roots += [expr for expr, _rest in compiler.get_order_by()]
     roots += [getattr(compiler, name, None) for name in ("where", "having", "qualify")]
@@ -255,8 +343,7 @@ def _used(compiler, alias):
             continue
         seen.add(id(node))
         if isinstance(node, SideColumn):
-            if node.alias == alias:
-                return True
+            found.add(node.alias)
             continue
         if isinstance(node, Query):
             stack += [node.where, *node.annotations.values()]
@@ -264,7 +351,7 @@ def _used(compiler, alias):
             continue
         if hasattr(node, "get_source_expressions"):
             stack += [child for child in node.get_source_expressions() if child is not None]
-    return False
+    return found
 
 
 class SideColumn(Expression):

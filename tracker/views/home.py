@@ -13,15 +13,16 @@ lights, reasons and related rows are then computed for the listed projects only.
 comparisons go column by column (``periods.week_q``) so the dispatch indexes serve them.
 """
 
+import datetime
+
 from django.conf import settings
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
-    Exists,
+    ExpressionWrapper,
     FilteredRelation,
-    OuterRef,
     Q,
-    Subquery,
     Value,
     When,
     Window,
@@ -32,6 +33,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import permissions
+from ..asof import (
+    FirstStop,
+    LatestReportSince,
+    LatestReportSinceLate,
+    LatestReportSinceWeek,
+    ReportOfWeek,
+    ReportOfWeekLate,
+    per_row,
+)
 from ..choices import Light, Stage
 from ..dispatching import (
     current_week,
@@ -39,40 +49,56 @@ from ..dispatching import (
     shift_week,
 )
 from ..lights import annotate_lights, light_reasons
-from ..models import Inspection, Problem, Project, RectificationItem, Region, WeeklyDispatch
+from ..models import Inspection, Problem, Project, RectificationItem, Region
 from ..periods import week_q, week_text
+from ..querysets import week_start
 
 ATTENTION_LIMIT = 50
 
 
-def _due(iso_year, iso_week):
-    """A condition on projects: due to dispatch this week (the one rule, as a subquery)."""
-    return Q(pk__in=Project.objects.due_to_dispatch(iso_year, iso_week).values("pk"))
+def with_week_state(queryset, iso_year, iso_week):
+    """``queryset`` with this week's dispatch state, each value one join (``tracker.asof``):
+    ``dispatch_due`` (due to dispatch the week: ``ProjectQuerySet.due_to_dispatch``'s rule —
+    signed by the week's end, no change to terminated or in production before its Monday, i.e.
+    the first such change, if any, on or after the Monday), ``has_report`` and
+    ``report_late`` (the week's report, filed late)."""
+    start = week_start(iso_year, iso_week)
+    qs = per_row(
+        queryset,
+        first_stop_on=FirstStop(),
+        week_report=ReportOfWeek(iso_year, iso_week),
+        report_late=ReportOfWeekLate(iso_year, iso_week),
+    )
+    due = Q(signed_on__lte=start + datetime.timedelta(days=6)) & (
+        Q(first_stop_on__isnull=True) | Q(first_stop_on__gte=start)
+    )
+    return qs.annotate(
+        dispatch_due=Case(When(due, then=Value(True)), default=Value(False)),
+        has_report=ExpressionWrapper(Q(week_report__isnull=False), output_field=BooleanField()),
+    )
 
 
 def attention_projects(scope, *, today):
     """``scope`` annotated with lights and this week's dispatch state, worst first.
 
     ``dispatch_due``: the project is due to dispatch this week. A terminated project shows no
-    light; it is listed only while it is still due (terminated during this week)."""
+    light; it is listed only while it is still due (terminated during this week). Each per-row
+    value (stage as of today, baseline, first stop, this week's and the latest report) is one
+    join, computed once per row however often the conditions below refer to it."""
     iso_year, iso_week = current_week(today)
-    reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
-    newest = reports.order_by("-iso_year", "-iso_week")
-    dispatches = Q(dispatch_due=True)
-    qs = annotate_lights(scope, today=today).annotate(
-        dispatch_due=Case(When(_due(iso_year, iso_week), then=Value(True)), default=Value(False)),
-        has_report=Exists(reports.filter(week_q("exact", iso_year, iso_week))),
-        last_late=Subquery(newest.values("is_late")[:1]),
-        last_year=Subquery(newest.values("iso_year")[:1]),
-        last_week=Subquery(newest.values("iso_week")[:1]),
-    )
+    qs = with_week_state(annotate_lights(scope, today=today), iso_year, iso_week)
     # "Last report late" only counts while it is recent: this week's or last week's report.
+    # The latest report of last week or later is the latest report when that is so recent,
+    # and none otherwise: one bounded probe of the project's dispatches.
     prev_year, prev_week = shift_week(iso_year, iso_week, -1)
-    recent_late = (
-        dispatches
-        & Q(last_late=True)
-        & week_q("gte", prev_year, prev_week, year_field="last_year", week_field="last_week")
+    qs = per_row(
+        qs,
+        last_year=LatestReportSince(prev_year, prev_week),
+        last_week=LatestReportSinceWeek(prev_year, prev_week),
+        last_late=LatestReportSinceLate(prev_year, prev_week),
     )
+    dispatches = Q(dispatch_due=True)
+    recent_late = dispatches & Q(last_late=True)
     qs = qs.annotate(recent_late=Case(When(recent_late, then=Value(True)), default=Value(False)))
     lit = Q(light__in=["red", "yellow"]) & ~Q(stage=Stage.TERMINATED)
     return qs.filter(lit | (dispatches & Q(has_report=False)) | Q(recent_late=True)).order_by(
@@ -118,13 +144,11 @@ def reasons(project):
 def dispatch_status(scope, *, today):
     """Filed / total / late for this week over ``scope`` (one query)."""
     iso_year, iso_week = current_week(today)
-    this_week = WeeklyDispatch.objects.filter(project=OuterRef("pk")).filter(
-        week_q("exact", iso_year, iso_week)
-    )
-    return scope.due_to_dispatch(iso_year, iso_week).aggregate(
+    due = with_week_state(scope, iso_year, iso_week).filter(dispatch_due=True)
+    return due.aggregate(
         total=Count("pk"),
-        filed=Count("pk", filter=Q(Exists(this_week))),
-        late=Count("pk", filter=Q(Exists(this_week.filter(is_late=True)))),
+        filed=Count("pk", filter=Q(has_report=True)),
+        late=Count("pk", filter=Q(report_late=True)),
     )
 
 
@@ -134,13 +158,14 @@ COUNTS = ("total", "filed", "late", "red", "yellow")
 def city_counts(*, today):
     """Per region: dispatching projects, filed, late, red and yellow lights (one query).
 
-    Grouped by region and light, so each project's light is computed once (an aggregate
-    filtered on the light would write the light's expression out again per count); this
-    week's report is joined (a project has at most one a week), not asked per row; the due
-    projects are one subquery for the whole table."""
+    A whole-book aggregate, so set-based: grouped by region, light and this week's dispatch
+    state (due, filed, late), so each project's light and state are computed once, as group
+    keys (an aggregate filtered on them would write their expressions out again per count);
+    the due projects are one hashed subquery for the whole table (``due_to_dispatch``, the
+    one rule) and this week's report is joined (a project has at most one a week), not asked
+    per row. Only the lights' own values (stage as of today, baseline) are per-row joins."""
     iso_year, iso_week = current_week(today)
-    dispatching = _due(iso_year, iso_week)
-    filed = Q(this_week__isnull=False)
+    due = Q(pk__in=Project.objects.due_to_dispatch(iso_year, iso_week).values("pk"))
     groups = (
         annotate_lights(Project.objects.all(), today=today)
         .annotate(
@@ -155,23 +180,29 @@ def city_counts(*, today):
                 ),
             )
         )
-        .values("region_id", "light")
         .annotate(
-            total=Count("pk", filter=dispatching),
-            filed=Count("pk", filter=dispatching & filed),
-            late=Count("pk", filter=dispatching & filed & Q(this_week__is_late=True)),
-            lit=Count("pk", filter=~Q(stage=Stage.TERMINATED)),
+            city_due=Case(When(due, then=Value(True)), default=Value(False)),
+            city_filed=_flag(Q(this_week__isnull=False)),
+            city_late=_flag(Q(this_week__is_late=True)),
         )
+        .values("region_id", "light", "city_due", "city_filed", "city_late")
+        .annotate(projects=Count("pk"), lit=Count("pk", filter=~Q(stage=Stage.TERMINATED)))
         .order_by()
     )
     found = {}
     for group in groups:
         row = found.setdefault(group["region_id"], dict.fromkeys(COUNTS, 0))
-        for key in ("total", "filed", "late"):
-            row[key] += group[key]
+        if group["city_due"]:
+            row["total"] += group["projects"]
+            row["filed"] += group["projects"] if group["city_filed"] else 0
+            row["late"] += group["projects"] if group["city_filed"] and group["city_late"] else 0
         if group["light"] in (Light.RED, Light.YELLOW):
             row[group["light"]] += group["lit"]
     return found
+
+
+def _flag(condition):
+    return ExpressionWrapper(condition, output_field=BooleanField())
 
 
 def home(request):
