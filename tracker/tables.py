@@ -2,6 +2,8 @@
 totals of the whole filtered set, not one page; ``PageData`` reads one page of a large set
 at the cost of any other page."""
 
+import datetime
+
 import django_tables2 as tables
 from django.core.exceptions import FieldDoesNotExist
 from django.template import Context
@@ -180,6 +182,8 @@ class IsoDateColumn(tables.DateColumn):
         super().__init__(format="Y-m-d", **kwargs)
 
     def render(self, value, bound_column, **kwargs):
+        if type(value) is datetime.date:  # "Y-m-d" of a date is its ISO form, 4-digit year
+            return value.isoformat()
         return conditional_escape(date_filter(value, "Y-m-d") or bound_column.default)
 
 
