@@ -104,6 +104,13 @@ class DispatchRowForm(forms.Form):
         for name in ("progress", "problems"):
             self.fields[name].widget.attrs["maxlength"] = TEXT_MAX
 
+    @property
+    def reason_field(self):
+        """The reason's bound field, None on a row without one: the sheet asks this, as
+        ``form.reason`` on such a row fails a key and an attribute lookup and then lists
+        ``dir(form)`` for each miss (the template engine's fallback)."""
+        return self["reason"] if "reason" in self.fields else None
+
     def clean_project(self):
         value = self.cleaned_data["project"]
         if value != self.project.pk:
