@@ -18,6 +18,7 @@ from .choices import (
     Tier5020Filter,
 )
 from .forms.fields import PersonFilterField
+from .forms.sheet_renderer import SheetRenderer
 from .forms.widgets import AmountInput
 from .lights import annotate_lights
 from .models import IndustryChain, Inspection, Park, Region, User
@@ -36,7 +37,15 @@ class YearFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
-class ProjectFilterForm(forms.Form):
+class ListFilterForm(forms.Form):
+    """A list page's filter form. Its widgets are written in Python (``SheetRenderer``, the
+    same HTML as Django's templates): a province's drop-downs (90 counties, their parks)
+    through the template engine were a fifth of the project list's time (issue 10)."""
+
+    default_renderer = SheetRenderer()
+
+
+class ProjectFilterForm(ListFilterForm):
     """Cross-field checks; each message sits beside the field it concerns."""
 
     def clean(self):
@@ -187,7 +196,7 @@ class ProjectFilterSet(QuickSearch, django_filters.FilterSet):
         return queryset.filter(light=value)
 
 
-class ProblemFilterForm(forms.Form):
+class ProblemFilterForm(ListFilterForm):
     def clean(self):
         cleaned = super().clean()
         after, before = cleaned.get("deadline_after"), cleaned.get("deadline_before")
@@ -276,6 +285,7 @@ class InspectionFilterSet(QuickSearch, django_filters.FilterSet):
     class Meta:
         model = Inspection
         fields = []
+        form = ListFilterForm
 
     def __init__(self, *args, today, **kwargs):
         super().__init__(*args, **kwargs)

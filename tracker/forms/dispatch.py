@@ -1,6 +1,8 @@
 """The weekly dispatch sheet (周调度): one form per project in a formset. The rules of a
 row (bounds, reasons, stale versions) are in tracker/dispatching.py."""
 
+import functools
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -17,6 +19,13 @@ OUT_OF_DATE = _(
     "This row does not say which version of the project the page showed; the page is out "
     "of date. Please reload it and enter the row again."
 )
+
+
+@functools.lru_cache(maxsize=256)
+def _targets(current, override, resume_stage):
+    """``allowed_targets``, once per (stage, power, stage before a stall) rather than once
+    per row: a sheet page of 200 rows has a handful of distinct ones."""
+    return tuple(allowed_targets(current=current, override=override, resume_stage=resume_stage))
 
 
 class DispatchRowForm(forms.Form):
@@ -79,14 +88,13 @@ class DispatchRowForm(forms.Form):
         self.project = project
         self.user = user
         self.week = week
-        if not permissions.may(user, permissions.MANAGE, project):
+        manages = permissions.may(user, permissions.MANAGE, project)
+        if not manages:
             del self.fields["reason"]
-        targets = allowed_targets(
-            current=project.stage,
-            override=permissions.may(user, permissions.MANAGE, project),
-            resume_stage=stage_before_stall(stage_changes)
-            if project.stage == Stage.STALLED
-            else None,
+        targets = _targets(
+            project.stage,
+            manages,
+            stage_before_stall(stage_changes) if project.stage == Stage.STALLED else None,
         )
         self.fields["stage"].choices = [
             ("", _("unchanged (%(stage)s)") % {"stage": project.get_stage_display()}),
@@ -95,6 +103,13 @@ class DispatchRowForm(forms.Form):
         # Django's own max_length check already speaks; keep the model's limit visible too.
         for name in ("progress", "problems"):
             self.fields[name].widget.attrs["maxlength"] = TEXT_MAX
+
+    @property
+    def reason_field(self):
+        """The reason's bound field, None on a row without one: the sheet asks this, as
+        ``form.reason`` on such a row fails a key and an attribute lookup and then lists
+        ``dir(form)`` for each miss (the template engine's fallback)."""
+        return self["reason"] if "reason" in self.fields else None
 
     def clean_project(self):
         value = self.cleaned_data["project"]

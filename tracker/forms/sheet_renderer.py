@@ -9,8 +9,17 @@ boolean attributes, the select's line breaks); anything else (error lists, other
 goes to Django's templates as before. tests/test_sheet_scale.py compares both outputs.
 """
 
+from html import escape as _escape
+
 from django.forms.renderers import DjangoTemplates
-from django.utils.html import conditional_escape, escape
+from django.utils.html import conditional_escape
+
+
+def escape(text):
+    """Django's ``escape`` of a str without its lazy-string wrapper and SafeString: the same
+    characters (both are ``html.escape``), at a third of the cost; the page has ~15,000."""
+    return _escape(text)
+
 
 WIDGETS = "django/forms/widgets/"
 

@@ -8,9 +8,11 @@
 """
 
 import datetime
+import functools
 import re
 
 from django import template
+from django.utils.translation import get_language
 
 from .. import periods
 from ..dispatching import WeekError, parse_week
@@ -19,16 +21,27 @@ register = template.Library()
 MONTH_LABEL = re.compile(r"([0-9]{4})-([0-9]{2})")
 
 
+@functools.lru_cache(maxsize=4096)
+def _week_text(iso_year, iso_week, _language):
+    return periods.week_text(iso_year, iso_week)
+
+
+def week_text(iso_year, iso_week):
+    """``periods.week_text``, remembered per week and language: a project page shows the
+    same few weeks dozens of times, and each text costs two date formats."""
+    return _week_text(int(iso_year), int(iso_week), get_language())
+
+
 @register.filter
 def week(value):
     try:
         if isinstance(value, str):
-            return periods.week_text(*parse_week(value))
+            return week_text(*parse_week(value))
         if isinstance(value, tuple | list):
-            return periods.week_text(*value)
+            return week_text(*value)
         if isinstance(value, dict):
-            return periods.week_text(value["iso_year"], value["iso_week"])
-        return periods.week_text(value.iso_year, value.iso_week)
+            return week_text(value["iso_year"], value["iso_week"])
+        return week_text(value.iso_year, value.iso_week)
     except (WeekError, AttributeError, KeyError, TypeError, ValueError):
         return value
 
