@@ -351,6 +351,28 @@ def export_one(payload):
     started = time.perf_counter()
     response = client.get(payload["url"])
     size = 0
+    if response.status_code == 302 and "/jobs/" in response["Location"]:
+        # A big export is a background job: run it here, as a worker does, and count its file.
+        from tracker import jobs, tasks
+        from tracker.models import Job, JobState
+
+        queued = Job.objects.filter(state=JobState.QUEUED).latest("pk")
+        job = jobs.claim(queued.pk, worker_id="bench")
+        tasks.RUNNERS[job.kind](job)
+        job.refresh_from_db()
+        kind = f"job: {job.state}"
+        size = job.file_size or 0
+        seconds = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        job.delete()
+        return {
+            "status": 200 if job.state == JobState.DONE else job.state,
+            "type": kind,
+            "bytes": size,
+            "seconds": seconds,
+            "rss_before_mib": before / 1024,
+            "rss_peak_mib": after / 1024,
+        }
     if getattr(response, "streaming", False):
         for chunk in response.streaming_content:
             size += len(chunk)

@@ -13,7 +13,7 @@ from django_tasks_db.models import DBTaskResult
 from tests import factories
 from tracker import jobs, tasks
 from tracker.choices import Role
-from tracker.models import Job, JobKind, JobState, MonthlyReport
+from tracker.models import FILE_PART_BYTES, Job, JobFilePart, JobKind, JobState, MonthlyReport
 from tracker.reports.publishing import publish_monthly_report
 
 pytestmark = pytest.mark.django_db
@@ -38,16 +38,41 @@ def book():
     return make_book()
 
 
-def finished_export(user):
-    return Job.objects.create(
-        kind=JobKind.EXPORT,
-        requested_by=user,
-        state=JobState.DONE,
-        file=b"code\n",
+def finished_export(user, content=b"code\n"):
+    job = Job.objects.create(kind=JobKind.EXPORT, requested_by=user)
+    job = jobs.claim(job.pk, worker_id="here")
+    assert jobs.finish(
+        job,
+        file=content,
         file_name="项目清单.csv",
         fallback_name="projects.csv",
         content_type="text/csv; charset=utf-8",
     )
+    job.refresh_from_db()
+    return job
+
+
+def test_a_file_is_stored_in_parts_and_served_whole(client, book):
+    """A file of 2.5 parts: three rows of at most FILE_PART_BYTES, served back byte for byte
+    with its length, and a dead attempt's parts are neither served nor kept."""
+    content = bytes(range(256)) * (FILE_PART_BYTES * 5 // 2 // 256) + b"end"
+    job = Job.objects.create(kind=JobKind.EXPORT, requested_by=book["county"])
+    dead = jobs.claim(job.pk, worker_id="dead")
+    jobs.write_file(dead, [b"stale " * 1000])  # the first attempt died after writing
+    Job.objects.filter(pk=job.pk).update(state=JobState.QUEUED)
+    retry = jobs.claim(job.pk, worker_id="alive")
+    chunks = (content[i : i + 70_000] for i in range(0, len(content), 70_000))
+    assert jobs.finish(retry, file=chunks, file_name="a.csv", content_type="text/csv")
+    parts = list(JobFilePart.objects.filter(job=job).values_list("attempt", "number"))
+    assert parts == [(2, 0), (2, 1), (2, 2)]
+    assert all(
+        len(data) <= FILE_PART_BYTES + 70_000
+        for data in JobFilePart.objects.values_list("data", flat=True)
+    )
+    client.force_login(book["county"])
+    response = client.get(reverse("tracker:job_download", args=[job.pk]))
+    assert response.streaming and int(response["Content-Length"]) == len(content)
+    assert b"".join(response.streaming_content) == content
 
 
 def test_only_the_requester_sees_and_downloads_a_job(client, book):
@@ -61,7 +86,7 @@ def test_only_the_requester_sees_and_downloads_a_job(client, book):
     client.force_login(book["county"])
     assert client.get(detail).status_code == 200
     response = client.get(download)
-    assert response.status_code == 200 and response.content == b"code\n"
+    assert response.status_code == 200 and b"".join(response.streaming_content) == b"code\n"
     assert response["Content-Disposition"] == (
         "attachment; filename=\"projects.csv\"; filename*=UTF-8''"
         "%E9%A1%B9%E7%9B%AE%E6%B8%85%E5%8D%95.csv"
@@ -139,7 +164,8 @@ def test_a_stale_job_is_queued_again_then_given_up_and_the_old_worker_cannot_fin
         expected = (1, 0) if attempt < settings.TRACKER["JOB_MAX_ATTEMPTS"] else (0, 1)
         assert jobs.recover_stale(now=now) == expected
     job.refresh_from_db()
-    assert job.state == JobState.FAILED and job.file is None and job.error
+    assert job.state == JobState.FAILED and job.file_size is None and job.error
+    assert not job.file_parts.exists()
 
 
 def test_a_second_delivery_of_a_task_finds_nothing_to_claim(book):

@@ -47,6 +47,7 @@ from tracker.models import (
     IndustryChain,
     Inspection,
     Job,
+    JobFilePart,
     JobKind,
     JobState,
     MissingDispatch,
@@ -222,19 +223,22 @@ def build_world():
             (JobKind.EXPORT, JobState.RUNNING),
             (JobKind.EXPORT, JobState.FAILED),
         ):
-            Job.objects.create(
+            with_file = kind == JobKind.EXPORT and state == JobState.DONE
+            job = Job.objects.create(
                 kind=kind,
                 requested_by=user,
                 state=state,
                 done=3,
                 total=10,
-                file=b"code\n" if kind == JobKind.EXPORT and state == JobState.DONE else None,
+                file_size=5 if with_file else None,
                 file_name="项目清单.csv",
                 fallback_name="projects.csv",
                 content_type="text/csv; charset=utf-8",
                 result_url="/reports/monthly/" if kind == JobKind.PUBLISH else "",
                 error="失败" if state == JobState.FAILED else "",
             )
+            if with_file:
+                JobFilePart.objects.create(job=job, attempt=0, number=0, data=b"code\n")
     return users
 
 

@@ -32,7 +32,7 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from . import permissions
-from .models import Job, JobKind, JobState
+from .models import FILE_PART_BYTES, Job, JobFilePart, JobKind, JobState
 
 logger = logging.getLogger(__name__)
 
@@ -134,20 +134,63 @@ def progress(job, *, done, total):
     job.done, job.total = done, total
 
 
+def write_file(job, chunks):
+    """Store the byte strings ``chunks`` as the file of the job's current attempt, in parts of
+    FILE_PART_BYTES, one part in memory at a time. Each part commits on its own, so the
+    progress and heartbeats of a long export stay visible to the other workers. Returns the
+    size."""
+    JobFilePart.objects.filter(job=job, attempt=job.attempts).delete()
+    number, size, buffer = 0, 0, bytearray()
+
+    def flush():
+        nonlocal number
+        JobFilePart.objects.create(job=job, attempt=job.attempts, number=number, data=bytes(buffer))
+        number += 1
+        buffer.clear()
+
+    for chunk in chunks:
+        buffer += chunk
+        size += len(chunk)
+        if len(buffer) >= FILE_PART_BYTES:
+            flush()
+    if buffer or not number:
+        flush()
+    return size
+
+
+def read_file(job):
+    """The file of a finished job, part after part (one part read at a time)."""
+    parts = JobFilePart.objects.filter(job=job, attempt=job.attempts).order_by("number")
+    for pk in list(parts.values_list("pk", flat=True)):
+        yield bytes(JobFilePart.objects.values_list("data", flat=True).get(pk=pk))
+
+
 def finish(job, *, file=None, file_name="", fallback_name="", content_type="", result_url=""):
-    """The job is done: its file (bytes) or the page of its result. False when the job is no
-    longer this worker's (it was presumed dead and retried)."""
-    done = _held(job).update(
-        state=JobState.DONE,
-        finished_at=timezone.now(),
-        done=F("total"),
-        file=file,
-        file_name=file_name,
-        content_type=content_type,
-        fallback_name=fallback_name,
-        result_url=result_url,
-        error="",
-    )
+    """The job is done: its file (bytes, or an iterable of byte strings, stored in parts) or
+    the page of its result. False when the job is no longer this worker's (it was presumed
+    dead and retried): then the parts it wrote go, and the retry's stay."""
+    size = None
+    if file is not None:
+        if not _held(job).exists():
+            return False
+        size = write_file(job, [file] if isinstance(file, bytes | bytearray) else file)
+    with transaction.atomic():
+        done = _held(job).update(
+            state=JobState.DONE,
+            finished_at=timezone.now(),
+            done=F("total"),
+            file_size=size,
+            file_name=file_name,
+            content_type=content_type,
+            fallback_name=fallback_name,
+            result_url=result_url,
+            error="",
+        )
+        mine = JobFilePart.objects.filter(job=job, attempt=job.attempts)
+        if done:  # a dead run's parts are not the file
+            JobFilePart.objects.filter(job=job).exclude(attempt=job.attempts).delete()
+        else:
+            mine.delete()
     return bool(done)
 
 

@@ -99,11 +99,10 @@ def run_export(job):
     jobs.progress(job, done=0, total=tick.total)
     filterset._qs = _counting(filterset.qs, tick)  # django-filter caches the filtered set here
     response = WRITERS[fmt](params["list"], filterset)
-    content = b"".join(response.streaming_content)
     name, fallback = disposition_names(response["Content-Disposition"])
     jobs.finish(
         job,
-        file=content,
+        file=response.streaming_content,  # stored part by part as it is written
         file_name=name[:255],
         fallback_name=fallback[:255],
         content_type=response["Content-Type"],

@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
                 ('file_name', models.CharField(blank=True, max_length=255, validators=[tracker.validators.validate_no_control_characters], verbose_name='file name')),
                 ('content_type', models.CharField(blank=True, max_length=100, validators=[tracker.validators.validate_no_control_characters], verbose_name='content type')),
                 ('fallback_name', models.CharField(blank=True, max_length=255, validators=[tracker.validators.validate_no_control_characters], verbose_name='ASCII file name')),
-                ('file', models.BinaryField(blank=True, null=True, verbose_name='file')),
+                ('file_size', models.PositiveBigIntegerField(blank=True, null=True, verbose_name='file size')),
                 ('result_url', models.CharField(blank=True, max_length=300, validators=[tracker.validators.validate_no_control_characters], verbose_name='result page')),
                 ('error', models.TextField(blank=True, validators=[tracker.validators.validate_no_control_characters], verbose_name='error')),
                 ('requested_by', models.ForeignKey(blank=True, help_text='Empty for the scheduled daily check.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='jobs', to=settings.AUTH_USER_MODEL, verbose_name='requested by')),
@@ -45,6 +45,21 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at', '-pk'],
                 'indexes': [models.Index(fields=['state', 'heartbeat_at'], name='job_state_heartbeat_idx')],
                 'constraints': [models.UniqueConstraint(condition=models.Q(('run_for__isnull', False)), fields=('kind', 'run_for'), name='job_one_scheduled_run_per_day', violation_error_message="This day's check is already scheduled."), models.CheckConstraint(condition=models.Q(('done__lte', models.F('total')), ('total', 0), _connector='OR'), name='job_done_within_total'), models.CheckConstraint(condition=models.Q(('run_for__gte', datetime.date(2000, 1, 1)), ('run_for__lte', datetime.date(2100, 12, 31))), name='job_run_for_range', violation_error_message='Dates are accepted from 2000-01-01 to 2100-12-31.'), models.CheckConstraint(condition=models.Q(('created_at__gte', datetime.datetime(2000, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('created_at__lt', datetime.datetime(2101, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), name='job_created_at_range', violation_error_message='Times are accepted from the year 2000 to the year 2100.'), models.CheckConstraint(condition=models.Q(('started_at__gte', datetime.datetime(2000, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('started_at__lt', datetime.datetime(2101, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), name='job_started_at_range', violation_error_message='Times are accepted from the year 2000 to the year 2100.'), models.CheckConstraint(condition=models.Q(('heartbeat_at__gte', datetime.datetime(2000, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('heartbeat_at__lt', datetime.datetime(2101, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), name='job_heartbeat_at_range', violation_error_message='Times are accepted from the year 2000 to the year 2100.'), models.CheckConstraint(condition=models.Q(('finished_at__gte', datetime.datetime(2000, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)), ('finished_at__lt', datetime.datetime(2101, 1, 1, 0, 0, tzinfo=datetime.timezone.utc))), name='job_finished_at_range', violation_error_message='Times are accepted from the year 2000 to the year 2100.')],
+            },
+        ),
+        migrations.CreateModel(
+            name='JobFilePart',
+            fields=[
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('attempt', models.PositiveSmallIntegerField(verbose_name='attempt')),
+                ('number', models.PositiveIntegerField(verbose_name='part')),
+                ('data', models.BinaryField(verbose_name='data')),
+                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='file_parts', to='tracker.job')),
+            ],
+            options={
+                'verbose_name': "part of a job's file",
+                'verbose_name_plural': "parts of jobs' files",
+                'constraints': [models.UniqueConstraint(fields=('job', 'attempt', 'number'), name='job_file_part_unique')],
             },
         ),
     ]

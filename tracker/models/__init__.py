@@ -1,6 +1,6 @@
 """The domain model, split by topic: the project book and the review cycle."""
 
-from .jobs import Job, JobKind, JobState
+from .jobs import FILE_PART_BYTES, Job, JobFilePart, JobKind, JobState
 from .projects import (
     AnnualIndicator,
     ChainLeader,
@@ -26,6 +26,7 @@ from .reviews import (
 )
 
 __all__ = [
+    "FILE_PART_BYTES",
     "AnnualIndicator",
     "AssessmentAdjustment",
     "AssessmentWeight",
@@ -35,6 +36,7 @@ __all__ = [
     "IndustryChain",
     "Inspection",
     "Job",
+    "JobFilePart",
     "JobKind",
     "JobState",
     "MissingDispatch",

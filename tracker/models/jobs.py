@@ -71,7 +71,8 @@ class Job(models.Model):
     fallback_name = models.CharField(
         _("ASCII file name"), max_length=255, blank=True, validators=TEXT_VALIDATORS
     )
-    file = models.BinaryField(_("file"), null=True, blank=True)
+    # The file's size in bytes once it is complete (its bytes are the job's JobFileParts).
+    file_size = models.PositiveBigIntegerField(_("file size"), null=True, blank=True)
     result_url = models.CharField(
         _("result page"), max_length=300, blank=True, validators=TEXT_VALIDATORS
     )
@@ -114,3 +115,29 @@ class Job(models.Model):
     @property
     def finished(self):
         return self.state in (JobState.DONE, JobState.FAILED)
+
+
+# A part's size: large enough for few rows, small enough that writing or serving a 30 MB
+# export holds one part in memory at a time.
+FILE_PART_BYTES = 1024 * 1024
+
+
+class JobFilePart(models.Model):
+    """One part of the file a job's attempt wrote, in order (``number`` from 0)."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="file_parts")
+    attempt = models.PositiveSmallIntegerField(_("attempt"))
+    number = models.PositiveIntegerField(_("part"))
+    data = models.BinaryField(_("data"))
+
+    class Meta:
+        verbose_name = _("part of a job's file")
+        verbose_name_plural = _("parts of jobs' files")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "attempt", "number"], name="job_file_part_unique"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.job_id}/{self.attempt}/{self.number}"

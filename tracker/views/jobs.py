@@ -3,7 +3,7 @@
 Only the requester reaches either (tracker.jobs.visible_to): anyone else gets a 404.
 """
 
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -31,19 +31,20 @@ def job_detail(request, pk):
         {
             "job": job,
             "refresh": None if job.finished else REFRESH_SECONDS,
-            "downloadable": job.state == JobState.DONE and job.file is not None,
+            "downloadable": job.state == JobState.DONE and job.file_size is not None,
         },
     )
 
 
 def job_download(request, pk):
     job = get_object_or_404(
-        jobs.visible_to(request.user).filter(state=JobState.DONE, file__isnull=False), pk=pk
+        jobs.visible_to(request.user).filter(state=JobState.DONE, file_size__isnull=False), pk=pk
     )
     # The headers are rebuilt from the stored names (quoted, ASCII-only fallback), and only
     # the two types the exports write are sent as such.
     kind = job.content_type if job.content_type in FILE_TYPES else "application/octet-stream"
-    response = HttpResponse(bytes(job.file), content_type=kind)
+    response = StreamingHttpResponse(jobs.read_file(job), content_type=kind)
+    response["Content-Length"] = str(job.file_size)
     response["Content-Disposition"] = attachment(job.file_name, job.fallback_name or "export")
     return response
 
