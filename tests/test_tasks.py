@@ -226,6 +226,20 @@ def test_publishing_is_refused_on_the_page_before_anything_is_queued(client, boo
     assert MonthlyReport.objects.count() == 1 and Job.objects.count() == 1
 
 
+def test_a_second_manager_confirming_the_same_version_is_told_who_is_publishing_it(client, book):
+    other = factories.user(Role.MANAGER, display_name="李处长")
+    url = reverse("tracker:monthly_report_publish", kwargs={"month": "2022-12"})
+    book["manager"].display_name = "王科长"
+    book["manager"].save()
+    client.force_login(book["manager"])
+    assert client.post(url, {"confirm": "yes", "version": "1", "reason": ""}).status_code == 302
+    client.force_login(other)
+    response = client.post(url, {"confirm": "yes", "version": "1", "reason": ""})
+    assert response.status_code == 200  # not the first manager's job page, which is his alone
+    assert "王科长正在发布此版本" in response.content.decode()
+    assert Job.objects.count() == 1 and Job.objects.get().requested_by == book["manager"]
+
+
 def run_queued_jobs():
     """Run every queued job here, as a worker would (for tests of the pages that queue)."""
     for pk in Job.objects.filter(state=JobState.QUEUED).order_by("pk").values_list("pk", flat=True):

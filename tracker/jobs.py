@@ -23,7 +23,7 @@ import datetime
 import logging
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -43,6 +43,10 @@ WORKER_LOST = _(
     "Please try again."
 )
 ONLY_MANAGERS = _("Only city bureau managers publish the monthly report.")
+PUBLISHING_BY_ANOTHER = _(
+    "%(name)s is publishing this version right now; "
+    "it appears in the list of versions when it is done."
+)
 
 
 def setting(name):
@@ -102,6 +106,10 @@ def queue_publish(*, user, year, month, version, reason):
             .first()
         )
         if pending is not None:
+            if pending.requested_by_id != user.pk:  # its page is its requester's alone
+                raise ValidationError(
+                    PUBLISHING_BY_ANOTHER % {"name": pending.requested_by.display()}
+                )
             return pending
         return _queue(kind=JobKind.PUBLISH, requested_by=user, params=params)
 
