@@ -8,6 +8,10 @@ from tracker.choices import RegionKind, Role, Stage
 from tracker.models import (
     Enterprise,
     IndustryChain,
+    Job,
+    JobFilePart,
+    JobKind,
+    JobState,
     Park,
     Project,
     Region,
@@ -112,3 +116,19 @@ def dispatch(project, *, iso_year=2022, iso_week=10, **kw):
     return WeeklyDispatch.objects.create(
         project=project, iso_year=iso_year, iso_week=iso_week, **kw
     )
+
+
+def finished_job(requested_by, content=b"code\n", **kw):
+    """A finished export of ``requested_by`` whose file is ``content`` (one part, as a
+    worker's first attempt stores it)."""
+    kw.setdefault("kind", JobKind.EXPORT)
+    kw.setdefault("content_type", "text/csv")
+    job = Job.objects.create(
+        requested_by=requested_by,
+        state=JobState.DONE,
+        attempts=1,
+        file_size=len(content),
+        **kw,
+    )
+    JobFilePart.objects.create(job=job, attempt=1, number=0, data=content)
+    return job

@@ -26,9 +26,6 @@ from tracker.choices import Role, Stage
 from tracker.models import (
     IndustryChain,
     Inspection,
-    Job,
-    JobKind,
-    JobState,
     MonthlyReport,
     Problem,
     Project,
@@ -109,14 +106,8 @@ def world():
         )
     # A finished export of county A's clerk and one of the manager (background jobs).
     for owner in ("county_a", "manager"):
-        rows["job_" + owner] = Job.objects.create(
-            kind=JobKind.EXPORT,
-            requested_by=users[owner],
-            state=JobState.DONE,
-            file=b"code\n",
-            content_type="text/csv",
-            file_name="项目清单.csv",
-            fallback_name="projects.csv",
+        rows["job_" + owner] = factories.finished_job(
+            users[owner], file_name="项目清单.csv", fallback_name="projects.csv"
         )
     return {"users": users, "rows": rows}
 

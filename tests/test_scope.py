@@ -16,7 +16,7 @@ from tests import test_reports as tr
 from tests.test_assessments import OWN_SCOPE_TESTS as ASSESSMENT_OWN_TESTS
 from tests.test_inspections import OWN_SCOPE_TESTS as INSPECTION_OWN_TESTS
 from tracker.choices import Role, Stage
-from tracker.models import ChangeLog, Job, JobKind, JobState, Project, StageChange, WeeklyDispatch
+from tracker.models import ChangeLog, Project, StageChange, WeeklyDispatch
 from tracker.spreadsheets import FIRST_DATA_ROW
 
 pytestmark = pytest.mark.django_db
@@ -100,13 +100,7 @@ def someone_elses_job(project):
     """A finished export of another user (a manager, who sees every project): nobody else
     may open its page or its file."""
     owner = factories.user(Role.MANAGER)
-    job = Job.objects.create(
-        kind=JobKind.EXPORT,
-        requested_by=owner,
-        state=JobState.DONE,
-        file=project.name.encode(),
-        content_type="text/csv",
-    )
+    job = factories.finished_job(owner, project.name.encode())
     return {"pk": job.pk}
 
 

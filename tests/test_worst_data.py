@@ -237,7 +237,7 @@ def build_world():
                 result_url="/reports/monthly/" if kind == JobKind.PUBLISH else "",
                 error="失败" if state == JobState.FAILED else "",
             )
-            if with_file:
+            if with_file:  # as a worker stores it
                 JobFilePart.objects.create(job=job, attempt=0, number=0, data=b"code\n")
     return users
 
