@@ -27,6 +27,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from .. import permissions
 from ..dispatching import (
@@ -54,6 +55,12 @@ from ..periods import week_text
 
 # The row fields a refused (stale) row keeps as the user typed them.
 TYPED_FIELDS = ("stage", "completed_investment", "progress", "problems", "reason", "confirm")
+
+
+PAGE_GONE = gettext_lazy(
+    "This page of the sheet no longer exists (the list changed since it was opened): "
+    "nothing on it was saved. Please enter those rows again below."
+)
 
 
 def _problem(request, message, status):
@@ -168,7 +175,10 @@ def dispatch_week(request, week):
     )
     summary = sheet_summary(user, iso_year, iso_week, region=region)
     if not ids and page > 1:
-        # Past the last page (the list shrank since the link was made): nothing is filed.
+        # Past the last page (the list shrank since the link was made): nothing is filed,
+        # and a clerk who typed rows on it is told so.
+        if request.method == "POST":
+            messages.error(request, PAGE_GONE)
         rows_left = summary["missing"] if missing_only else summary["total"]
         return redirect(url_of(max(1, math.ceil(rows_left / size))))
     projects, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
