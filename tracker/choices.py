@@ -139,3 +139,16 @@ class ProblemAction(models.TextChoices):
     REOPEN = "reopen", _("reopened")
     ESCALATE = "escalate", _("escalated")
     COMMENT = "comment", _("comment")
+
+
+class JobKind(models.TextChoices):
+    EXPORT = "export", _("Export")
+    PUBLISH = "publish", _("Publishing the monthly report")
+    OVERDUE_CHECK = "overdue_check", _("Daily overdue check")
+
+
+class JobState(models.TextChoices):
+    QUEUED = "queued", _("Waiting for a worker")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Finished")
+    FAILED = "failed", _("Failed")

@@ -12,20 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from ..choices import JobKind, JobState
 from ..validators import TEXT_VALIDATORS, bounds_constraints, validate_date_in_range
-
-
-class JobKind(models.TextChoices):
-    EXPORT = "export", _("Export")
-    PUBLISH = "publish", _("Publishing the monthly report")
-    OVERDUE_CHECK = "overdue_check", _("Daily overdue check")
-
-
-class JobState(models.TextChoices):
-    QUEUED = "queued", _("Waiting for a worker")
-    RUNNING = "running", _("Running")
-    DONE = "done", _("Finished")
-    FAILED = "failed", _("Failed")
 
 
 class Job(models.Model):
