@@ -57,6 +57,15 @@ def _ctype(obj):
     return ContentType.objects.get_for_model(obj, for_concrete_model=True)
 
 
+def noted(origin, note=""):
+    """The note kept on a history row: where a change came from (an import, a bulk change:
+    ``origin``) before the reason a person gave for it (``note``)."""
+    origin, note = (origin or "").strip(), (note or "").strip()
+    if origin and note:
+        return f"{origin}：{note}"
+    return origin or note
+
+
 def changelog_rows(
     obj, before, *, by, at, ctype=None, after=None, action=ChangeAction.UPDATE, note=""
 ):
@@ -87,19 +96,20 @@ def changelog_rows(
     ]
 
 
-def record_changes(obj, before, *, by, at=None, after=None):
+def record_changes(obj, before, *, by, at=None, after=None, note=""):
     """Write one ChangeLog row per field that differs from ``before``.
 
     ``before`` is what ``snapshot`` returned before the change.
     """
-    rows = changelog_rows(obj, before, by=by, at=at or timezone.now(), after=after)
+    rows = changelog_rows(obj, before, by=by, at=at or timezone.now(), after=after, note=note)
     _changelog_model().objects.bulk_create(rows)
     return rows
 
 
-def record_creation(obj, *, by, at=None, values=False):
+def record_creation(obj, *, by, at=None, values=False, note=""):
     """The CREATE row of ``obj``; with ``values``, also one row per filled-in field
-    ("" → value), so that the history shows what the record started as."""
+    ("" → value), so that the history shows what the record started as. ``note`` (where
+    the record came from, e.g. an import) is kept on each row."""
     ChangeLog = _changelog_model()
     at = at or timezone.now()
     ctype = _ctype(obj)
@@ -110,10 +120,13 @@ def record_creation(obj, *, by, at=None, values=False):
         action=ChangeAction.CREATE,
         changed_by=by,
         changed_at=at,
+        note=note,
     )
     if values:
         initial = {name: "" for name in snapshot(obj)}
-        rows = changelog_rows(obj, initial, by=by, at=at, ctype=ctype, action=ChangeAction.CREATE)
+        rows = changelog_rows(
+            obj, initial, by=by, at=at, ctype=ctype, action=ChangeAction.CREATE, note=note
+        )
         ChangeLog.objects.bulk_create(rows)
     return entry
 

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import permissions
 from .choices import Stage
-from .history import record_creation, record_deletion
+from .history import noted, record_creation, record_deletion
 from .models import Project, StageChange
 
 # Written by the application, never given by the caller.
@@ -64,12 +64,13 @@ def signing_change(project, *, by=None, recorded_at=None):
     )
 
 
-def create_project(*, data, by, at=None):
+def create_project(*, data, by, at=None, origin=""):
     """Create a project from ``data`` (field name → value) at 签约; managers only.
 
     Validates the model (``full_clean``: constraints, the park's region, dates not in the
     future), then saves the project, its signing StageChange and its creation history
     (one row per filled-in field) in one transaction. Raises ValidationError (nothing saved).
+    ``origin`` (an import, say) is kept on the signing StageChange and the history rows.
     """
     if not permissions.may(by, permissions.MANAGE, "project"):
         raise PermissionDenied
@@ -85,8 +86,10 @@ def create_project(*, data, by, at=None):
         project.full_clean()
         project.save()
         project.refresh_from_db()  # the stored values (decimal places) go into the history
-        signing_change(project, by=by, recorded_at=at).save()
-        record_creation(project, by=by, at=at, values=True)
+        first = signing_change(project, by=by, recorded_at=at)
+        first.note = noted(origin)
+        first.save()
+        record_creation(project, by=by, at=at, values=True, note=noted(origin))
     return project
 
 

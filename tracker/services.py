@@ -14,6 +14,7 @@ from .history import (
     HISTORY_EXCLUDED,
     changelog_rows,
     history_for,
+    noted,
     record_changes,
     record_creation,
     record_deletion,
@@ -45,7 +46,16 @@ __all__ = [
 
 
 def update_project(
-    *, project_id, data, expected_version, by, stage=None, stage_on=None, note="", reason=""
+    *,
+    project_id,
+    data,
+    expected_version,
+    by,
+    stage=None,
+    stage_on=None,
+    note="",
+    reason="",
+    origin="",
 ):
     """Save ``data`` (field name → value) onto a project if it is still at ``expected_version``.
 
@@ -69,6 +79,10 @@ def update_project(
     Problem.chain, copied when a problem is raised and read by the ledger's scope) along
     in the same transaction; see ``_move_problems``. Inspections stay with the region
     that was inspected.
+
+    ``origin`` says where the change came from when it is not the edit form (an import, a
+    bulk change, e.g. "Excel导入 #12"); it goes on every history row this call writes,
+    before the reason or stage note (``history.noted``).
     """
     unknown = set(data) - EDITABLE_FIELDS
     if unknown:
@@ -96,13 +110,13 @@ def update_project(
         project.refresh_from_db()
         now = timezone.now()
         figure = {k: before.pop(k) for k in ["completed_investment"] if k in before}
-        history = changelog_rows(project, before, by=by, at=now)
-        history += changelog_rows(project, figure, by=by, at=now, note=reason.strip())
+        history = changelog_rows(project, before, by=by, at=now, note=noted(origin))
+        history += changelog_rows(project, figure, by=by, at=now, note=noted(origin, reason))
         if (project.region_id, project.chain_id) != moved_from:
             history += move_problems(project, by=by, at=now)
         ChangeLog.objects.bulk_create(history)
         if stage:
-            project.advance_to(stage, on=stage_on, by=by, note=note)
+            project.advance_to(stage, on=stage_on, by=by, note=note, origin=origin)
     return project
 
 

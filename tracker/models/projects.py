@@ -20,7 +20,7 @@ from ..choices import (
     Stage,
     Tier5020,
 )
-from ..history import record_changes, snapshot
+from ..history import noted, record_changes, snapshot
 from ..investment import cap_error
 from ..querysets import DispatchQuerySet, ProjectQuerySet, RestrictedQuerySet
 from ..rules import billion_or_more, stage_before_stall, stage_transition_error, tier_5020
@@ -494,8 +494,11 @@ class Project(models.Model):
             raise ValidationError(errors)
 
     # --- behaviour -----------------------------------------------------------------------
-    def advance_to(self, stage, *, on, by, note=""):
+    def advance_to(self, stage, *, on, by, note="", origin=""):
         """Move the project to ``stage`` with effect from ``on``, recorded in the history.
+
+        ``origin`` (an import, a bulk change) goes before ``note`` on the StageChange and
+        on the history rows (``history.noted``).
 
         Raises ValidationError (with a message a person can read) when the move is not
         allowed for ``by``. Saves the project and the StageChange in one transaction.
@@ -556,9 +559,9 @@ class Project(models.Model):
                 to_stage=stage,
                 effective_on=on,
                 changed_by=by,
-                note=note,
+                note=noted(origin, note)[:500],
             )
-            record_changes(locked, before, by=by)
+            record_changes(locked, before, by=by, note=noted(origin))
         for field in ("stage", "actual_start_on", "actual_production_on", "version", "updated_at"):
             setattr(self, field, getattr(locked, field))
         return self
