@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from tests import factories
@@ -159,6 +160,8 @@ def test_a_stale_job_is_queued_again_then_given_up_and_the_old_worker_cannot_fin
     assert not jobs.finish(job, file=b"late")  # the presumed dead worker comes back
     for attempt in range(2, settings.TRACKER["JOB_MAX_ATTEMPTS"] + 1):
         job = jobs.claim(job.pk, worker_id=f"dead-{attempt}")
+        # as the engine marks the task its worker took (and never closes, the worker killed)
+        DBTaskResult.objects.filter(pk=job.task_id).update(status=TaskResultStatus.RUNNING)
         assert job.attempts == attempt
         Job.objects.filter(pk=job.pk).update(heartbeat_at=now - datetime.timedelta(hours=1))
         expected = (1, 0) if attempt < settings.TRACKER["JOB_MAX_ATTEMPTS"] else (0, 1)
@@ -166,6 +169,28 @@ def test_a_stale_job_is_queued_again_then_given_up_and_the_old_worker_cannot_fin
     job.refresh_from_db()
     assert job.state == JobState.FAILED and job.file_size is None and job.error
     assert not job.file_parts.exists()
+    # no engine row is left "running" for ever by the attempts that died
+    assert not DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING).exists()
+
+
+def test_the_same_export_asked_again_while_it_waits_is_the_same_job(client, book, monkeypatch):
+    monkeypatch.setitem(settings.TRACKER, "EXPORT_BACKGROUND_ROWS", ROWS - 1)
+    client.force_login(book["county"])
+    url = reverse("tracker:project_list")
+    first = client.get(url, {"region": "", "export": "csv"})
+    again = client.get(url, {"region": "", "export": "csv"})
+    assert first["Location"] == again["Location"] and Job.objects.count() == 1
+    # another format, another user: jobs of their own
+    client.get(url, {"region": "", "export": "xlsx"})
+    client.force_login(book["other_county"])
+    client.get(url, {"region": "", "export": "csv"})
+    assert Job.objects.count() == 3
+    # once the first has finished, asking again exports the book as it is now
+    job = jobs.claim(Job.objects.order_by("pk").first().pk, worker_id="here")
+    tasks.run_export(job)
+    client.force_login(book["county"])
+    client.get(url, {"region": "", "export": "csv"})
+    assert Job.objects.filter(requested_by=book["county"], params__format="csv").count() == 2
 
 
 def test_a_second_delivery_of_a_task_finds_nothing_to_claim(book):

@@ -76,14 +76,27 @@ def _queue(**fields):
 
 
 def queue_export(*, user, list_name, fmt, query):
-    """Queue the export of list ``list_name`` as ``fmt`` with the page's query string."""
+    """Queue the export of list ``list_name`` as ``fmt`` with the page's query string.
+
+    The same export asked again by the same user while it still waits or runs (a reload of
+    the export link, a second click) gets that job back instead of a second one."""
     if list_name not in EXPORT_LISTS or fmt not in EXPORT_FORMATS:
         raise ValueError(f"no such export: {list_name} {fmt}")
-    return _queue(
-        kind=JobKind.EXPORT,
-        requested_by=user,
-        params={"list": list_name, "format": fmt, "query": query},
-    )
+    params = {"list": list_name, "format": fmt, "query": query}
+    with transaction.atomic():
+        pending = (
+            Job.objects.select_for_update()
+            .filter(
+                kind=JobKind.EXPORT,
+                requested_by=user,
+                state__in=[JobState.QUEUED, JobState.RUNNING],
+                params=params,
+            )
+            .first()
+        )
+        if pending is not None:
+            return pending
+        return _queue(kind=JobKind.EXPORT, requested_by=user, params=params)
 
 
 def queue_publish(*, user, year, month, version, reason):
@@ -229,11 +242,15 @@ def recover_stale(*, now=None):
             pk=job.pk, state=JobState.RUNNING, worker_id=job.worker_id, heartbeat_at__lt=cutoff
         )
         if job.attempts >= setting("JOB_MAX_ATTEMPTS"):
-            failed += held.update(
-                state=JobState.FAILED,
-                finished_at=now,
-                error=str(WORKER_LOST % {"attempts": job.attempts}),
-            )
+            with transaction.atomic():
+                given_up = held.update(
+                    state=JobState.FAILED,
+                    finished_at=now,
+                    error=str(WORKER_LOST % {"attempts": job.attempts}),
+                )
+                if given_up:
+                    _close_dead_task(job.task_id, now=now)
+                failed += given_up
             continue
         with transaction.atomic():
             # Only the worker whose UPDATE moves the row queues the new task.
