@@ -34,6 +34,11 @@ PAGES = {
     "problem list": "/problems/",
     "problem": "/problems/{problem}/",
     "new problem": "/problems/new/",
+    # the readers' pages, opened from the same menu on the same phone
+    "dashboard": "/dashboard/",
+    "chains": "/chains/",
+    "monthly report": "/reports/monthly/",
+    "inspections": "/inspections/",
 }
 ROLES = ("manager", "county clerk", "commissioner", "chain office")
 
