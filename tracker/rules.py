@@ -76,6 +76,28 @@ def stage_transition_error(*, current, target, override, resume_stage=None):
     return None
 
 
+def stage_move_error(*, current, target, override, resume_stage, on, today, signed_on, last_on):
+    """None when moving a project from ``current`` to ``target`` with effect from ``on`` is
+    allowed, else the message: the transition (``stage_transition_error``), and the date:
+    not in the future, not before the signing date ``signed_on``, not before ``last_on``,
+    the effective date of the project's last stage change (None: no change yet).
+    ``Project.advance_to`` and the import's preview both ask this."""
+    error = stage_transition_error(
+        current=current, target=target, override=override, resume_stage=resume_stage
+    )
+    if error:
+        return error
+    if on > today:
+        return _("The effective date cannot be in the future.")
+    if signed_on and on < signed_on:
+        return _("The effective date cannot be before the signing date.")
+    if last_on and on < last_on:
+        return _("The effective date cannot be before the last stage change (%(date)s).") % {
+            "date": last_on.isoformat()
+        }
+    return None
+
+
 def allowed_targets(*, current, override, resume_stage=None):
     return [
         stage
@@ -85,3 +107,98 @@ def allowed_targets(*, current, override, resume_stage=None):
         )
         is None
     ]
+
+
+def actual_date_errors(*, project, changed, target, effective_on, override, history):
+    """(field, message) pairs refusing the new actual start / production dates ``changed``
+    (field → new date, only those that differ from ``project``'s stored ones). The project
+    form and the import's preview both ask this.
+
+    ``target``: the stage this same save moves to ("" for none), with effect from
+    ``effective_on``; ``override``: a manager's power over the project; ``history``: the
+    project's stage changes as (to_stage, effective_on), oldest first.
+
+    - Set or changed: the stage must have reached the milestone (start: 开工 or later on
+      the main line, or 停滞/终止 after having started; production: 投产), and the date
+      may not be after the first date the stage history (or this save's change) records
+      for it: construction started no later than the day 开工 was reported.
+    - A date the stage history recorded (a StageChange's effective date) is changed or
+      cleared only by a manager.
+    - Cleared: refused while the stage (main line) has reached the milestone; to undo a
+      start, a manager moves the stage back in the same save.
+    """
+    errors = []
+    final = target or project.stage
+    side = Stage.side_states()
+    if project.stage in side:
+        main = [stage for stage, _on in history if stage not in side]
+        before_side = main[-1] if main else None
+    else:
+        before_side = project.stage
+    started = Stage.reached(Stage.STARTED)
+    milestones = {
+        "actual_start_on": (
+            Stage.STARTED,
+            started,
+            final in started or (final in side and before_side in started),
+        ),
+        "actual_production_on": (Stage.PRODUCTION, [Stage.PRODUCTION], final == Stage.PRODUCTION),
+    }
+    for name, new in changed.items():
+        milestone, stages, reached = milestones[name]
+        old = getattr(project, name)
+        recorded = [on for stage, on in history if stage in stages]
+        label = Stage(milestone).label
+        if old is not None and old in recorded and not override:
+            errors.append(
+                (
+                    name,
+                    _(
+                        "This date was recorded by the stage history (“%(stage)s” effective "
+                        "%(date)s). Only a city bureau manager can change or clear it; ask a "
+                        "manager to correct it."
+                    )
+                    % {"stage": label, "date": old.isoformat()},
+                )
+            )
+            continue
+        if new is None:
+            if final not in side and reached:
+                errors.append(
+                    (
+                        name,
+                        _(
+                            "A project at stage “%(stage)s” needs this date. To undo the "
+                            "step, a city bureau manager moves the stage back."
+                        )
+                        % {"stage": Stage(final).label},
+                    )
+                )
+            continue
+        if not reached:
+            errors.append(
+                (
+                    name,
+                    _(
+                        "This date can only be entered once the project has reached "
+                        "“%(stage)s”; change the stage in the same save."
+                    )
+                    % {"stage": label},
+                )
+            )
+            continue
+        bounds = list(recorded)
+        if target in stages and project.stage not in stages and effective_on:
+            bounds.append(effective_on)
+        if bounds and new > min(bounds):
+            errors.append(
+                (
+                    name,
+                    _(
+                        "This date cannot be after %(date)s, the date the stage history "
+                        "records for “%(stage)s”."
+                    )
+                    % {"date": min(bounds).isoformat(), "stage": label},
+                )
+            )
+    return errors

@@ -97,7 +97,7 @@ def update_project(
         locking.check(project, expected_version)
         moved_from = (project.region_id, project.chain_id)
         before = snapshot(project, set(data))
-        _check_edit(project, data, by=by, reason=reason)
+        check_edit(project, data, by=by, reason=reason)
         # The version guard is in the UPDATE's WHERE clause: a concurrent save that got in
         # after the read above has bumped the version, so this matches no row.
         locking.update(
@@ -120,10 +120,12 @@ def update_project(
     return project
 
 
-def _check_edit(project, data, *, by, reason):
+def check_edit(project, data, *, by, reason=""):
     """``ValidationError`` unless ``data`` is a valid edit of ``project`` (as stored): the
-    figure does not go down, and the edited project passes ``full_clean``. Leaves
-    ``project`` holding the edited values."""
+    figure does not go down, and the edited project passes ``full_clean``: its edited
+    fields, and every constraint that reads one of them (also those pairing an edited date
+    with one left as it was). Leaves ``project`` holding the edited values. The import's
+    preview asks it row by row, ``update_project`` before it writes."""
     errors = {}
     if "completed_investment" in data:
         errors = investment.project_figure_errors(
@@ -133,14 +135,32 @@ def _check_edit(project, data, *, by, reason):
         setattr(project, name, value)
     untouched = [f.name for f in Project._meta.concrete_fields if f.name not in data]
     try:
-        # Every constraint, also those pairing an edited date with one left as it was.
         project.full_clean(exclude=untouched, validate_constraints=False)
-        project.validate_constraints()
+        project.validate_constraints(exclude=_unread_by_constraints_of(set(data)))
     except ValidationError as error:
         for name, messages in error.message_dict.items():
             errors.setdefault(name, []).extend(messages)
     if errors:
         raise ValidationError(errors)
+
+
+def _constraint_fields(constraint):
+    fields = set(getattr(constraint, "fields", ()) or ())
+    condition = getattr(constraint, "condition", None)
+    if condition is not None:
+        fields |= set(condition.referenced_base_fields)
+    return fields
+
+
+def _unread_by_constraints_of(edited):
+    """The fields to exclude so that ``validate_constraints`` checks exactly the constraints
+    reading an edited field (one query each): those reading none held before the edit."""
+    kept = set(edited)
+    for constraint in Project._meta.constraints:
+        fields = _constraint_fields(constraint)
+        if fields & edited:
+            kept |= fields
+    return {f.name for f in Project._meta.concrete_fields} - kept
 
 
 def move_problems(project, *, by, at):

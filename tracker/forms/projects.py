@@ -12,7 +12,7 @@ from .. import investment, permissions
 from ..choices import Stage
 from ..models import Park, Project, User
 from ..projects_service import COMMON_FIELDS, MANAGER_FIELDS
-from ..rules import allowed_targets
+from ..rules import actual_date_errors, allowed_targets
 from ..validators import TEXT_VALIDATORS
 from .fields import PersonChoiceField
 from .widgets import DATE_WIDGET, use_amount_inputs
@@ -173,28 +173,15 @@ class ProjectForm(forms.ModelForm):
         return cleaned
 
     def _check_actual_dates(self, cleaned):
-        """The actual start and production dates follow the stage and its history.
-
+        """The actual dates follow the stage and its history (``rules.actual_date_errors``).
         ``self.instance`` still holds the stored values here (``_post_clean`` copies the
-        cleaned ones onto it afterwards). Only a date this submit changes is checked, so
-        an untouched date never blocks an unrelated edit. The stage that counts is the one
-        after this submit's stage change, if any.
-
-        - Set or changed: the stage must have reached the milestone (start: 开工 or later on
-          the main line, or 停滞/终止 after having started; production: 投产), and the date
-          may not be after the first date the stage history (or this submit's change)
-          records for it: construction started no later than the day 开工 was reported.
-        - A date the stage history recorded (a StageChange's effective date) is changed or
-          cleared only by a manager.
-        - Cleared: refused while the stage (main line) has reached the milestone; to undo a
-          start, a manager moves the stage back in the same submit.
-        """
+        cleaned ones onto it afterwards)."""
         project = self.instance
-        changed = [
-            name
+        changed = {
+            name: cleaned[name]
             for name in ("actual_start_on", "actual_production_on")
             if name in cleaned and cleaned[name] != getattr(project, name)
-        ]
+        }
         if not changed:
             return
         history = list(
@@ -202,73 +189,15 @@ class ProjectForm(forms.ModelForm):
                 "to_stage", "effective_on"
             )
         )
-        target = cleaned.get("target_stage") or ""
-        final = target or project.stage
-        side = Stage.side_states()
-        before_side = project.stage if project.stage not in side else project.stage_before_stall()
-        started = Stage.reached(Stage.STARTED)
-        milestones = {
-            "actual_start_on": (
-                Stage.STARTED,
-                started,
-                final in started or (final in side and before_side in started),
-            ),
-            "actual_production_on": (
-                Stage.PRODUCTION,
-                [Stage.PRODUCTION],
-                final == Stage.PRODUCTION,
-            ),
-        }
-        for name in changed:
-            milestone, stages, reached = milestones[name]
-            old, new = getattr(project, name), cleaned[name]
-            recorded = [on for stage, on in history if stage in stages]
-            label = Stage(milestone).label
-            if old is not None and old in recorded and not self.override:
-                self.add_error(
-                    name,
-                    _(
-                        "This date was recorded by the stage history (“%(stage)s” effective "
-                        "%(date)s). Only a city bureau manager can change or clear it; ask a "
-                        "manager to correct it."
-                    )
-                    % {"stage": label, "date": old.isoformat()},
-                )
-                continue
-            if new is None:
-                if final not in side and reached:
-                    self.add_error(
-                        name,
-                        _(
-                            "A project at stage “%(stage)s” needs this date. To undo the "
-                            "step, a city bureau manager moves the stage back."
-                        )
-                        % {"stage": Stage(final).label},
-                    )
-                continue
-            if not reached:
-                self.add_error(
-                    name,
-                    _(
-                        "This date can only be entered once the project has reached “%(stage)s”; "
-                        "change the stage in the same save."
-                    )
-                    % {"stage": label},
-                )
-                continue
-            bounds = list(recorded)
-            effective_on = cleaned.get("stage_effective_on")
-            if target in stages and project.stage not in stages and effective_on:
-                bounds.append(effective_on)
-            if bounds and new > min(bounds):
-                self.add_error(
-                    name,
-                    _(
-                        "This date cannot be after %(date)s, the date the stage history "
-                        "records for “%(stage)s”."
-                    )
-                    % {"date": min(bounds).isoformat(), "stage": label},
-                )
+        for name, message in actual_date_errors(
+            project=project,
+            changed=changed,
+            target=cleaned.get("target_stage") or "",
+            effective_on=cleaned.get("stage_effective_on"),
+            override=self.override,
+            history=history,
+        ):
+            self.add_error(name, message)
 
     def _check_completed_investment(self, cleaned):
         """The cumulative figure does not go down (``investment.project_figure_errors``,

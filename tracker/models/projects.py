@@ -23,7 +23,7 @@ from ..choices import (
 from ..history import noted, record_changes, snapshot
 from ..investment import cap_error
 from ..querysets import DispatchQuerySet, ProjectQuerySet, RestrictedQuerySet
-from ..rules import billion_or_more, stage_before_stall, stage_transition_error, tier_5020
+from ..rules import billion_or_more, stage_before_stall, stage_move_error, tier_5020
 from ..validators import (
     TEXT_VALIDATORS,
     YEAR_VALIDATORS,
@@ -506,29 +506,18 @@ class Project(models.Model):
         with transaction.atomic():
             locked = Project.objects.select_for_update().get(pk=self.pk)
             last = locked.stage_changes.order_by("-effective_on", "-id").first()
-            error = stage_transition_error(
+            error = stage_move_error(
                 current=locked.stage,
                 target=stage,
                 override=permissions.may(by, permissions.MANAGE, locked),
                 resume_stage=locked.stage_before_stall() if locked.stage == Stage.STALLED else None,
+                on=on,
+                today=timezone.localdate(),
+                signed_on=locked.signed_on,
+                last_on=last.effective_on if last else None,
             )
             if error:
                 raise ValidationError({"stage": error})
-            if on > timezone.localdate():
-                raise ValidationError({"stage": _("The effective date cannot be in the future.")})
-            if on < locked.signed_on:
-                raise ValidationError(
-                    {"stage": _("The effective date cannot be before the signing date.")}
-                )
-            if last and on < last.effective_on:
-                raise ValidationError(
-                    {
-                        "stage": _(
-                            "The effective date cannot be before the last stage change (%(date)s)."
-                        )
-                        % {"date": last.effective_on.isoformat()}
-                    }
-                )
             before = snapshot(locked, {"stage", "actual_start_on", "actual_production_on"})
             from_stage = locked.stage
             locked.stage = stage
