@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 from django.apps import apps
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
 from django.utils import translation
@@ -22,8 +23,9 @@ from tests import factories
 from tests.test_scope import CASES as SCOPE_CASES
 from tests.test_scope import dispatch_post, edit_post, tracker_routes
 from tracker import permissions as perm
-from tracker.choices import Role, Stage
+from tracker.choices import ImportKind, Role, Stage
 from tracker.models import (
+    ImportBatch,
     IndustryChain,
     Inspection,
     MonthlyReport,
@@ -108,6 +110,10 @@ def world():
     for owner in ("county_a", "manager"):
         rows["job_" + owner] = factories.finished_job(
             users[owner], file_name="项目清单.csv", fallback_name="projects.csv"
+        )
+        # An uploaded spreadsheet (issue 11 imports), its uploader's alone.
+        rows["batch_" + owner] = ImportBatch.objects.create(
+            kind=ImportKind.PROJECTS, owner=users[owner], file_name="项目.csv", data=b"x"
         )
     return {"users": users, "rows": rows}
 
@@ -196,6 +202,8 @@ EXPECTED = {
     ("site", perm.OVERSEE): MANAGERS,
     # A background job is its requester's alone, whatever the role (a superuser included).
     ("job", perm.VIEW): {"county_a": {"job_county_a"}, "manager": {"job_manager"}},
+    # So is an uploaded spreadsheet and its preview.
+    ("importbatch", perm.VIEW): {"county_a": {"batch_county_a"}, "manager": {"batch_manager"}},
 }
 # Rectification items follow their inspection.
 ITEMS = {
@@ -212,6 +220,7 @@ ALL_NAMES = {
     "inspection": INSPECTIONS,
     "rectificationitem": {"item_i_ax", "item_i_b"},
     "job": {"job_county_a", "job_manager"},
+    "importbatch": {"batch_county_a", "batch_manager"},
 }
 USERS = [
     "manager",
@@ -487,6 +496,26 @@ ROUTES = {
         needs(perm.VIEW, "job_county_a"),
         None,
         None,
+    ),
+    # Imports: who may edit projects; a batch is its uploader's.
+    "import_upload": (
+        lambda r: {"kind": "projects"},
+        needs(perm.EDIT, Project),
+        lambda r: {"file": SimpleUploadedFile("b.csv", "项目编号,项目名称\nbx,越权\n".encode())},
+        needs(perm.EDIT, Project),
+    ),
+    "import_template": (lambda r: {"kind": "projects"}, needs(perm.EDIT, Project), None, None),
+    "import_detail": (
+        lambda r: {"pk": r["batch_county_a"].pk},
+        needs(perm.VIEW, "batch_county_a"),
+        None,
+        None,
+    ),
+    "import_confirm": (
+        lambda r: {"pk": r["batch_county_a"].pk},
+        "post-only",
+        lambda r: {},
+        needs(perm.VIEW, "batch_county_a"),
     ),
 }
 FORM_CHOICE_ROUTES = {"dispatch", "dispatch_week", "problem_create"}

@@ -15,7 +15,8 @@ from tests import test_problems as tp
 from tests import test_reports as tr
 from tests.test_assessments import OWN_SCOPE_TESTS as ASSESSMENT_OWN_TESTS
 from tests.test_inspections import OWN_SCOPE_TESTS as INSPECTION_OWN_TESTS
-from tracker.choices import Role, Stage
+from tracker import imports
+from tracker.choices import ImportKind, Role, Stage
 from tracker.models import ChangeLog, Project, StageChange, WeeklyDispatch
 from tracker.spreadsheets import FIRST_DATA_ROW
 
@@ -104,6 +105,14 @@ def someone_elses_job(project):
     return {"pk": job.pk}
 
 
+def someone_elses_import(project):
+    """A manager's preview of a file naming the other project: nobody else may open it."""
+    owner = factories.user(Role.MANAGER)
+    data = f"项目编号,项目名称\n{project.code},{project.name}\n".encode()
+    batch = imports.upload(kind=ImportKind.PROJECTS, by=owner, name="b.csv", data=data)
+    return {"pk": batch.pk}
+
+
 # route name → (kwargs builder, POST body builder or None). The target is always "theirs".
 CASES = {
     "home": (lambda p: {}, None),
@@ -138,6 +147,10 @@ CASES = {
     "monthly_report_version": (tr.published_version_kwargs, None),
     "job_detail": (someone_elses_job, None),
     "job_download": (someone_elses_job, None),
+    "import_upload": (lambda p: {"kind": "projects"}, None),
+    "import_template": (lambda p: {"kind": "projects"}, None),
+    "import_detail": (someone_elses_import, None),
+    "import_confirm": (someone_elses_import, lambda p: {}),
 }
 
 # Pages with an object in the URL that a user may not see at all answer 404.
@@ -154,6 +167,12 @@ READ_404 = {
     },
     # Another user's background job (tracker.jobs: the requester's own only).
     *{(r, w) for r in ("job_detail", "job_download") for w in ("county", "commissioner", "chain")},
+    # Another user's import (tracker.imports: the uploader's own only).
+    *{
+        (r, w)
+        for r in ("import_detail", "import_confirm")
+        for w in ("county", "commissioner", "chain")
+    },
 }
 
 
@@ -181,11 +200,13 @@ def test_out_of_scope_get_shows_nothing_of_the_other_project(client, world, rout
     response = client.get(reverse(f"tracker:{route}", kwargs=kwargs_for(theirs)), follow=True)
     if (route, who) in READ_404 or route == "project_edit":
         assert response.status_code == 404
-    elif (route.startswith("dispatch") and who == "chain") or route == "monthly_report_publish":
+    elif (
+        route.startswith(("dispatch", "import_")) and who == "chain"
+    ) or route == "monthly_report_publish":
         assert response.status_code == 403
     else:
         assert response.status_code == 200
-        body = response.content.decode()
+        body = response.content.decode(errors="replace")  # the import template is XLSX
         if who != "county" or route.startswith("dispatch"):
             assert theirs.name not in body, f"{route} shows another scope's project to {who}"
     assert fingerprint(theirs) == before

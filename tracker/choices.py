@@ -145,6 +145,7 @@ class JobKind(models.TextChoices):
     EXPORT = "export", _("Export")
     PUBLISH = "publish", _("Publishing the monthly report")
     OVERDUE_CHECK = "overdue_check", _("Daily overdue check")
+    IMPORT = "import", _("Import")
 
 
 class JobState(models.TextChoices):
@@ -152,3 +153,16 @@ class JobState(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Finished")
     FAILED = "failed", _("Failed")
+
+
+class ImportKind(models.TextChoices):
+    PROJECTS = "projects", _("project book")
+    DISPATCH = "dispatch", _("weekly dispatch sheet")
+
+
+class ImportState(models.TextChoices):
+    PREVIEWING = "previewing", _("Preview being made")
+    READY = "ready", _("Preview ready, not applied")
+    APPLYING = "applying", _("Being applied")
+    APPLIED = "applied", _("Applied")
+    FAILED = "failed", _("Not applied")

@@ -56,6 +56,9 @@ from .spreadsheets import (
 CHUNK_SIZE = 2000
 YES, NO = "是", "否"
 CITY = "宜春市"
+# Headers of derived columns that other modules look for (the import reads these two).
+STAGE_HEADER = "项目阶段"
+COMMISSIONER_HEADER = "企业特派员"
 
 # (header, values() key or None for a derived column, number format in the XLSX).
 # The first ten are the fixed format; then amounts, stage details, dates, the light, people.
@@ -69,7 +72,7 @@ COLUMNS = [
     ("签约金额(万元)", "signed_amount", MONEY),
     ("5020项目", None, TEXT),
     ("亿元以上", None, TEXT),
-    ("项目阶段", None, TEXT),
+    (STAGE_HEADER, None, TEXT),
     ("签约金额(亿元)", None, YI),
     ("5020档次", None, TEXT),
     ("资金来源", None, TEXT),
@@ -83,7 +86,7 @@ COLUMNS = [
     ("预警灯", None, TEXT),
     ("挂钩领导", "responsible_leader", TEXT),
     ("责任单位", "responsible_unit", TEXT),
-    ("企业特派员", None, TEXT),
+    (COMMISSIONER_HEADER, None, TEXT),
     ("示例数据", None, TEXT),
 ]
 HEADERS = [header for header, _, _ in COLUMNS]

@@ -127,6 +127,11 @@ def queue_publish(*, user, year, month, version, reason):
         return _queue(kind=JobKind.PUBLISH, requested_by=user, params=params)
 
 
+def queue_import(*, user, batch, step):
+    """Queue a step ("preview" or "apply") of import batch ``batch`` (tracker.imports)."""
+    return _queue(kind=JobKind.IMPORT, requested_by=user, params={"batch": batch, "step": step})
+
+
 # --- what a worker does with one job -----------------------------------------------------------
 def claim(job_id, *, worker_id):
     """The job, now running for ``worker_id``; None when it is not waiting (done, failed,

@@ -120,6 +120,12 @@ RULES = {
     ("job", VIEW): {
         role: Own("requested_by_id", "pk") for role in (MANAGER, COUNTY, COMMISSIONER, CHAIN_OFFICE)
     },
+    # An uploaded spreadsheet and its preview: its uploader's own. Who may import at all is
+    # who may edit projects or file the weekly dispatch; each row is then checked against
+    # the same rules as the edit form and the sheet.
+    ("importbatch", VIEW): {
+        role: Own("owner_id", "pk") for role in (MANAGER, COUNTY, COMMISSIONER, CHAIN_OFFICE)
+    },
 }
 
 # A rectification item is reached through its inspection.

@@ -17,7 +17,7 @@ from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django_tasks import task
 
-from . import exports, jobs
+from . import exports, imports, jobs
 from .models import Job, JobKind
 from .overdue import flag_overdue
 from .reports.publishing import publish_monthly_report
@@ -146,6 +146,7 @@ def run_overdue_check(job):
 
 
 RUNNERS = {
+    JobKind.IMPORT: imports.run_step,
     JobKind.EXPORT: run_export,
     JobKind.PUBLISH: run_publish,
     JobKind.OVERDUE_CHECK: run_overdue_check,

@@ -1,4 +1,14 @@
-from .views import dashboard, dispatch, home, jobs, problems, projects, reports, reviews
+from .views import (
+    dashboard,
+    dispatch,
+    home,
+    imports,
+    jobs,
+    problems,
+    projects,
+    reports,
+    reviews,
+)
 
 app_name = "tracker"
 
@@ -12,4 +22,5 @@ urlpatterns = [
     *reviews.urlpatterns,
     *problems.urlpatterns,
     *jobs.urlpatterns,
+    *imports.urlpatterns,
 ]

@@ -332,6 +332,11 @@ TRACKER.update(
     {
         # A list export of more rows than this becomes a background job (smaller: at once).
         "EXPORT_BACKGROUND_ROWS": int(os.environ.get("TRACKER_EXPORT_BACKGROUND_ROWS", "5000")),
+        # Imports (issue 11): the largest file and number of rows taken, and from how many
+        # rows the preview and the applying run as a background job.
+        "IMPORT_MAX_BYTES": int(os.environ.get("TRACKER_IMPORT_MAX_BYTES", str(20 * 1024 * 1024))),
+        "IMPORT_MAX_ROWS": int(os.environ.get("TRACKER_IMPORT_MAX_ROWS", "20000")),
+        "IMPORT_BACKGROUND_ROWS": int(os.environ.get("TRACKER_IMPORT_BACKGROUND_ROWS", "1000")),
         # Finished jobs (and their files) are deleted after this many days.
         "JOB_KEEP_DAYS": int(os.environ.get("TRACKER_JOB_KEEP_DAYS", "7")),
         # A running job's worker writes a heartbeat this often; a job whose heartbeat is

@@ -1,5 +1,6 @@
 """The domain model, split by topic: the project book and the review cycle."""
 
+from .imports import ImportBatch
 from .jobs import FILE_PART_BYTES, Job, JobFilePart, JobKind, JobState
 from .projects import (
     AnnualIndicator,
@@ -33,6 +34,7 @@ __all__ = [
     "ChainLeader",
     "ChangeLog",
     "Enterprise",
+    "ImportBatch",
     "IndustryChain",
     "Inspection",
     "Job",

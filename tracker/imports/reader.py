@@ -1,0 +1,223 @@
+"""Reading an uploaded spreadsheet (XLSX or CSV) into rows of cell values, or a FileError.
+
+Whatever arrives is checked before a row is read: the size (``IMPORT_MAX_BYTES``), the kind
+(an XLSX is a zip that openpyxl opens; a CSV is text in UTF-8, with or without a BOM, or in
+GB18030, as Excel saves it on Chinese Windows), the number of rows (``IMPORT_MAX_ROWS``), and
+that no cell holds a formula (a formula's value is whatever Excel last computed, which the
+file does not have to contain: we take values only).
+
+The header row is the first row, among the first few, that holds the importer's key header
+(项目编号): the exports put a title, a subtitle and an issuing line above it, and a file
+made from them is read as it is. Rows after the header that are entirely empty are skipped;
+so is the exports' totals row (its first cell "合计").
+"""
+
+import csv
+import datetime
+import io
+import zipfile
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+HEADER_SEARCH_ROWS = 10
+TOTALS_LABEL = "合计"
+
+
+class FileError(Exception):
+    """The file cannot be read as a table; ``message`` says why, in the user's language."""
+
+    def __init__(self, message):
+        super().__init__(str(message))
+        self.message = message
+
+
+@dataclass
+class Row:
+    number: int  # the row number a spreadsheet program shows (1-based)
+    values: dict  # header → cell value (str, int, float, Decimal, date, datetime or None)
+
+
+@dataclass
+class Table:
+    headers: list  # as they appear, stripped
+    header_row: int
+    rows: list = field(default_factory=list)
+
+
+def limit(name):
+    return settings.TRACKER[name]
+
+
+def too_large(size):
+    """The message refusing a file of ``size`` bytes (above ``IMPORT_MAX_BYTES``)."""
+    return _("The file is too large (%(size)s MB); at most %(max)s MB can be imported at once.") % {
+        "size": f"{size / 1048576:.1f}",
+        "max": f"{limit('IMPORT_MAX_BYTES') / 1048576:.0f}",
+    }
+
+
+def read_table(data, *, name, key_header):
+    """The table in ``data`` (the file's bytes), whose header row holds ``key_header``."""
+    if not data:
+        raise FileError(_("The file is empty."))
+    if len(data) > limit("IMPORT_MAX_BYTES"):
+        raise FileError(too_large(len(data)))
+    lowered = (name or "").lower()
+    if data[:4] == b"PK\x03\x04":
+        grid = _xlsx_cells(data)
+    elif lowered.endswith((".xlsx", ".xlsm", ".xls")):
+        raise FileError(
+            _(
+                "This file is not an Excel workbook in the .xlsx format (an old .xls file, or "
+                "a damaged one). Save it as .xlsx (Excel workbook) or .csv and upload it again."
+            )
+        )
+    else:
+        grid = _csv_cells(data)
+    return _table(grid, key_header=key_header)
+
+
+def _table(grid, *, key_header):
+    headers, header_row = None, None
+    rows = []
+    count = 0
+    for number, cells in grid:
+        if headers is None:
+            texts = [_text(cell) for cell in cells]
+            if key_header in texts:
+                headers, header_row = texts, number
+            elif number >= HEADER_SEARCH_ROWS:
+                break
+            continue
+        if all(_blank(cell) for cell in cells):
+            continue
+        values = {}
+        for index, header in enumerate(headers):
+            if header and header not in values:
+                values[header] = cells[index] if index < len(cells) else None
+        if _text(cells[0] if cells else "") == TOTALS_LABEL:  # the exports' totals row
+            continue
+        count += 1
+        if count > limit("IMPORT_MAX_ROWS"):
+            raise FileError(
+                _("The file has more than %(max)s rows; split it into several files.")
+                % {"max": limit("IMPORT_MAX_ROWS")}
+            )
+        rows.append(Row(number=number, values=values))
+    if headers is None:
+        raise FileError(
+            _(
+                "No header row with “%(header)s” was found in the first %(rows)s rows. Use the "
+                "import template, or a file exported from this system."
+            )
+            % {"header": key_header, "rows": HEADER_SEARCH_ROWS}
+        )
+    return Table(headers=[h for h in headers if h], header_row=header_row, rows=rows)
+
+
+def _blank(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _text(value):
+    return "" if value is None else str(value).strip()
+
+
+def _xlsx_cells(data):
+    # openpyxl is only needed here (reading uploads); a heavy import kept off the page path.
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
+        raise FileError(
+            _("The file could not be read as an Excel workbook (.xlsx); it may be damaged.")
+        ) from error
+    except Exception as error:  # openpyxl raises many kinds on malformed XML
+        raise FileError(
+            _("The file could not be read as an Excel workbook (.xlsx); it may be damaged.")
+        ) from error
+    try:
+        sheet = book.worksheets[0] if book.worksheets else None
+        if sheet is None:
+            raise FileError(_("The workbook has no sheet."))
+        formulas = []
+        grid = []
+        try:
+            for number, cells in enumerate(sheet.iter_rows(), start=1):
+                values = []
+                for cell in cells:
+                    value = getattr(cell, "value", None)
+                    if getattr(cell, "data_type", None) == "f" or (
+                        isinstance(value, str)
+                        and value.startswith("=")
+                        and len(value) > 1
+                        and getattr(cell, "data_type", None) == "f"
+                    ):
+                        formulas.append(cell.coordinate)
+                        value = None
+                    values.append(value)
+                grid.append((number, values))
+                if len(grid) > limit("IMPORT_MAX_ROWS") + HEADER_SEARCH_ROWS + 100:
+                    raise FileError(
+                        _("The file has more than %(max)s rows; split it into several files.")
+                        % {"max": limit("IMPORT_MAX_ROWS")}
+                    )
+        except FileError:
+            raise
+        except Exception as error:
+            raise FileError(
+                _("The file could not be read as an Excel workbook (.xlsx); it may be damaged.")
+            ) from error
+        if formulas:
+            shown = "、".join(formulas[:5]) + ("…" if len(formulas) > 5 else "")
+            raise FileError(
+                _(
+                    "%(count)s cells hold formulas instead of values (%(cells)s). Copy the "
+                    "cells and paste them as values, save, and upload the file again."
+                )
+                % {"count": len(formulas), "cells": shown}
+            )
+        return grid
+    finally:
+        book.close()
+
+
+def _csv_cells(data):
+    text = None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    if text is None or "\x00" in text:
+        raise FileError(
+            _(
+                "This file is neither an Excel workbook (.xlsx) nor a CSV text file. Save it "
+                "as .xlsx or .csv and upload it again."
+            )
+        )
+    try:
+        sample = text[:4096]
+        delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+        grid = [(number, row) for number, row in enumerate(reader, start=1)]
+    except csv.Error as error:
+        raise FileError(
+            _("The CSV file is malformed (%(error)s); save it again from Excel as CSV UTF-8.")
+            % {"error": error}
+        ) from error
+    return grid
+
+
+def cell_date(value):
+    """A cell's date: a date, a datetime at midnight, or None when it is neither."""
+    if isinstance(value, datetime.datetime):
+        return value.date()
+    if isinstance(value, datetime.date):
+        return value
+    return None

@@ -1,0 +1,106 @@
+"""Import pages: upload a spreadsheet, read its preview (it survives a reload), confirm it.
+
+The work is tracker.imports'; these views only turn requests into its calls. A batch is its
+uploader's alone: anyone else gets a 404.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+
+from .. import imports
+from ..choices import ImportKind, ImportState
+from ..forms.imports import UploadForm
+from ..imports.base import CREATE, ERROR, UPDATE
+from ..spreadsheets import XLSX_TYPE, attachment, file_name
+from .jobs import REFRESH_SECONDS
+
+ROWS_PER_PAGE = 200
+RECENT = 10
+TEMPLATE_NAMES = {ImportKind.PROJECTS: "项目导入模板", ImportKind.DISPATCH: "周调度导入模板"}
+
+
+def _kind(kind, user):
+    if kind not in ImportKind.values:
+        raise Http404
+    if not imports.may_import(user, kind):
+        raise PermissionDenied
+    return ImportKind(kind)
+
+
+def import_upload(request, kind):
+    kind = _kind(kind, request.user)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            batch = imports.upload(kind=kind, by=request.user, name=upload.name, data=upload.read())
+        except imports.FileError as error:
+            form.add_error("file", error.message)
+        else:
+            return redirect("tracker:import_detail", pk=batch.pk)
+    recent = imports.visible_to(request.user).filter(kind=kind).defer("data", "plan")[:RECENT]
+    return render(
+        request,
+        "tracker/import_upload.html",
+        {"form": form, "kind": kind, "recent": recent},
+    )
+
+
+def import_template(request, kind):
+    kind = _kind(kind, request.user)
+    response = HttpResponse(imports.template(kind), content_type=XLSX_TYPE)
+    name = file_name([TEMPLATE_NAMES[kind]], "xlsx")
+    response["Content-Disposition"] = attachment(name, f"{kind.value}-import-template.xlsx")
+    return response
+
+
+def import_detail(request, pk):
+    batch = get_object_or_404(imports.visible_to(request.user).defer("data"), pk=pk)
+    plan = batch.plan or {}
+    shown = [r for r in plan.get("rows", []) if r["action"] in (CREATE, UPDATE, ERROR)]
+    page = Paginator(shown, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+    job = imports.pending_job(batch)
+    counts = plan.get("counts", {})
+    return render(
+        request,
+        "tracker/import_detail.html",
+        {
+            "batch": batch,
+            "plan": plan,
+            "counts": counts,
+            "page": page,
+            "job": job,
+            "refresh": REFRESH_SECONDS if job else None,
+            "may_confirm": batch.state == ImportState.READY
+            and not batch.errors
+            and (counts.get(CREATE, 0) + counts.get(UPDATE, 0)) > 0,
+            "now": timezone.now(),
+        },
+    )
+
+
+def import_confirm(request, pk):
+    batch = get_object_or_404(imports.visible_to(request.user).defer("data"), pk=pk)
+    if request.method != "POST":  # someone else's batch is a 404 first
+        return HttpResponseNotAllowed(["POST"])
+    try:
+        imports.confirm(batch=batch, by=request.user)
+    except imports.Stale:
+        pass  # the batch's message says which rows; shown on its page
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    return redirect("tracker:import_detail", pk=batch.pk)
+
+
+urlpatterns = [
+    path("imports/<int:pk>/", import_detail, name="import_detail"),
+    path("imports/<int:pk>/confirm/", import_confirm, name="import_confirm"),
+    path("imports/<str:kind>/", import_upload, name="import_upload"),
+    path("imports/<str:kind>/template/", import_template, name="import_template"),
+]
