@@ -39,6 +39,7 @@ PAGES = {
     "chains": "/chains/",
     "monthly report": "/reports/monthly/",
     "inspections": "/inspections/",
+    "import": "/imports/projects/",
 }
 ROLES = ("manager", "county clerk", "commissioner", "chain office")
 

@@ -4,8 +4,10 @@ The change-history helpers live in ``tracker.history``; they are re-exported her
 modules that import them from this one.
 """
 
+import functools
+
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -136,10 +138,15 @@ def check_edit(project, data, *, by, reason=""):
     untouched = [f.name for f in Project._meta.concrete_fields if f.name not in data]
     try:
         project.full_clean(exclude=untouched, validate_constraints=False)
-        project.validate_constraints(exclude=_unread_by_constraints_of(set(data)))
     except ValidationError as error:
         for name, messages in error.message_dict.items():
             errors.setdefault(name, []).extend(messages)
+        raise ValidationError(errors) from None
+    for constraint in _constraints_reading(frozenset(data)):
+        try:
+            constraint.validate(Project, project)
+        except ValidationError as error:
+            errors.setdefault(NON_FIELD_ERRORS, []).extend(error.messages)
     if errors:
         raise ValidationError(errors)
 
@@ -152,15 +159,12 @@ def _constraint_fields(constraint):
     return fields
 
 
-def _unread_by_constraints_of(edited):
-    """The fields to exclude so that ``validate_constraints`` checks exactly the constraints
-    reading an edited field (one query each): those reading none held before the edit."""
-    kept = set(edited)
-    for constraint in Project._meta.constraints:
-        fields = _constraint_fields(constraint)
-        if fields & edited:
-            kept |= fields
-    return {f.name for f in Project._meta.concrete_fields} - kept
+@functools.cache
+def _constraints_reading(edited):
+    """The constraints of Project that read one of the fields ``edited``: those reading none
+    held before the edit. One query each to validate (building a query for each of the
+    others just to skip it took 4 of the 5 seconds of a 1,000-row import preview)."""
+    return [c for c in Project._meta.constraints if _constraint_fields(c) & edited]
 
 
 def move_problems(project, *, by, at):
