@@ -112,7 +112,7 @@ from . import investment, locking, periods, permissions
 from .choices import ChangeAction
 from .models import ChangeLog, Project, WeeklyDispatch
 from .money import wan
-from .services import changelog_rows, snapshot
+from .services import changelog_rows, noted, snapshot
 from .validators import control_characters_error, year_in_range
 
 TEXT_MAX = 2000
@@ -510,7 +510,7 @@ def _money(value):
         return value  # refused by row_errors or the database, not here
 
 
-def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
+def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None, origin=""):
     """File (or correct) this week's reports for ``rows`` in one transaction.
 
     ``rows``: dicts with ``project`` (id), ``stage`` ("" = unchanged), ``completed_investment``
@@ -519,6 +519,8 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
     report's versions the page showed; 0 for no report). Raises DispatchError (nothing saved)
     when the week, the user, a project's scope or a row is refused. Returns a ``Filing``:
     the saved reports, and the stale rows (not written) as ``locking.Conflict``.
+    ``origin`` (an import of the sheet) goes on every history row and stage change written,
+    before the row's reason (``history.noted``).
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -600,6 +602,7 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
                         by=by,
                         note=str(_("weekly dispatch %(week)s"))
                         % {"week": week_label(iso_year, iso_week)},
+                        origin=origin,
                     )
                 except ValidationError as exc:
                     errors[project.pk] = exc.message_dict
@@ -616,18 +619,21 @@ def file_weekly_dispatch(*, iso_year, iso_week, rows, by, now=None):
             by=by,
             now=now,
             late=late,
+            origin=origin,
         )
     return Filing(reports=reports + unchanged, conflicts=conflicts)
 
 
-def _save_reports(rows, projects, existing, advanced, *, iso_year, iso_week, by, now, late):
+def _save_reports(
+    rows, projects, existing, advanced, *, iso_year, iso_week, by, now, late, origin=""
+):
     """Upsert the reports of ``rows`` (already checked), let the projects' figures follow,
     and write the history; returns the saved reports."""
     if not rows:
         return []
     ids = [int(r["project"]) for r in rows]
     before = {pk: snapshot(d, set(DISPATCH_FIELDS)) for pk, d in existing.items()}
-    reasons = {int(r["project"]): (r.get("reason") or "").strip() for r in rows}
+    reasons = {int(r["project"]): noted(origin, r.get("reason")) for r in rows}
     reports = []
     for row in rows:
         project = projects[int(row["project"])]

@@ -23,16 +23,11 @@ from ..choices import ImportKind, ImportState
 from ..models import ImportBatch, Job
 from ..spreadsheets import Column, TitledWorkbook
 from .base import Stale
-from .projects import (
-    ProjectImporter,
-    describe_columns,
-    template_format,
-    template_headers,
-    template_rows,
-)
+from .dispatch import DispatchImporter
+from .projects import ProjectImporter
 from .reader import FileError, limit, read_table
 
-IMPORTERS = {ImportKind.PROJECTS: ProjectImporter}
+IMPORTERS = {ImportKind.PROJECTS: ProjectImporter, ImportKind.DISPATCH: DispatchImporter}
 # What a user must be allowed to do on projects to import each kind.
 NEEDS = {ImportKind.PROJECTS: permissions.EDIT, ImportKind.DISPATCH: permissions.DISPATCH}
 ORIGIN = "Excel导入 #%(pk)s"
@@ -186,27 +181,29 @@ def run_step(job):
         jobs.fail(job, batch.message)
 
 
-def template(kind):
-    """The import template of ``kind`` as XLSX bytes: the columns with one example row, and
-    a second sheet describing every column (its unit, allowed values, required or not)."""
-    headers = template_headers()
+def template(kind, *, by, params=None):
+    """The import template of ``kind`` for ``by`` as XLSX bytes: the columns with example or
+    pre-filled rows, and a second sheet describing every column (its unit, allowed values,
+    required or not)."""
+    importer = IMPORTERS[kind](by=by, params=params or {})
+    headers = importer.template_headers()
     buffer = io.BytesIO()
     today = timezone.localdate()
-    with TitledWorkbook(buffer, title="项目导入模板") as book:
+    with TitledWorkbook(buffer, title=importer.title) as book:
         book.add_table(
-            "项目导入模板",
-            title="宜春市工业项目导入模板",
-            subtitle="第4行为列名，从第5行起每行一个项目；示例行请删除后再导入",
-            columns=[Column(h, template_format(h)) for h in headers],
-            rows=template_rows(),
+            importer.sheet_name,
+            title=importer.title,
+            subtitle=importer.subtitle,
+            columns=[Column(h, importer.template_format(h)) for h in headers],
+            rows=importer.template_rows(),
             issued_on=today,
         )
         book.add_table(
             "填写说明",
             title="各列填写说明",
-            subtitle="按“项目编号”匹配：已有编号更新该项目，新编号新建项目（仅市局管理员）",
-            columns=[Column(h, None) for h in ("列名", "说明", "单位", "可填的值", "新建时必填")],
-            rows=[[*row[:4], "是" if row[4] else "否"] for row in describe_columns()],
+            subtitle=importer.notes_subtitle,
+            columns=[Column(h, None) for h in ("列名", "说明", "单位", "可填的值", "必填")],
+            rows=[[*row[:4], "是" if row[4] else "否"] for row in importer.describe_columns()],
             issued_on=today,
         )
     return buffer.getvalue()

@@ -198,6 +198,22 @@ class Lookups:
 
 class ProjectImporter:
     key_header = KEY
+    title = "宜春市工业项目导入模板"
+    sheet_name = "项目导入模板"
+    subtitle = "第4行为列名，从第5行起每行一个项目；示例行请删除后再导入"
+    notes_subtitle = "按“项目编号”匹配：已有编号更新该项目，新编号新建项目（仅市局管理员）"
+
+    def template_headers(self):
+        return template_headers()
+
+    def template_rows(self):
+        return template_rows()
+
+    def template_format(self, header):
+        return template_format(header)
+
+    def describe_columns(self):
+        return describe_columns()
 
     def __init__(self, *, by, params=None):
         self.by = by

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
 
-from .. import imports
+from .. import dispatching, imports
 from ..choices import ImportKind, ImportState
 from ..forms.imports import UploadForm
 from ..imports.base import CREATE, ERROR, UPDATE
@@ -21,7 +21,7 @@ from .jobs import REFRESH_SECONDS
 
 ROWS_PER_PAGE = 200
 RECENT = 10
-TEMPLATE_NAMES = {ImportKind.PROJECTS: "项目导入模板", ImportKind.DISPATCH: "周调度导入模板"}
+TEMPLATE_NAMES = {ImportKind.PROJECTS: "项目导入模板", ImportKind.DISPATCH: "周调度"}
 
 
 def _kind(kind, user):
@@ -32,13 +32,27 @@ def _kind(kind, user):
     return ImportKind(kind)
 
 
+def _week(request):
+    """The week asked in the query (the sheet's link), else the current one."""
+    asked = request.GET.get("week", "")
+    try:
+        dispatching.parse_week(asked)
+    except dispatching.WeekError:
+        return dispatching.week_label(*dispatching.current_week())
+    return asked
+
+
 def import_upload(request, kind):
     kind = _kind(kind, request.user)
-    form = UploadForm(request.POST or None, request.FILES or None)
+    week = _week(request)
+    form = UploadForm(request.POST or None, request.FILES or None, kind=kind, week=week)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
+        params = {"week": form.cleaned_data["week"]} if "week" in form.cleaned_data else {}
         try:
-            batch = imports.upload(kind=kind, by=request.user, name=upload.name, data=upload.read())
+            batch = imports.upload(
+                kind=kind, by=request.user, name=upload.name, data=upload.read(), params=params
+            )
         except imports.FileError as error:
             form.add_error("file", error.message)
         else:
@@ -47,15 +61,20 @@ def import_upload(request, kind):
     return render(
         request,
         "tracker/import_upload.html",
-        {"form": form, "kind": kind, "recent": recent},
+        {"form": form, "kind": kind, "recent": recent, "week": week},
     )
 
 
 def import_template(request, kind):
     kind = _kind(kind, request.user)
-    response = HttpResponse(imports.template(kind), content_type=XLSX_TYPE)
-    name = file_name([TEMPLATE_NAMES[kind]], "xlsx")
-    response["Content-Disposition"] = attachment(name, f"{kind.value}-import-template.xlsx")
+    week = _week(request)
+    params = {"week": week} if kind == ImportKind.DISPATCH else {}
+    data = imports.template(kind, by=request.user, params=params)
+    response = HttpResponse(data, content_type=XLSX_TYPE)
+    parts = [TEMPLATE_NAMES[kind], week] if params else [TEMPLATE_NAMES[kind]]
+    response["Content-Disposition"] = attachment(
+        file_name(parts, "xlsx"), f"{kind.value}-import-template.xlsx"
+    )
     return response
 
 
