@@ -381,3 +381,25 @@ def test_the_template_has_an_example_row_and_describes_every_column(client, coun
     assert {c for _, c, _ in errors_of(batch)} <= {"企业名称", "县(市、区)", "产业链"}, errors_of(
         batch
     )
+
+
+@pytest.mark.parametrize("page", [False, True])
+def test_preview_and_its_page_cost_the_same_queries_for_5_and_50_rows(client, page):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    region = factories.region(name="丙县")
+    chain = factories.chain(name="丙链")
+    manager = factories.user(Role.MANAGER)
+    client.force_login(manager)
+    counts = []
+    for size in (5, 50):
+        projects = [factories.project(region=region, chain=chain) for _ in range(size)]
+        data = csv_bytes([book_row(p) for p in projects])
+        with CaptureQueriesContext(connection) as queries:
+            batch = upload(manager, data)
+            if page:
+                client.get(reverse("tracker:import_detail", args=[batch.pk]))
+        assert batch.plan["counts"]["unchanged"] == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
