@@ -184,11 +184,7 @@ class ProjectForm(forms.ModelForm):
         }
         if not changed:
             return
-        history = list(
-            project.stage_changes.order_by("effective_on", "id").values_list(
-                "to_stage", "effective_on"
-            )
-        )
+        history = project.stage_history()
         for name, message in actual_date_errors(
             project=project,
             changed=changed,

@@ -40,6 +40,39 @@ class Plan:
     def error(self, row, column, message):
         self.errors.append({"row": row, "column": column, "message": str(message)})
 
+    def new_key(self, row, key, seen, *, column):
+        """Whether ``key`` (a row's 项目编号) is given and not already in the file (``seen``:
+        key → row number so far); else the error is recorded."""
+        if not key:
+            self.error(row, column, _("The project code is empty."))
+            return False
+        if key in seen:
+            self.error(
+                row,
+                column,
+                _("The project code %(code)s is already in row %(row)s of this file.")
+                % {"code": key, "row": seen[key]},
+            )
+            return False
+        seen[key] = row
+        return True
+
+    def add_row(self, row, *, code, action, project, version, data, changes, **extra):
+        """A row of the preview: what it does (``action``), to which record (``project``
+        at ``version``), the values to write (``data``, JSON) and the changes to show."""
+        self.rows.append(
+            {
+                "row": row,
+                "code": code,
+                "action": action,
+                "project": project,
+                "version": version,
+                "data": {name: encode(value) for name, value in data.items()},
+                "changes": changes,
+                **extra,
+            }
+        )
+
     def as_json(self):
         wrong = {error["row"] for error in self.errors}
         counts = {CREATE: 0, UPDATE: 0, UNCHANGED: 0, ERROR: len(wrong)}

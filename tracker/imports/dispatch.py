@@ -120,17 +120,9 @@ class DispatchImporter:
         seen = {}
         for index, row in enumerate(table.rows):
             code = codes[index]
-            if not code:
-                plan.error(row.number, KEY, _("The project code is empty."))
-            elif code in seen:
-                plan.error(
-                    row.number,
-                    KEY,
-                    _("The project code %(code)s is already in row %(row)s of this file.")
-                    % {"code": code, "row": seen[code]},
-                )
+            if not plan.new_key(row.number, code, seen, column=KEY):
+                pass
             elif code not in projects:
-                seen[code] = row.number
                 message = (
                     _(
                         "You do not file project %(code)s for this week (outside your scope, "
@@ -141,7 +133,6 @@ class DispatchImporter:
                 )
                 plan.error(row.number, KEY, message % {"code": code})
             else:
-                seen[code] = row.number
                 project = projects[code]
                 self._row(plan, row, project, references.get(project.prefill_id))
             if progress:
@@ -229,17 +220,14 @@ class DispatchImporter:
                     plan.error(row.number, headers.get(name, DONE), message)
         own = reference if reference is not None and reference.pk == project.report_id else None
         changes = self._changes(project, own, filed)
-        action = CREATE if own is None else (UPDATE if changes else UNCHANGED)
-        plan.rows.append(
-            {
-                "row": row.number,
-                "code": project.code,
-                "action": action,
-                "project": project.pk,
-                "version": project.version,
-                "data": {k: base.encode(v) for k, v in filed.items()},
-                "changes": changes,
-            }
+        plan.add_row(
+            row.number,
+            code=project.code,
+            action=CREATE if own is None else (UPDATE if changes else UNCHANGED),
+            project=project.pk,
+            version=project.version,
+            data=filed,
+            changes=changes,
         )
 
     def _changes(self, project, own, filed):

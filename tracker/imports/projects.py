@@ -250,18 +250,8 @@ class ProjectImporter:
         seen = {}
         for index, row in enumerate(table.rows):
             code = codes[index]
-            if not code:
-                plan.error(row.number, KEY, _("The project code is empty."))
+            if not plan.new_key(row.number, code, seen, column=KEY):
                 continue
-            if code in seen:
-                plan.error(
-                    row.number,
-                    KEY,
-                    _("The project code %(code)s is already in row %(row)s of this file.")
-                    % {"code": code, "row": seen[code]},
-                )
-                continue
-            seen[code] = row.number
             project = projects.get(code)
             if project is None:
                 self._create_row(plan, row, code)
@@ -419,11 +409,7 @@ class ProjectImporter:
                 failed = True
         dates = {f: changes[f] for f in ("actual_start_on", "actual_production_on") if f in changes}
         if dates and not failed:
-            history = list(
-                project.stage_changes.order_by("effective_on", "id").values_list(
-                    "to_stage", "effective_on"
-                )
-            )
+            history = project.stage_history()
             for field, message in rules.actual_date_errors(
                 project=project,
                 changed=dates,
@@ -440,20 +426,17 @@ class ProjectImporter:
                 services.check_edit(project, changes, by=self.by, reason=reason)
             except ValidationError as error:
                 self._model_errors(plan, row, error)
-        action = UPDATE if (changes or target) else UNCHANGED
-        plan.rows.append(
-            {
-                "row": row.number,
-                "code": project.code,
-                "action": action,
-                "project": project.pk,
-                "version": project.version,
-                "data": {f: base.encode(v) for f, v in changes.items()},
-                "stage": target,
-                "stage_on": on.isoformat() if target else "",
-                "reason": reason,
-                "changes": shown,
-            }
+        plan.add_row(
+            row.number,
+            code=project.code,
+            action=UPDATE if (changes or target) else UNCHANGED,
+            project=project.pk,
+            version=project.version,
+            data=changes,
+            changes=shown,
+            stage=target,
+            stage_on=on.isoformat() if target else "",
+            reason=reason,
         )
 
     def _create_row(self, plan, row, code):
@@ -509,19 +492,17 @@ class ProjectImporter:
         shown = [[HEADER_OF[f], "", self._shown(f, v)] for f, v in values.items()]
         if target:
             shown.append([STAGE_HEADER, "", f"{self.stages[target]}（{on}）"])
-        plan.rows.append(
-            {
-                "row": row.number,
-                "code": code,
-                "action": CREATE,
-                "project": None,
-                "version": None,
-                "data": {f: base.encode(v) for f, v in data.items()},
-                "stage": target,
-                "stage_on": on.isoformat() if target else "",
-                "reason": "",
-                "changes": shown,
-            }
+        plan.add_row(
+            row.number,
+            code=code,
+            action=CREATE,
+            project=None,
+            version=None,
+            data=data,
+            changes=shown,
+            stage=target,
+            stage_on=on.isoformat() if target else "",
+            reason="",
         )
 
     def _shown(self, field, value):

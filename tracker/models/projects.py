@@ -559,6 +559,15 @@ class Project(models.Model):
         """The main-line stage the project was at before it stalled (or None)."""
         return stage_before_stall(self.stage_changes.all())
 
+    def stage_history(self):
+        """The stage changes as (to_stage, effective_on), oldest first: what
+        ``rules.actual_date_errors`` reads."""
+        return list(
+            self.stage_changes.order_by("effective_on", "id").values_list(
+                "to_stage", "effective_on"
+            )
+        )
+
 
 class StageChange(models.Model):
     project = models.ForeignKey(
