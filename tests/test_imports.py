@@ -403,3 +403,25 @@ def test_preview_and_its_page_cost_the_same_queries_for_5_and_50_rows(client, pa
         assert batch.plan["counts"]["unchanged"] == size
         counts.append(len(queries))
     assert counts[0] == counts[1]
+
+
+def test_an_actual_start_date_needs_the_stage_in_the_same_row(county):
+    clerk, mine = county["clerk"], county["mine"]
+    batch = upload(clerk, csv_bytes([book_row(mine, **{"实际开工日期": "2022-05-01"})]))
+    assert [(r, c) for r, c, _ in errors_of(batch)] == [(2, "实际开工日期")]
+    started = upload(
+        clerk,
+        csv_bytes(
+            [
+                book_row(
+                    mine,
+                    **{
+                        "实际开工日期": "2022-05-01",
+                        "项目阶段": "开工",
+                        "阶段生效日期": "2022-05-01",
+                    },
+                )
+            ]
+        ),
+    )
+    assert started.plan["errors"] == []

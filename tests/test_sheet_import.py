@@ -76,6 +76,23 @@ def upload(user, data, week=WEEK):
     )
 
 
+def file_on_the_web(clerk, project, figure, progress=""):
+    dispatching.file_weekly_dispatch(
+        iso_year=YEAR,
+        iso_week=NUMBER,
+        by=clerk,
+        rows=[
+            {
+                "project": project.pk,
+                "stage": "",
+                "completed_investment": Decimal(figure),
+                "progress": progress,
+                "problems": "",
+            }
+        ],
+    )
+
+
 def cells(batch):
     return [(e["row"], e["column"]) for e in batch.plan["errors"]]
 
@@ -128,20 +145,7 @@ def test_a_row_changed_since_the_download_is_refused(client, county):
     clerk, project = county["clerk"], county["projects"][0]
     _, book = download(client, clerk)
     header, rows = rows_of(book)
-    dispatching.file_weekly_dispatch(
-        iso_year=YEAR,
-        iso_week=NUMBER,
-        by=clerk,
-        rows=[
-            {
-                "project": project.pk,
-                "stage": "",
-                "completed_investment": Decimal(120),
-                "progress": "网页报送",
-                "problems": "",
-            }
-        ],
-    )
+    file_on_the_web(clerk, project, 120, "网页报送")
     batch = upload(clerk, xlsx(header, rows))
     assert cells(batch) == [(2, "项目编号")]
     assert "下载" in batch.plan["errors"][0]["message"]
@@ -161,20 +165,7 @@ def test_a_row_changed_after_the_preview_refuses_the_whole_import(client, county
         ),
     )
     assert batch.plan["errors"] == []
-    dispatching.file_weekly_dispatch(
-        iso_year=YEAR,
-        iso_week=NUMBER,
-        by=clerk,
-        rows=[
-            {
-                "project": project.pk,
-                "stage": "",
-                "completed_investment": Decimal(125),
-                "progress": "",
-                "problems": "",
-            }
-        ],
-    )
+    file_on_the_web(clerk, project, 125)
     with pytest.raises(imports.Stale):
         imports.confirm(batch=batch, by=clerk)
     assert WeeklyDispatch.objects.get(project=project).completed_investment == 125

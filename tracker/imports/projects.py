@@ -407,19 +407,10 @@ class ProjectImporter:
             if error:
                 plan.error(row.number, STAGE_HEADER, error)
                 failed = True
-        dates = {f: changes[f] for f in ("actual_start_on", "actual_production_on") if f in changes}
-        if dates and not failed:
-            history = project.stage_history()
-            for field, message in rules.actual_date_errors(
-                project=project,
-                changed=dates,
-                target=target,
-                effective_on=on,
-                override=override,
-                history=history,
-            ):
-                plan.error(row.number, HEADER_OF[field], message)
-                failed = True
+        if not failed and self._date_errors(
+            plan, row, project, changes, target=target, on=on, override=override
+        ):
+            failed = True
         reason = base.text(row.values.get(REASON_HEADER))
         if changes and not failed:
             try:
@@ -464,18 +455,17 @@ class ProjectImporter:
             except ValidationError as error:
                 self._model_errors(plan, row, error)
                 failed = True
-        dates = {f: values[f] for f in ("actual_start_on", "actual_production_on") if f in values}
-        if dates and not failed:
-            for field, message in rules.actual_date_errors(
-                project=Project(stage=Stage.SIGNED, signed_on=project.signed_on),
-                changed=dates,
-                target=target,
-                effective_on=on,
-                override=True,
-                history=[(Stage.SIGNED, project.signed_on)],
-            ):
-                plan.error(row.number, HEADER_OF[field], message)
-                failed = True
+        if not failed and self._date_errors(
+            plan,
+            row,
+            Project(stage=Stage.SIGNED, signed_on=project.signed_on),
+            values,
+            target=target,
+            on=on,
+            override=True,
+            history=[(Stage.SIGNED, project.signed_on)],
+        ):
+            failed = True
         if target and not failed:
             error = rules.stage_move_error(
                 current=Stage.SIGNED,
@@ -504,6 +494,24 @@ class ProjectImporter:
             stage_on=on.isoformat() if target else "",
             reason="",
         )
+
+    def _date_errors(self, plan, row, project, values, *, target, on, override, history=None):
+        """Records the errors of the actual dates among ``values`` against the stage and its
+        history (``rules.actual_date_errors``); whether there were any."""
+        dates = {f: values[f] for f in ("actual_start_on", "actual_production_on") if f in values}
+        if not dates:
+            return False
+        found = rules.actual_date_errors(
+            project=project,
+            changed=dates,
+            target=target,
+            effective_on=on,
+            override=override,
+            history=project.stage_history() if history is None else history,
+        )
+        for field, message in found:
+            plan.error(row.number, HEADER_OF[field], message)
+        return bool(found)
 
     def _shown(self, field, value):
         if field == "capital_source":
