@@ -22,7 +22,7 @@ from tests import factories
 from tests.test_scope import CASES as SCOPE_CASES
 from tests.test_scope import dispatch_post, edit_post, tracker_routes
 from tracker import permissions as perm
-from tracker.choices import Role, Stage
+from tracker.choices import ListName, Role, Stage
 from tracker.models import (
     IndustryChain,
     Inspection,
@@ -30,6 +30,7 @@ from tracker.models import (
     Problem,
     Project,
     RectificationItem,
+    SavedView,
 )
 from tracker.reports.publishing import publish_monthly_report
 
@@ -108,6 +109,11 @@ def world():
     for owner in ("county_a", "manager"):
         rows["job_" + owner] = factories.finished_job(
             users[owner], file_name="项目清单.csv", fallback_name="projects.csv"
+        )
+    # A saved view of county A's clerk and one of the manager (tracker.saved_views).
+    for owner in ("county_a", "manager"):
+        rows["sv_" + owner] = SavedView.objects.create(
+            owner=users[owner], list_name=ListName.PROJECTS, name=f"视图{owner}"
         )
     return {"users": users, "rows": rows}
 
@@ -196,6 +202,24 @@ EXPECTED = {
     ("site", perm.OVERSEE): MANAGERS,
     # A background job is its requester's alone, whatever the role (a superuser included).
     ("job", perm.VIEW): {"county_a": {"job_county_a"}, "manager": {"job_manager"}},
+    # Every account with a role reads saved views (which ones it is shown is the views'
+    # sharing); only the owner edits one; managers alone share with everyone.
+    ("savedview", perm.VIEW): {
+        **MANAGERS,
+        **{
+            who: "all"
+            for who in (
+                "county_a",
+                "county_b",
+                "commissioner",
+                "idle_commissioner",
+                "office_x",
+                "office_y",
+            )
+        },
+    },
+    ("savedview", perm.EDIT): {"county_a": {"sv_county_a"}, "manager": {"sv_manager"}},
+    ("savedview", perm.PUBLISH): MANAGERS,
 }
 # Rectification items follow their inspection.
 ITEMS = {
@@ -212,6 +236,7 @@ ALL_NAMES = {
     "inspection": INSPECTIONS,
     "rectificationitem": {"item_i_ax", "item_i_b"},
     "job": {"job_county_a", "job_manager"},
+    "savedview": {"sv_county_a", "sv_manager"},
 }
 USERS = [
     "manager",

@@ -152,3 +152,19 @@ class JobState(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Finished")
     FAILED = "failed", _("Failed")
+
+
+class ListName(models.TextChoices):
+    """The filtered list pages a saved view or a column choice belongs to."""
+
+    PROJECTS = "projects", _("Projects")
+    PROBLEMS = "problems", _("Problems")
+    INSPECTIONS = "inspections", _("Inspections")
+
+
+class Visibility(models.TextChoices):
+    """Who sees a saved view besides its owner."""
+
+    PRIVATE = "private", _("Only me")
+    GROUP = "group", _("My group")
+    PUBLIC = "public", _("Everyone")

@@ -1,4 +1,14 @@
-from .views import dashboard, dispatch, home, jobs, problems, projects, reports, reviews
+from .views import (
+    dashboard,
+    dispatch,
+    home,
+    jobs,
+    problems,
+    projects,
+    reports,
+    reviews,
+    saved_views,
+)
 
 app_name = "tracker"
 
@@ -12,4 +22,5 @@ urlpatterns = [
     *reviews.urlpatterns,
     *problems.urlpatterns,
     *jobs.urlpatterns,
+    *saved_views.urlpatterns,
 ]

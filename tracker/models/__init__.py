@@ -1,4 +1,4 @@
-"""The domain model, split by topic: the project book and the review cycle."""
+"""The domain model, split by topic: the project book, the review cycle, jobs, saved views."""
 
 from .jobs import FILE_PART_BYTES, Job, JobFilePart, JobKind, JobState
 from .projects import (
@@ -24,6 +24,7 @@ from .reviews import (
     ProblemEvent,
     RectificationItem,
 )
+from .views import ListColumns, SavedView
 
 __all__ = [
     "FILE_PART_BYTES",
@@ -39,6 +40,7 @@ __all__ = [
     "JobFilePart",
     "JobKind",
     "JobState",
+    "ListColumns",
     "MissingDispatch",
     "MonthlyReport",
     "Park",
@@ -47,6 +49,7 @@ __all__ = [
     "Project",
     "RectificationItem",
     "Region",
+    "SavedView",
     "StageChange",
     "User",
     "WeeklyDispatch",
