@@ -220,6 +220,7 @@ def list_settings(user, list_name):
             s_mine=Exists(member),
             s_group=Cast("group__name", TextField()),
         )
+        .order_by()
         .values_list(*_SHAPE)
     )
     choice = (
@@ -234,6 +235,7 @@ def list_settings(user, list_name):
             s_mine=Value(False, BooleanField()),
             s_group=Value("", TextField()),
         )
+        .order_by()
         .values_list(*_SHAPE)
     )
     found = ListSettings()
