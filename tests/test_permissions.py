@@ -513,6 +513,21 @@ ROUTES = {
         None,
         None,
     ),
+    # Saved views: anyone saves the page's filters as a private view, only managers share
+    # one with everyone (403 otherwise); only the owner changes a view (404 for the others).
+    "saved_view_create": (
+        lambda r: {"list_name": "projects"},
+        any_user,
+        lambda r: {"name": "越权公开视图", "visibility": "public", "query": "region="},
+        needs(perm.PUBLISH, "savedview"),
+    ),
+    "saved_view_action": (
+        lambda r: {"pk": r["sv_county_a"].pk, "action": "rename"},
+        "post-only",
+        lambda r: {"name": "越权改名"},
+        needs(perm.EDIT, "sv_county_a"),
+    ),
+    "list_columns": (lambda r: {"list_name": "projects"}, any_user, None, None),
 }
 FORM_CHOICE_ROUTES = {"dispatch", "dispatch_week", "problem_create"}
 MATRIX_USERS = [u for u in USERS if u != "inactive_manager"]
