@@ -407,6 +407,13 @@ def page_urls():
         urls.append(reverse("tracker:inspection_detail", args=[inspection.pk]))
     urls.append(reverse("tracker:problem_create"))
     urls.append(reverse("tracker:inspection_create"))
+    # Saving a view of the worst filters, and the column chooser's return to its list.
+    for list_name in ("projects", "problems", "inspections"):
+        query = _qs({"q": "\x0b<b>", "columns": "code,\x00", "sort": "-nope"})
+        urls.append(
+            reverse("tracker:saved_view_create", args=[list_name]) + "?" + _qs({"query": query})
+        )
+        urls.append(reverse("tracker:list_columns", args=[list_name]))
     weeks = {"{}-W{:02d}".format(*d.isocalendar()[:2]) for d in (LOW, HIGH, TODAY, SIGNED)} | {
         f"{y}-W{w:02d}" for y, w in WeeklyDispatch.objects.values_list("iso_year", "iso_week")
     }
@@ -584,9 +591,11 @@ def test_every_route_of_the_app_is_walked():
         "chain_detail", "problem_detail", "inspection_detail", "problem_create",
         "inspection_create", "dispatch_week", "assessment_year", "assessment_weights",
         "assessment_adjust", "monthly_report", "monthly_report_version", "monthly_report_publish",
-        "job_detail", "job_download",
+        "job_detail", "job_download", "saved_view_create", "list_columns",
     }  # fmt: skip
-    post_only = {"inspection_item_add", "inspection_item_action", "problem_action"}
+    post_only = {
+        "inspection_item_add", "inspection_item_action", "problem_action", "saved_view_action",
+    }  # fmt: skip
     assert walked | post_only == tracker_routes()
 
 

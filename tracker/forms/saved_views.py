@@ -8,10 +8,13 @@ from django.utils.translation import gettext_lazy as _
 from .. import saved_views
 from ..choices import Visibility
 from ..models.views import NAME_MAX_LENGTH
+from ..validators import TEXT_VALIDATORS
 
 
 class SavedViewForm(forms.Form):
-    name = forms.CharField(label=_("Name of the view"), max_length=NAME_MAX_LENGTH)
+    name = forms.CharField(
+        label=_("Name of the view"), max_length=NAME_MAX_LENGTH, validators=TEXT_VALIDATORS
+    )
     # Every choice is accepted here; the service refuses what the user may not do (403),
     # the widget offers only what they may.
     visibility = forms.ChoiceField(
@@ -27,7 +30,7 @@ class SavedViewForm(forms.Form):
         label=_("Open it for the group's members when they open the list without filters"),
         required=False,
     )
-    query = forms.CharField(widget=forms.HiddenInput, required=False)
+    query = forms.CharField(widget=forms.HiddenInput, required=False, validators=TEXT_VALIDATORS)
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

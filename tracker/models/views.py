@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from ..choices import ListName, Visibility
-from ..validators import TEXT_VALIDATORS
+from ..validators import TEXT_VALIDATORS, bounds_constraints
 
 NAME_MAX_LENGTH = 80
 
@@ -77,6 +77,7 @@ class SavedView(models.Model):
                 name="savedview_one_default_per_group_and_list",
                 violation_error_message=_("This group already has a default view of this list."),
             ),
+            *bounds_constraints("savedview", moments=["created", "updated"]),
         ]
 
     def __str__(self):
