@@ -239,6 +239,20 @@ def test_a_views_url_is_a_bookmark(client, grid):
     assert 'id="active-view"' in page.content.decode()
 
 
+def test_changing_the_filters_of_an_open_view_keeps_its_sort_and_columns(client, grid):
+    view = view_of(grid["manager"], "按编号", "stage=started&sort=-code&columns=code,name")
+    client.force_login(grid["manager"])
+    page = client.get(client.get(PROJECTS, {"view": view.pk})["Location"])
+    assert f'name="view" value="{view.pk}"' in page.content.decode()  # in the filter form
+    # the filter form sends every filter (an emptied one as ``stage=``) and the view
+    form = {name: "" for name in page.context["filter"].form.fields}
+    response = client.get(PROJECTS, {**form, "region": grid["region"].pk, "view": view.pk})
+    page = client.get(response["Location"])
+    assert [c.name for c in page.context["table"].columns] == ["code", "name"]
+    rows = [grid["rows"][(grid["region"].pk, s)].code for s in (Stage.STARTED, Stage.SIGNED)]
+    assert codes(page) == sorted(rows) and page.context["table"].order_by == ("-code",)
+
+
 def test_saving_the_page_keeps_its_filters_sort_and_columns_not_its_page(client, grid):
     client.force_login(grid["member"])
     response = client.post(
