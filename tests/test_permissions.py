@@ -23,7 +23,7 @@ from tests import factories
 from tests.test_scope import CASES as SCOPE_CASES
 from tests.test_scope import dispatch_post, edit_post, tracker_routes
 from tracker import permissions as perm
-from tracker.choices import ImportKind, Role, Stage
+from tracker.choices import ImportKind, ListName, Role, Stage
 from tracker.models import (
     ImportBatch,
     IndustryChain,
@@ -32,6 +32,7 @@ from tracker.models import (
     Problem,
     Project,
     RectificationItem,
+    SavedView,
 )
 from tracker.reports.publishing import publish_monthly_report
 
@@ -114,6 +115,11 @@ def world():
         # An uploaded spreadsheet (issue 11 imports), its uploader's alone.
         rows["batch_" + owner] = ImportBatch.objects.create(
             kind=ImportKind.PROJECTS, owner=users[owner], file_name="项目.csv", data=b"x"
+        )
+    # A saved view of county A's clerk and one of the manager (tracker.saved_views).
+    for owner in ("county_a", "manager"):
+        rows["sv_" + owner] = SavedView.objects.create(
+            owner=users[owner], list_name=ListName.PROJECTS, name=f"视图{owner}"
         )
     return {"users": users, "rows": rows}
 
@@ -204,6 +210,24 @@ EXPECTED = {
     ("job", perm.VIEW): {"county_a": {"job_county_a"}, "manager": {"job_manager"}},
     # So is an uploaded spreadsheet and its preview.
     ("importbatch", perm.VIEW): {"county_a": {"batch_county_a"}, "manager": {"batch_manager"}},
+    # Every account with a role reads saved views (which ones it is shown is the views'
+    # sharing); only the owner edits one; managers alone share with everyone.
+    ("savedview", perm.VIEW): {
+        **MANAGERS,
+        **{
+            who: "all"
+            for who in (
+                "county_a",
+                "county_b",
+                "commissioner",
+                "idle_commissioner",
+                "office_x",
+                "office_y",
+            )
+        },
+    },
+    ("savedview", perm.EDIT): {"county_a": {"sv_county_a"}, "manager": {"sv_manager"}},
+    ("savedview", perm.PUBLISH): MANAGERS,
 }
 # Rectification items follow their inspection.
 ITEMS = {
@@ -221,6 +245,7 @@ ALL_NAMES = {
     "rectificationitem": {"item_i_ax", "item_i_b"},
     "job": {"job_county_a", "job_manager"},
     "importbatch": {"batch_county_a", "batch_manager"},
+    "savedview": {"sv_county_a", "sv_manager"},
 }
 USERS = [
     "manager",
@@ -517,6 +542,21 @@ ROUTES = {
         lambda r: {},
         needs(perm.VIEW, "batch_county_a"),
     ),
+    # Saved views: anyone saves the page's filters as a private view, only managers share
+    # one with everyone (403 otherwise); only the owner changes a view (404 for the others).
+    "saved_view_create": (
+        lambda r: {"list_name": "projects"},
+        any_user,
+        lambda r: {"name": "越权公开视图", "visibility": "public", "query": "region="},
+        needs(perm.PUBLISH, "savedview"),
+    ),
+    "saved_view_action": (
+        lambda r: {"pk": r["sv_county_a"].pk, "action": "rename"},
+        "post-only",
+        lambda r: {"name": "越权改名"},
+        needs(perm.EDIT, "sv_county_a"),
+    ),
+    "list_columns": (lambda r: {"list_name": "projects"}, any_user, None, None),
 }
 FORM_CHOICE_ROUTES = {"dispatch", "dispatch_week", "problem_create"}
 MATRIX_USERS = [u for u in USERS if u != "inactive_manager"]

@@ -452,8 +452,9 @@ def test_detail_of_unknown_project_is_404(manager_client):
 # --- a fixed number of queries ------------------------------------------------------------
 
 # session, user, the chosen region (validating the filter), paginator count, totals
-# aggregate, the four filter selects (region, park, chain, commissioner), page rows.
-LIST_QUERIES = 10
+# aggregate, the four filter selects (region, park, chain, commissioner), page rows, the
+# user's saved views and column choice (one UNION, tracker.saved_views.list_settings).
+LIST_QUERIES = 11
 # session, user, project (with lights), stage changes (prefetch), dispatches, content type,
 # history, can-edit check.
 DETAIL_QUERIES = 8

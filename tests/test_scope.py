@@ -16,8 +16,8 @@ from tests import test_reports as tr
 from tests.test_assessments import OWN_SCOPE_TESTS as ASSESSMENT_OWN_TESTS
 from tests.test_inspections import OWN_SCOPE_TESTS as INSPECTION_OWN_TESTS
 from tracker import imports
-from tracker.choices import ImportKind, Role, Stage
-from tracker.models import ChangeLog, Project, StageChange, WeeklyDispatch
+from tracker.choices import ImportKind, ListName, Role, Stage, Visibility
+from tracker.models import ChangeLog, Project, SavedView, StageChange, WeeklyDispatch
 from tracker.spreadsheets import FIRST_DATA_ROW
 
 pytestmark = pytest.mark.django_db
@@ -113,6 +113,19 @@ def someone_elses_import(project):
     return {"pk": batch.pk}
 
 
+def someone_elses_view(project):
+    """A public saved view of a manager: everyone reads it, nobody else may change it."""
+    owner = factories.user(Role.MANAGER)
+    view = SavedView.objects.create(
+        owner=owner,
+        list_name=ListName.PROJECTS,
+        name="别人的视图",
+        query=f"region={project.region_id}",
+        visibility=Visibility.PUBLIC,
+    )
+    return {"pk": view.pk, "action": "rename"}
+
+
 # route name → (kwargs builder, POST body builder or None). The target is always "theirs".
 CASES = {
     "home": (lambda p: {}, None),
@@ -151,6 +164,12 @@ CASES = {
     "import_template": (lambda p: {"kind": "projects"}, None),
     "import_detail": (someone_elses_import, None),
     "import_confirm": (someone_elses_import, lambda p: {}),
+    # Saved views and columns (issue 11): the form to save the page's filters and the
+    # column chooser (a GET of it returns to the list) are anyone's; another user's view
+    # cannot be renamed, updated or deleted (404, tests/test_saved_views.py has the POSTs).
+    "saved_view_create": (lambda p: {"list_name": ListName.PROJECTS}, None),
+    "saved_view_action": (someone_elses_view, None),
+    "list_columns": (lambda p: {"list_name": ListName.PROJECTS}, None),
 }
 
 # Pages with an object in the URL that a user may not see at all answer 404.
@@ -173,6 +192,8 @@ READ_404 = {
         for r in ("import_detail", "import_confirm")
         for w in ("county", "commissioner", "chain")
     },
+    # Another user's saved view: never editable (saved_views.editable_views).
+    *{("saved_view_action", w) for w in ("county", "commissioner", "chain")},
 }
 
 

@@ -38,12 +38,13 @@ from openpyxl import load_workbook
 
 from tests import factories
 from tests.test_scope import tracker_routes
-from tracker import assessments, inspections, problems
-from tracker.choices import ChangeAction, Role, Stage
+from tracker import assessments, imports, inspections, problems
+from tracker.choices import ChangeAction, ImportKind, ImportState, Role, Stage
 from tracker.models import (
     AnnualIndicator,
     ChainLeader,
     ChangeLog,
+    ImportBatch,
     IndustryChain,
     Inspection,
     Job,
@@ -239,6 +240,23 @@ def build_world():
             )
             if with_file:  # as a worker stores it
                 JobFilePart.objects.create(job=job, attempt=0, number=0, data=b"code\n")
+        # Imports: a real preview of every project (errors and changes), and one whose
+        # stored JSON is nothing a preview writes.
+        if imports.may_import(user, ImportKind.PROJECTS):
+            codes = "\n".join(f"{p.code},改{p.name}" for p in Project.objects.all())
+            imports.upload(
+                kind=ImportKind.PROJECTS,
+                by=user,
+                name="项目.csv",
+                data=f"项目编号,项目名称\n{codes}\nNEW,\n".encode(),
+            )
+        ImportBatch.objects.create(
+            kind=ImportKind.PROJECTS,
+            owner=user,
+            data=b"x",
+            state=ImportState.READY,
+            plan={"rows": [{}, {"action": "update", "changes": 3}], "errors": "x", "counts": 1},
+        )
     return users
 
 
@@ -407,6 +425,13 @@ def page_urls():
         urls.append(reverse("tracker:inspection_detail", args=[inspection.pk]))
     urls.append(reverse("tracker:problem_create"))
     urls.append(reverse("tracker:inspection_create"))
+    # Saving a view of the worst filters, and the column chooser's return to its list.
+    for list_name in ("projects", "problems", "inspections"):
+        query = _qs({"q": "\x0b<b>", "columns": "code,\x00", "sort": "-nope"})
+        urls.append(
+            reverse("tracker:saved_view_create", args=[list_name]) + "?" + _qs({"query": query})
+        )
+        urls.append(reverse("tracker:list_columns", args=[list_name]))
     weeks = {"{}-W{:02d}".format(*d.isocalendar()[:2]) for d in (LOW, HIGH, TODAY, SIGNED)} | {
         f"{y}-W{w:02d}" for y, w in WeeklyDispatch.objects.values_list("iso_year", "iso_week")
     }
@@ -438,6 +463,11 @@ def page_urls():
             kwargs={"month": f"{year}-{month:02d}", "version": version},
         )
         urls += [url, url + "?export=xlsx"]
+    for kind in ("projects", "dispatch"):
+        urls.append(reverse("tracker:import_upload", args=[kind]) + "?week=%0B")
+        urls.append(reverse("tracker:import_template", args=[kind]) + "?week=2100-W53")
+    for pk in ImportBatch.objects.values_list("pk", flat=True):
+        urls.append(reverse("tracker:import_detail", args=[pk]))
     for pk in Job.objects.values_list("pk", flat=True):
         urls.append(reverse("tracker:job_detail", args=[pk]))
         urls.append(reverse("tracker:job_download", args=[pk]))
@@ -584,9 +614,13 @@ def test_every_route_of_the_app_is_walked():
         "chain_detail", "problem_detail", "inspection_detail", "problem_create",
         "inspection_create", "dispatch_week", "assessment_year", "assessment_weights",
         "assessment_adjust", "monthly_report", "monthly_report_version", "monthly_report_publish",
-        "job_detail", "job_download",
+        "job_detail", "job_download", "saved_view_create", "list_columns", "import_upload",
+        "import_template", "import_detail",
     }  # fmt: skip
-    post_only = {"inspection_item_add", "inspection_item_action", "problem_action"}
+    post_only = {
+        "inspection_item_add", "inspection_item_action", "problem_action", "saved_view_action",
+        "import_confirm",
+    }  # fmt: skip
     assert walked | post_only == tracker_routes()
 
 

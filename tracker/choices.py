@@ -166,3 +166,19 @@ class ImportState(models.TextChoices):
     APPLYING = "applying", _("Being applied")
     APPLIED = "applied", _("Applied")
     FAILED = "failed", _("Not applied")
+
+
+class ListName(models.TextChoices):
+    """The filtered list pages a saved view or a column choice belongs to."""
+
+    PROJECTS = "projects", _("Projects")
+    PROBLEMS = "problems", _("Problems")
+    INSPECTIONS = "inspections", _("Inspections")
+
+
+class Visibility(models.TextChoices):
+    """Who sees a saved view besides its owner."""
+
+    PRIVATE = "private", _("Only me")
+    GROUP = "group", _("My group")
+    PUBLIC = "public", _("Everyone")

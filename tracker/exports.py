@@ -24,6 +24,7 @@ from django.db.models import Count, Q, Sum
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone, translation
 
+from . import columns as columns_map
 from . import money
 from .choices import (
     CapitalSource,
@@ -488,63 +489,87 @@ def list_file_name(kind, filterset, extension):
     )
 
 
-def list_csv(kind, filterset):
-    make_rows = LISTS[kind][4]
+def _picked(kind, chosen):
+    """The indexes of the export columns of list ``kind`` that the table columns ``chosen``
+    carry (tracker.columns.EXPORT_HEADERS), in their order; None for every column."""
+    wanted = columns_map.export_headers(kind, chosen)
+    if wanted is None:
+        return None
+    index = {header: i for i, (header, _, _) in enumerate(LISTS[kind][3])}
+    return [index[header] for header in wanted]
+
+
+def _pick(row, picked):
+    return row if picked is None else [row[i] for i in picked]
+
+
+def _list_rows(kind, queryset, picked):
+    """The rows of list ``kind`` (header row first), cut to the ``picked`` columns."""
+    rows = LISTS[kind][4](queryset)
+    return rows if picked is None else (_pick(row, picked) for row in rows)
+
+
+def list_csv(kind, filterset, columns=None):
+    """The CSV download of list ``kind``: ``columns`` are the table columns chosen on the
+    page (tracker.columns), None for every export column."""
     filename, fallback = list_file_name(kind, filterset, "csv")
-    return stream_csv(make_rows(filterset.qs), filename=filename, fallback=fallback)
+    rows = _list_rows(kind, filterset.qs, _picked(kind, columns))
+    return stream_csv(rows, filename=filename, fallback=fallback)
 
 
-def write_list_csv(kind, filterset, file):
+def write_list_csv(kind, filterset, file, columns=None):
     """The CSV of ``list_csv`` into ``file`` (a binary file object), for a background job."""
-    for chunk in csv_chunks(LISTS[kind][4](filterset.qs)):
+    for chunk in csv_chunks(_list_rows(kind, filterset.qs, _picked(kind, columns))):
         file.write(chunk)
 
 
-def _xlsx_parts(kind, filterset):
-    title, _, _, columns, make_rows, make_totals, _ = LISTS[kind]
+def _xlsx_parts(kind, filterset, columns):
+    title, _, _, all_columns, _, make_totals, _ = LISTS[kind]
+    picked = _picked(kind, columns)
     queryset = filterset.qs
     return {
         "title": title,
         "subtitle": describe_filters(filterset),
-        "columns": columns,
-        "rows": itertools.islice(make_rows(queryset), 1, None),  # the header row dropped
-        "totals": make_totals(queryset),
+        "columns": _pick(all_columns, picked),
+        # the header row dropped
+        "rows": itertools.islice(_list_rows(kind, queryset, picked), 1, None),
+        "totals": _pick(make_totals(queryset), picked),
     }
 
 
-def list_xlsx(kind, filterset):
+def list_xlsx(kind, filterset, columns=None):
     filename, fallback = list_file_name(kind, filterset, "xlsx")
-    return xlsx_file(**_xlsx_parts(kind, filterset), filename=filename, fallback=fallback)
+    return xlsx_file(**_xlsx_parts(kind, filterset, columns), filename=filename, fallback=fallback)
 
 
-def write_list_xlsx(kind, filterset, file):
+def write_list_xlsx(kind, filterset, file, columns=None):
     """The XLSX of ``list_xlsx`` into ``file`` (a path or a binary file object), for a
     background job."""
-    write_xlsx(file, **_xlsx_parts(kind, filterset))
+    write_xlsx(file, **_xlsx_parts(kind, filterset, columns))
 
 
-def csv_response(filterset):
-    return list_csv("projects", filterset)
+def csv_response(filterset, columns=None):
+    return list_csv("projects", filterset, columns)
 
 
-def xlsx_response(filterset):
-    return list_xlsx("projects", filterset)
+def xlsx_response(filterset, columns=None):
+    return list_xlsx("projects", filterset, columns)
 
 
-def problem_csv_response(filterset):
-    return list_csv("problems", filterset)
+def problem_csv_response(filterset, columns=None):
+    return list_csv("problems", filterset, columns)
 
 
-def problem_xlsx_response(filterset):
-    return list_xlsx("problems", filterset)
+def problem_xlsx_response(filterset, columns=None):
+    return list_xlsx("problems", filterset, columns)
 
 
-def inspection_csv_response(filterset):
-    return list_csv("inspections", filterset)
+def inspection_csv_response(filterset, columns=None):
+    return list_csv("inspections", filterset, columns)
 
 
-def inspection_xlsx_response(filterset):
-    return list_xlsx("inspections", filterset)
+def inspection_xlsx_response(filterset, columns=None):
+    return list_xlsx("inspections", filterset, columns)
 
 
 # --- the annual assessment ------------------------------------------------------------------

@@ -126,6 +126,15 @@ RULES = {
     ("importbatch", VIEW): {
         role: Own("owner_id", "pk") for role in (MANAGER, COUNTY, COMMISSIONER, CHAIN_OFFICE)
     },
+    # Saved views of the list pages (tracker/saved_views.py): anyone reads the views shared
+    # with them (the sharing itself, own / group / public, is the view's data, applied by
+    # saved_views.visible_views); the owner alone renames, updates and deletes a view;
+    # sharing a view with everyone or making it a group's default is the city bureau's.
+    ("savedview", VIEW): {role: ALL for role in (MANAGER, COUNTY, COMMISSIONER, CHAIN_OFFICE)},
+    ("savedview", EDIT): {
+        role: Own("owner_id", "pk") for role in (MANAGER, COUNTY, COMMISSIONER, CHAIN_OFFICE)
+    },
+    ("savedview", PUBLISH): _MANAGERS,
 }
 
 # A rectification item is reached through its inspection.

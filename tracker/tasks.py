@@ -17,7 +17,7 @@ from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django_tasks import task
 
-from . import exports, imports, jobs
+from . import columns, exports, imports, jobs
 from .models import Job, JobKind
 from .overdue import flag_overdue
 from .reports.publishing import publish_monthly_report
@@ -98,7 +98,12 @@ def run_export(job):
     tick = _Progress(job, rows)  # both writers read the rows once
     jobs.progress(job, done=0, total=tick.total)
     filterset._qs = _counting(filterset.qs, tick)  # django-filter caches the filtered set here
-    response = WRITERS[fmt](params["list"], filterset)
+    # The columns chosen when the export was asked are in its query (FilteredListView.
+    # export_job_query); none there is every column.
+    chosen, _error = columns.resolve(
+        params["list"], QueryDict(params["query"]).get(columns.PARAM), None
+    )
+    response = WRITERS[fmt](params["list"], filterset, chosen)
     name, fallback = disposition_names(response["Content-Disposition"])
     jobs.finish(
         job,

@@ -8,6 +8,7 @@ from .views import (
     projects,
     reports,
     reviews,
+    saved_views,
 )
 
 app_name = "tracker"
@@ -23,4 +24,5 @@ urlpatterns = [
     *problems.urlpatterns,
     *jobs.urlpatterns,
     *imports.urlpatterns,
+    *saved_views.urlpatterns,
 ]

@@ -15,6 +15,7 @@ from .problems import (
 )
 from .projects import ProjectForm
 from .reviews import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
+from .saved_views import SavedViewForm
 
 __all__ = [
     "STEP_FORMS",
@@ -32,6 +33,7 @@ __all__ = [
     "RaiseForm",
     "ReopenForm",
     "ResolveForm",
+    "SavedViewForm",
     "WeightsForm",
     "dispatch_formset",
 ]

@@ -99,7 +99,7 @@ def confirm(*, batch, by):
         raise PermissionDenied
     with transaction.atomic():
         locked = ImportBatch.objects.select_for_update().get(pk=batch.pk)
-        if locked.state != ImportState.READY:
+        if locked.state != ImportState.READY or locked.kind not in IMPORTERS:
             raise ValidationError(
                 _("This import cannot be applied now: %(state)s.")
                 % {"state": locked.get_state_display()}

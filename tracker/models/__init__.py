@@ -1,4 +1,4 @@
-"""The domain model, split by topic: the project book and the review cycle."""
+"""The domain model, split by topic: the project book, the review cycle, jobs, saved views."""
 
 from .imports import ImportBatch
 from .jobs import FILE_PART_BYTES, Job, JobFilePart, JobKind, JobState
@@ -25,6 +25,7 @@ from .reviews import (
     ProblemEvent,
     RectificationItem,
 )
+from .views import ListColumns, SavedView
 
 __all__ = [
     "FILE_PART_BYTES",
@@ -41,6 +42,7 @@ __all__ = [
     "JobFilePart",
     "JobKind",
     "JobState",
+    "ListColumns",
     "MissingDispatch",
     "MonthlyReport",
     "Park",
@@ -49,6 +51,7 @@ __all__ = [
     "Project",
     "RectificationItem",
     "Region",
+    "SavedView",
     "StageChange",
     "User",
     "WeeklyDispatch",

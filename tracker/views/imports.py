@@ -10,7 +10,6 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
-from django.utils import timezone
 
 from .. import dispatching, imports
 from ..choices import ImportKind, ImportState
@@ -78,27 +77,53 @@ def import_template(request, kind):
     return response
 
 
+def _plan(batch):
+    """The stored preview, read defensively: whatever the JSON holds, the page renders."""
+    plan = batch.plan if isinstance(batch.plan, dict) else {}
+    rows = [
+        {
+            "row": r.get("row"),
+            "code": r.get("code"),
+            "action": r.get("action"),
+            "changes": [
+                c
+                for c in (r.get("changes") if isinstance(r.get("changes"), list) else [])
+                if isinstance(c, list) and len(c) == 3
+            ],
+        }
+        for r in plan.get("rows") or []
+        if isinstance(r, dict)
+    ]
+    errors = [e for e in plan.get("errors") or [] if isinstance(e, dict)]
+    counts = plan.get("counts") if isinstance(plan.get("counts"), dict) else {}
+    lists = {
+        k: v if isinstance(v, list) else [] for k in ("ignored", "unknown") for v in [plan.get(k)]
+    }
+    return {**lists, "rows": rows, "errors": errors, "counts": counts}
+
+
 def import_detail(request, pk):
     batch = get_object_or_404(imports.visible_to(request.user).defer("data"), pk=pk)
-    plan = batch.plan or {}
-    shown = [r for r in plan.get("rows", []) if r["action"] in (CREATE, UPDATE, ERROR)]
+    plan = _plan(batch)
+    shown = [r for r in plan["rows"] if r.get("action") in (CREATE, UPDATE, ERROR)]
     page = Paginator(shown, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     job = imports.pending_job(batch)
-    counts = plan.get("counts", {})
+    counts = plan["counts"]
+    ready = batch.state == ImportState.READY and batch.kind in ImportKind.values
     return render(
         request,
         "tracker/import_detail.html",
         {
             "batch": batch,
+            "kind": batch.kind if batch.kind in ImportKind.values else ImportKind.PROJECTS,
             "plan": plan,
             "counts": counts,
             "page": page,
             "job": job,
             "refresh": REFRESH_SECONDS if job else None,
-            "may_confirm": batch.state == ImportState.READY
+            "may_confirm": ready
             and not batch.errors
-            and (counts.get(CREATE, 0) + counts.get(UPDATE, 0)) > 0,
-            "now": timezone.now(),
+            and bool(counts.get(CREATE) or counts.get(UPDATE)),
         },
     )
 

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import locking
 from .. import problems as ledger
+from ..choices import ListName
 from ..exports import problem_csv_response, problem_xlsx_response
 from ..filters import ProblemFilterSet
 from ..forms import STEP_FORMS, RaiseForm
@@ -32,6 +33,7 @@ class ProblemListView(FilteredListView):
     filterset_class = ProblemFilterSet
     exporters = {"csv": problem_csv_response, "xlsx": problem_xlsx_response}
     export_list = "problems"
+    list_name = ListName.PROBLEMS
     template_name = "tracker/problem_list.html"
 
     def get_queryset(self):

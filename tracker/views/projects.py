@@ -10,6 +10,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ..choices import ListName
 from ..exports import csv_response, xlsx_response
 from ..filters import ProjectFilterSet
 from ..forms import ProjectForm
@@ -45,6 +46,7 @@ class ProjectListView(FilteredListView):
     template_name = "tracker/project_list.html"
 
     opens_on_home_region = True
+    list_name = ListName.PROJECTS
 
     def get_queryset(self):
         # Scope is applied here, once; everything below narrows this queryset. The lights

@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from .. import assessments, exports, inspections, permissions
+from ..choices import ListName
 from ..filters import InspectionFilterSet
 from ..forms import AdjustmentForm, DoneForm, InspectionForm, ItemForm, WeightsForm
 from ..models import ChangeLog, Inspection, RectificationItem, Region
@@ -43,6 +44,7 @@ class InspectionListView(FilteredListView):
     filterset_class = InspectionFilterSet
     exporters = {"csv": exports.inspection_csv_response, "xlsx": exports.inspection_xlsx_response}
     export_list = "inspections"
+    list_name = ListName.INSPECTIONS
     template_name = "tracker/inspection_list.html"
     page_sizes = ()
 
