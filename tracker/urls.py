@@ -1,4 +1,4 @@
-from .views import dashboard, dispatch, home, jobs, problems, projects, reports, reviews
+from .views import bulk, dashboard, dispatch, home, jobs, problems, projects, reports, reviews
 
 app_name = "tracker"
 
@@ -6,6 +6,7 @@ app_name = "tracker"
 urlpatterns = [
     *home.urlpatterns,
     *projects.urlpatterns,
+    *bulk.urlpatterns,
     *dispatch.urlpatterns,
     *dashboard.urlpatterns,
     *reports.urlpatterns,
