@@ -59,7 +59,9 @@ def test_filter_choose_all_matching_confirm_and_see_the_result(phone_without_js)
     expect(page.locator("table.projects tbody tr")).to_have_count(3)
     fits(page)
     page.check("#bulk-scope-all")
-    expect(page.locator("label:has(#bulk-scope-all)")).to_contain_text("全部 3 个符合筛选条件的项目")
+    expect(page.locator("label:has(#bulk-scope-all)")).to_contain_text(
+        "全部 3 个符合筛选条件的项目"
+    )
     page.select_option("#bulk-field", "responsible_unit")
     page.click("#bulk-start")
 

@@ -114,7 +114,7 @@ def resolve_set(*, by, ids=None, query=None, lock=False):
     if query is not None:
         # A real cycle: tracker.tasks imports the list views, and the project list imports
         # this module (which fields it offers).
-        from .tasks import list_filterset  # noqa: PLC0415
+        from .tasks import list_filterset
 
         filterset = list_filterset("projects", user=by, query=query)
         if not filterset.is_valid():

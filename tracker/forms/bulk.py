@@ -82,7 +82,9 @@ class BulkChangeForm(forms.Form):
     def __init__(self, data, *, user, step):
         super().__init__(data)
         self.user, self.step = user, step
-        self.fields["field"].choices = [(name, bulk.field_label(name)) for name in bulk.offered_fields(user)]
+        self.fields["field"].choices = [
+            (name, bulk.field_label(name)) for name in bulk.offered_fields(user)
+        ]
         self.fields["commissioner"].queryset = bulk.commissioner_choices()
         self.fields["stage"].choices = [("", "—"), *bulk.offered_stages(user)]
 
