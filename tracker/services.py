@@ -7,6 +7,7 @@ modules that import them from this one.
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import CheckConstraint, Q, UniqueConstraint
 from django.utils import timezone
 
 from . import investment, locking, permissions, projects_service
@@ -133,12 +134,39 @@ def _check_edit(project, data, *, by, reason):
         setattr(project, name, value)
     untouched = [f.name for f in Project._meta.concrete_fields if f.name not in data]
     try:
-        # Every constraint, also those pairing an edited date with one left as it was.
         project.full_clean(exclude=untouched, validate_constraints=False)
-        project.validate_constraints()
+        _validate_constraints(project, data)
     except ValidationError as error:
         for name, messages in error.message_dict.items():
             errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _reads(constraint):
+    """The fields a constraint reads, or None when that cannot be told (always checked)."""
+    if isinstance(constraint, CheckConstraint) and isinstance(constraint.condition, Q):
+        return constraint.condition.referenced_base_fields
+    if isinstance(constraint, UniqueConstraint) and constraint.fields:
+        return set(constraint.fields)
+    return None
+
+
+def _validate_constraints(project, data):
+    """``project.validate_constraints()`` for the constraints that read an edited field,
+    also those pairing it with a field left as it was. One that reads only untouched
+    fields holds already (the database enforces it on the stored row); asking it again
+    cost a query each, 16 a row, most of a bulk change's or an import's time."""
+    edited = set(data) | {Project._meta.get_field(name).attname for name in data}
+    errors = {}
+    for constraint in Project._meta.constraints:
+        reads = _reads(constraint)
+        if reads is not None and not reads & edited:
+            continue
+        try:
+            constraint.validate(Project, project)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
     if errors:
         raise ValidationError(errors)
 

@@ -64,11 +64,17 @@ class BulkChangeForm(forms.Form):
     commissioner = PersonChoiceField(
         label=_("New commissioner"), queryset=bulk.commissioner_choices(), required=False
     )
-    responsible_unit = Project._meta.get_field("responsible_unit").formfield(
-        label=_("New responsible unit"), required=False
+    responsible_unit = forms.CharField(
+        label=_("New responsible unit"),
+        required=False,
+        max_length=Project._meta.get_field("responsible_unit").max_length,
+        validators=TEXT_VALIDATORS,
     )
-    responsible_leader = Project._meta.get_field("responsible_leader").formfield(
-        label=_("New responsible leader"), required=False
+    responsible_leader = forms.CharField(
+        label=_("New responsible leader"),
+        required=False,
+        max_length=Project._meta.get_field("responsible_leader").max_length,
+        validators=TEXT_VALIDATORS,
     )
     stage = forms.ChoiceField(label=_("Move to stage"), required=False)
     stage_on = forms.DateField(
@@ -77,7 +83,9 @@ class BulkChangeForm(forms.Form):
     all_or_nothing = forms.BooleanField(
         label=_("All or nothing: if any project is refused, change none"), required=False
     )
-    fingerprint = forms.CharField(required=False, widget=forms.HiddenInput, max_length=100)
+    fingerprint = forms.CharField(
+        required=False, widget=forms.HiddenInput, max_length=100, validators=TEXT_VALIDATORS
+    )
 
     def __init__(self, data, *, user, step):
         super().__init__(data)
