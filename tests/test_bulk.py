@@ -154,16 +154,15 @@ def test_selected_rows_the_user_may_not_edit_are_refused_and_the_others_applied(
     Project.objects.filter(pk=theirs.pk).update(name='<b id="x">坏\x0b名</b>')
     client.force_login(world["county"])
     ids = [p.pk for p in mine] + [theirs.pk]
-    result = apply(
+    confirmation = confirm(
         client,
-        confirm(
-            client,
-            field="responsible_unit",
-            value={"responsible_unit": NEW_UNIT},
-            scope="selected",
-            ids=ids,
-        ),
+        field="responsible_unit",
+        value={"responsible_unit": NEW_UNIT},
+        scope="selected",
+        ids=ids,
     )
+    assert "其中您可修改 2 个，其余将被拒绝" in confirmation.content.decode()
+    result = apply(client, confirmation)
     body = result.content.decode()
     after = units()
     assert {after[p.pk] for p in mine} == {NEW_UNIT}

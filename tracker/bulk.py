@@ -96,6 +96,11 @@ class BulkSet:
             digest.update(f"{pk}:{self.versions[pk]}\n".encode())
         return f"{self.count}-{digest.hexdigest()}"
 
+    def editable_count(self, user):
+        """How many of the set ``user`` may change (the others would be refused)."""
+        projects = Project.objects.filter(pk__in=self.ids)
+        return permissions.restrict(projects, user, permissions.EDIT).count()
+
     def describe(self):
         """The set in words: the filter of "all matching", or the ticked rows."""
         if self.filterset is None:

@@ -30,6 +30,7 @@ def _page(request, form, mode, *, found=None, result=None, status=200):
         "form": form,
         "mode": mode,
         "found": found,
+        "editable": found.editable_count(request.user) if found else None,
         "result": result,
         "list_url": _list_url(request),
         "field_label": bulk.field_label(name) if name else "",
