@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -507,3 +507,30 @@ def test_each_row_costs_a_few_queries_and_paired_constraints_still_hold(world):
             by=world["manager"],
         )
     assert Project.objects.get(pk=project.pk).version == project.version
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "light=green&q=批量项目B&stage=signed",
+        "amount_min=500&amount_max=2000&billion=false&signed_after=2022-01-01",
+        "light=red&sort=-light",
+        "capital_source=domestic&sort=-signed_amount",
+    ],
+)
+def test_every_kind_of_filter_is_re_run_locked_to_the_lists_own_set(client, world, query):
+    """The set read under lock when applying is the list's own filtered set (the light,
+    the search, sums and choices; FOR UPDATE on PostgreSQL)."""
+    many(world, 4)
+    many(world, 2, region="b", prefix="B")
+    client.force_login(world["manager"])
+    listed = client.get(f"{LIST}?{query}")
+    expected = listed.context["table"].paginator.count
+    with transaction.atomic():
+        try:
+            found = bulk.resolve_set(by=world["manager"], query=query, lock=True)
+        except ValidationError as error:
+            assert expected == 0 and "没有选中任何项目" in " ".join(error.messages)
+            return
+    assert found.count == expected
+    assert found.count == (2 if "q=" in query else 6)
