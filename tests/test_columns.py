@@ -25,7 +25,9 @@ CHOOSE = reverse("tracker:list_columns", args=[ListName.PROJECTS])
 
 
 def shown(response):
-    return [column.name for column in response.context["table"].columns]
+    """The data columns shown (the bulk change's boxes are a control, not a choice)."""
+    table = response.context["table"]
+    return [column.name for column in table.columns if column.name not in columns.CONTROLS]
 
 
 def read_csv(response):
@@ -214,3 +216,15 @@ def test_every_table_column_maps_to_export_columns_that_exist(list_name, export_
     assert set(mapping) == set(columns.names(list_name))
     assert all(h in export_headers for headers in mapping.values() for h in headers)
     assert LISTS[list_name][3] is not None
+
+
+def test_a_reader_who_may_change_nothing_keeps_the_chosen_columns(client):
+    """The chooser's hidden columns and the bulk boxes hidden from a chain office both hold."""
+    office = factories.user(Role.CHAIN_OFFICE)
+    factories.project(chain=office.chain)
+    client.force_login(office)
+    body = client.get(reverse("tracker:project_list"), {"columns": "name,code"}).content.decode()
+    head = body.split("<thead", 1)[1].split("</thead>", 1)[0]
+    assert "项目名称" in head and "项目编号" in head
+    assert "签约日期" not in head and "县(市、区)" not in head
+    assert 'class="select' not in head

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
 from django.urls import reverse
+from django.utils import translation
 
 from tests import factories
 from tracker import imports
@@ -21,6 +22,15 @@ from tracker.imports import projects as project_import
 from tracker.models import ChangeLog, ImportBatch, Project, StageChange
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _services_speak_chinese():
+    """Messages made outside a request are in the shipped language, whatever language an
+    earlier test's request left active in this thread (the order differs under xdist)."""
+    with translation.override("zh-hans"):
+        yield
+
 
 HEADERS = project_import.template_headers()
 

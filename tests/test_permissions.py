@@ -21,7 +21,7 @@ from django.utils import translation
 
 from tests import factories
 from tests.test_scope import CASES as SCOPE_CASES
-from tests.test_scope import dispatch_post, edit_post, tracker_routes
+from tests.test_scope import bulk_post, dispatch_post, edit_post, tracker_routes
 from tracker import permissions as perm
 from tracker.choices import ImportKind, ListName, Role, Stage
 from tracker.models import (
@@ -418,6 +418,19 @@ ROUTES = {
         lambda r: edit_post(r["bx"]),
         needs(perm.EDIT, "bx"),
     ),
+    # A bulk change: the ticked row refused (listed on the result page) or the page refused.
+    "project_bulk": (
+        lambda r: {},
+        "post-only",
+        lambda r: bulk_post(r["bx"]),
+        needs(perm.EDIT, "bx"),
+    ),
+    "project_bulk_apply": (
+        lambda r: {},
+        "post-only",
+        lambda r: bulk_post(r["bx"]),
+        needs(perm.EDIT, "bx"),
+    ),
     "dispatch": (
         lambda r: {},
         needs(perm.DISPATCH, Project),
@@ -558,7 +571,13 @@ ROUTES = {
     ),
     "list_columns": (lambda r: {"list_name": "projects"}, any_user, None, None),
 }
-FORM_CHOICE_ROUTES = {"dispatch", "dispatch_week", "problem_create"}
+FORM_CHOICE_ROUTES = {
+    "dispatch",
+    "dispatch_week",
+    "problem_create",
+    "project_bulk",
+    "project_bulk_apply",
+}
 MATRIX_USERS = [u for u in USERS if u != "inactive_manager"]
 
 

@@ -16,6 +16,7 @@ from tests import test_reports as tr
 from tests.test_assessments import OWN_SCOPE_TESTS as ASSESSMENT_OWN_TESTS
 from tests.test_inspections import OWN_SCOPE_TESTS as INSPECTION_OWN_TESTS
 from tracker import imports
+from tracker.bulk import BulkSet
 from tracker.choices import ImportKind, ListName, Role, Stage, Visibility
 from tracker.models import ChangeLog, Project, SavedView, StageChange, WeeklyDispatch
 from tracker.spreadsheets import FIRST_DATA_ROW
@@ -94,6 +95,20 @@ def dispatch_post(project):
     }
 
 
+def bulk_post(project):
+    """A hand-made bulk change of ``project``'s responsible unit, with the fingerprint that
+    set really has (so only the scope can refuse it), for the value step and the apply."""
+    return {
+        "scope": "selected",
+        "ids": [project.pk],
+        "query": f"region={project.region_id}",
+        "field": "responsible_unit",
+        "responsible_unit": "被篡改的单位",
+        "step": "review",
+        "fingerprint": BulkSet({project.pk: project.version}).fingerprint,
+    }
+
+
 this_week = "{}-W{:02d}".format(*datetime.date.today().isocalendar()[:2])  # noqa: DTZ011
 
 
@@ -132,6 +147,8 @@ CASES = {
     "project_list": (lambda p: {}, None),
     "project_detail": (lambda p: {"pk": p.pk}, None),
     "project_edit": (lambda p: {"pk": p.pk}, edit_post),
+    "project_bulk": (lambda p: {}, bulk_post),
+    "project_bulk_apply": (lambda p: {}, bulk_post),
     "dispatch": (lambda p: {}, dispatch_post),
     "dispatch_week": (lambda p: {"week": this_week}, dispatch_post),
     # 季督查 / 年考核: the pages outside REVIEW_OWN_TESTS are walked here; the others (403 for
@@ -234,6 +251,22 @@ def test_out_of_scope_get_shows_nothing_of_the_other_project(client, world, rout
 
 
 # Out-of-scope POSTs: every route × every role in tests/test_permissions.py.
+
+
+@pytest.mark.parametrize("route", ["project_bulk", "project_bulk_apply"])
+@pytest.mark.parametrize("scope", ["selected", "all"])
+@pytest.mark.parametrize("who", ["county", "commissioner", "chain"])
+def test_out_of_scope_bulk_changes_change_nothing(client, world, route, scope, who):
+    """Ticked or "all matching" another region: refused (row by row, or the page), and
+    neither the project nor any history changes."""
+    theirs, user = world["theirs"], world["users"][who]
+    client.force_login(user)
+    before = fingerprint(theirs)
+    response = client.post(reverse(f"tracker:{route}"), {**bulk_post(theirs), "scope": scope})
+    assert response.status_code == (403 if who == "chain" else 200)
+    if who == "commissioner":
+        assert theirs.name not in response.content.decode()
+    assert fingerprint(theirs) == before
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])

@@ -620,6 +620,7 @@ def test_every_route_of_the_app_is_walked():
     post_only = {
         "inspection_item_add", "inspection_item_action", "problem_action", "saved_view_action",
         "import_confirm",
+        "project_bulk", "project_bulk_apply",  # tests/test_bulk.py: a poisoned name
     }  # fmt: skip
     assert walked | post_only == tracker_routes()
 

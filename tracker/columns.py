@@ -63,9 +63,14 @@ EXPORT_HEADERS = {
 }
 
 
+# Columns that are controls, not data (the bulk change's boxes): never chosen, never hidden
+# by a choice, never exported.
+CONTROLS = {"...", "select"}
+
+
 def names(list_name):
-    """Every column of the list's table, in its default order."""
-    return [name for name in TABLES[list_name].Meta.sequence if name != "..."]
+    """Every data column of the list's table, in its default order."""
+    return [name for name in TABLES[list_name].Meta.sequence if name not in CONTROLS]
 
 
 def headers(list_name):

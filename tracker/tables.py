@@ -18,6 +18,7 @@ from django_tables2.columns.base import LinkTransform
 from django_tables2.data import TableQuerysetData
 from django_tables2.utils import OrderBy, signature
 
+from . import permissions
 from .choices import Light, Tier5020
 from .lights import light_reasons
 from .models import Inspection, Problem, Project
@@ -276,7 +277,18 @@ def _amount_footer(table):
 
 
 class ProjectTable(ListTable):
+    """The project list. ``select``: a box per row the user may edit, for the bulk-change
+    form outside the table (``form="bulk-form"``); the view leaves the column out for a
+    user who may edit no project."""
+
     count_text = _("%(count)s projects")
+    select = tables.Column(
+        verbose_name=_("Select"),
+        accessor="pk",
+        empty_values=(),
+        orderable=False,
+        attrs={"td": {"class": "select no-print"}, "th": {"class": "select no-print"}},
+    )
     code = PkLinkColumn(
         "tracker:project_detail",
         footer=_project_count_footer,
@@ -318,7 +330,19 @@ class ProjectTable(ListTable):
             "billion",
             "stage",
             "light",
+            "select",  # last: a phone's card keeps code and name at the top
             "...",
+        )
+
+    def render_select(self, record):
+        # Checked in memory (the rule restrict() applies in SQL): no query per row.
+        if not permissions.may(self.request.user, permissions.EDIT, record):
+            return ""
+        return format_html(
+            '<input type="checkbox" name="ids" value="{}" form="bulk-form" aria-label="{} {}">',
+            record.pk,
+            _("Select"),
+            record.code,
         )
 
     def render_name(self, record, value):

@@ -1,4 +1,5 @@
 from .views import (
+    bulk,
     dashboard,
     dispatch,
     home,
@@ -17,6 +18,7 @@ app_name = "tracker"
 urlpatterns = [
     *home.urlpatterns,
     *projects.urlpatterns,
+    *bulk.urlpatterns,
     *dispatch.urlpatterns,
     *dashboard.urlpatterns,
     *reports.urlpatterns,

@@ -347,6 +347,8 @@ TRACKER.update(
         "JOB_MAX_ATTEMPTS": int(os.environ.get("TRACKER_JOB_MAX_ATTEMPTS", "3")),
         # The daily overdue check runs once a day after this local time (Asia/Shanghai).
         "OVERDUE_CHECK_TIME": os.environ.get("TRACKER_OVERDUE_CHECK_TIME", "00:30"),
+        # A bulk change on the project list touches at most this many projects at once.
+        "BULK_MAX_ROWS": int(os.environ.get("TRACKER_BULK_MAX_ROWS", "10000")),
     }
 )
 

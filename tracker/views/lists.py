@@ -123,7 +123,13 @@ class FilteredListView(SingleTableMixin, FilterView):
 
     def get_table(self, **kwargs):
         if self.list_name:
-            kwargs = {**columns_map.table_kwargs(self.list_name, self.chosen_columns), **kwargs}
+            chosen = columns_map.table_kwargs(self.list_name, self.chosen_columns)
+            # The columns a choice hides and those the view hides (the bulk boxes of a
+            # user who may change nothing) both stay hidden.
+            exclude = [*chosen.get("exclude", ()), *kwargs.get("exclude", ())]
+            kwargs = {**chosen, **kwargs}
+            if exclude:
+                kwargs["exclude"] = exclude
         return super().get_table(**kwargs)
 
     def export_in_background(self, filterset):

@@ -10,6 +10,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .. import bulk
 from ..choices import ListName
 from ..exports import csv_response, xlsx_response
 from ..filters import ProjectFilterSet
@@ -80,7 +81,13 @@ class ProjectListView(FilteredListView):
     def get_table_kwargs(self):
         # django-tables2 would take any ``per_page`` from the URL; the view whitelists it
         # instead (page_size), so the table reads a parameter nobody sends.
-        return {"per_page_field": "_per_page"}
+        kwargs = {"per_page_field": "_per_page"}
+        if not self.bulk_fields():  # no box to tick for whoever may change nothing
+            kwargs["exclude"] = ("select",)
+        return kwargs
+
+    def bulk_fields(self):
+        return bulk.offered_fields(self.request.user)
 
     def get_table(self, **kwargs):
         table = super().get_table(**kwargs)
@@ -92,6 +99,7 @@ class ProjectListView(FilteredListView):
         context.update(
             totals=context["table"].totals,
             totals_yi=yi(context["table"].totals["amount"]),
+            bulk_fields=[(name, bulk.field_label(name)) for name in self.bulk_fields()],
         )
         return context
 
