@@ -29,6 +29,13 @@ OLD_UNIT = "旧责任单位"
 NEW_UNIT = "新责任单位"
 
 
+@pytest.fixture(autouse=True)
+def _in_the_request(settings):
+    """These tests apply in the request; tests/test_bulk_worker.py runs a large change as a
+    background job."""
+    settings.TRACKER = {**settings.TRACKER, "BULK_BACKGROUND_ROWS": 10**6}
+
+
 @pytest.fixture
 def world():
     a, b = factories.region(name="甲县"), factories.region(name="乙县")

@@ -90,7 +90,7 @@ class BulkSet:
         return len(self.versions)
 
     @property
-    def fingerprint(self):
+    def fingerprint(self):  # "count-sha256" (fingerprint_count reads the count back)
         digest = hashlib.sha256()
         for pk in self.ids:
             digest.update(f"{pk}:{self.versions[pk]}\n".encode())
@@ -186,6 +186,32 @@ class BulkResult:
     rolled_back: bool = False  # all or nothing, and something was refused
 
 
+def fingerprint_count(fingerprint):
+    """The set's size a fingerprint states (0 when it is not one): decides only whether the
+    change runs in the background; the change itself checks the whole fingerprint."""
+    head = str(fingerprint).split("-", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+def set_changed_message(count):
+    return _(
+        "The projects of this change have changed since you confirmed (they are now "
+        "%(count)s). Nothing was changed. Check and confirm again."
+    ) % {"count": count}
+
+
+def summary(result):
+    """A ``BulkResult`` as JSON, for a background job's page: the counts and the refused
+    rows as (code, name, reason)."""
+    return {
+        "count": result.count,
+        "applied": len(result.applied),
+        "unchanged": len(result.unchanged),
+        "refused": [[p.code, p.name, str(reason)] for p, reason in result.refused],
+        "rolled_back": result.rolled_back,
+    }
+
+
 def origin_for(field, count):
     """The history note of a bulk change, in the data's language (Chinese):
     "批量修改（负责单位，12个项目）"."""
@@ -214,6 +240,7 @@ def apply_bulk_change(
     query=None,
     stage_on=None,
     all_or_nothing=False,
+    progress=None,
 ):
     """Set ``field`` to ``value`` (a stage: move to it, effective ``stage_on``) on the set of
     ``ids`` or of the list filtered by ``query``, if that set is still the one whose
@@ -234,7 +261,9 @@ def apply_bulk_change(
         origin = origin_for(field, current.count)
         present = dict(Project.objects.filter(pk__in=current.ids).values_list("pk", stored))
         refused = []
-        for pk in current.ids:
+        for done, pk in enumerate(current.ids, start=1):
+            if progress:
+                progress(done, current.count)
             if present[pk] == wanted:
                 result.unchanged.append(pk)
                 continue

@@ -146,6 +146,7 @@ class JobKind(models.TextChoices):
     PUBLISH = "publish", _("Publishing the monthly report")
     OVERDUE_CHECK = "overdue_check", _("Daily overdue check")
     IMPORT = "import", _("Import")
+    BULK = "bulk", _("Bulk change")
 
 
 class JobState(models.TextChoices):

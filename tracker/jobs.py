@@ -127,6 +127,23 @@ def queue_publish(*, user, year, month, version, reason):
         return _queue(kind=JobKind.PUBLISH, requested_by=user, params=params)
 
 
+def queue_bulk(*, user, params):
+    """Queue a confirmed bulk change (tracker.bulk; ``params``: its arguments as JSON). The
+    same change confirmed again while it waits or runs is that job."""
+    with transaction.atomic():
+        pending = (
+            Job.objects.select_for_update()
+            .filter(
+                kind=JobKind.BULK,
+                requested_by=user,
+                state__in=[JobState.QUEUED, JobState.RUNNING],
+                params=params,
+            )
+            .first()
+        )
+        return pending or _queue(kind=JobKind.BULK, requested_by=user, params=params)
+
+
 def queue_import(*, user, batch, step):
     """Queue a step ("preview" or "apply") of import batch ``batch`` (tracker.imports)."""
     return _queue(kind=JobKind.IMPORT, requested_by=user, params={"batch": batch, "step": step})

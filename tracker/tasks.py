@@ -7,6 +7,7 @@ file is kept only by ``finish``. Either way a job whose worker died is queued ag
 re-run from its stored parameters.
 """
 
+import datetime
 import logging
 import time
 from urllib.parse import unquote
@@ -17,7 +18,7 @@ from django.http import HttpRequest, QueryDict
 from django.urls import reverse
 from django_tasks import task
 
-from . import columns, exports, imports, jobs
+from . import bulk, columns, exports, imports, jobs
 from .models import Job, JobKind
 from .overdue import flag_overdue
 from .reports.publishing import publish_monthly_report
@@ -150,7 +151,38 @@ def run_overdue_check(job):
             transaction.set_rollback(True)
 
 
+def run_bulk(job):
+    """A confirmed bulk change too large for a request: the change and the job's "done"
+    commit together, so a killed worker leaves neither and the retry starts clean."""
+    params = job.params
+    stage_on = params.get("stage_on")
+    tick = _Progress(job, params.get("count") or 0)
+    try:
+        with transaction.atomic():
+            result = bulk.apply_bulk_change(
+                by=job.requested_by,
+                field=params["field"],
+                value=params["value"],
+                fingerprint=params["fingerprint"],
+                ids=params.get("ids"),
+                query=params.get("query"),
+                stage_on=datetime.date.fromisoformat(stage_on) if stage_on else None,
+                all_or_nothing=params["all_or_nothing"],
+                progress=lambda done, total: tick(),
+            )
+            job.params = {**params, "result": bulk.summary(result)}
+            Job.objects.filter(pk=job.pk).update(params=job.params)
+            if not jobs.finish(job):
+                transaction.set_rollback(True)
+    except bulk.SetChanged as changed:
+        jobs.fail(job, str(bulk.set_changed_message(changed.current.count)))
+    except (ValidationError, PermissionDenied) as error:
+        messages = getattr(error, "messages", None) or [str(error)]
+        jobs.fail(job, " ".join(str(m) for m in messages))
+
+
 RUNNERS = {
+    JobKind.BULK: run_bulk,
     JobKind.IMPORT: imports.run_step,
     JobKind.EXPORT: run_export,
     JobKind.PUBLISH: run_publish,

@@ -349,6 +349,8 @@ TRACKER.update(
         "OVERDUE_CHECK_TIME": os.environ.get("TRACKER_OVERDUE_CHECK_TIME", "00:30"),
         # A bulk change on the project list touches at most this many projects at once.
         "BULK_MAX_ROWS": int(os.environ.get("TRACKER_BULK_MAX_ROWS", "10000")),
+        # A bulk change of more projects than this runs as a background job.
+        "BULK_BACKGROUND_ROWS": int(os.environ.get("TRACKER_BULK_BACKGROUND_ROWS", "500")),
     }
 )
 

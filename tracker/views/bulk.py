@@ -6,13 +6,13 @@ and value, the set's fingerprint hidden); applying posts to ``project_bulk_apply
 of either (a reload, a bookmark) goes back to the list.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils.translation import gettext_lazy as _
 
-from .. import bulk
+from .. import bulk, jobs
 from ..forms.bulk import APPLY, REVIEW, VALUE_INPUTS, BulkChangeForm
 
 TEMPLATE = "tracker/project_bulk.html"
@@ -86,6 +86,20 @@ def project_bulk_apply(request):
     if not form.is_valid():
         return _page(request, form, "value", found=None)
     data = form.cleaned_data
+    count = bulk.fingerprint_count(data["fingerprint"])
+    if count > settings.TRACKER["BULK_BACKGROUND_ROWS"]:  # too long for a request
+        value = data["value"]
+        params = {
+            "field": data["field"],
+            "value": getattr(value, "pk", value),
+            "fingerprint": data["fingerprint"],
+            "stage_on": data["stage_on"].isoformat() if data["stage_on"] else None,
+            "all_or_nothing": data["all_or_nothing"],
+            "count": count,
+            **form.set_kwargs(),
+        }
+        job = jobs.queue_bulk(user=request.user, params=params)
+        return redirect("tracker:job_detail", pk=job.pk)
     try:
         result = bulk.apply_bulk_change(
             by=request.user,
@@ -97,14 +111,7 @@ def project_bulk_apply(request):
             **form.set_kwargs(),
         )
     except bulk.SetChanged as changed:
-        messages.warning(
-            request,
-            _(
-                "The projects of this change have changed since you confirmed (they are now "
-                "%(count)s). Nothing was changed. Check and confirm again."
-            )
-            % {"count": changed.current.count},
-        )
+        messages.warning(request, bulk.set_changed_message(changed.current.count))
         return _page(request, form, "confirm", found=changed.current)
     except ValidationError as error:
         form.add_error(None, error)

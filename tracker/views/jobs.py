@@ -21,6 +21,24 @@ def _local(url):
     return bool(url) and url_has_allowed_host_and_scheme(url, allowed_hosts=None)
 
 
+def _bulk_result(job):
+    """A finished bulk change's result (tracker.bulk.summary), read defensively."""
+    if job.kind != JobKind.BULK or job.state != JobState.DONE or not isinstance(job.params, dict):
+        return None
+    result = job.params.get("result")
+    if not isinstance(result, dict):
+        return None
+    refused = result.get("refused")
+    return {
+        "applied": result.get("applied"),
+        "unchanged": result.get("unchanged"),
+        "rolled_back": bool(result.get("rolled_back")),
+        "refused": [r for r in refused if isinstance(r, list) and len(r) == 3]
+        if isinstance(refused, list)
+        else [],
+    }
+
+
 def job_detail(request, pk):
     job = get_object_or_404(jobs.visible_to(request.user), pk=pk)
     if job.state == JobState.DONE and job.kind == JobKind.PUBLISH and _local(job.result_url):
@@ -34,6 +52,7 @@ def job_detail(request, pk):
             "job": job,
             "refresh": None if job.finished else REFRESH_SECONDS,
             "downloadable": job.state == JobState.DONE and job.file_size is not None,
+            "bulk_result": _bulk_result(job),
         },
     )
 
