@@ -9,6 +9,8 @@ from io import StringIO
 
 import openpyxl
 import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import transaction
 from django.test import override_settings
@@ -66,7 +68,7 @@ def book_row(project, **overrides):
         "资金来源": "内资" if project.capital_source == "domestic" else project.capital_source,
         "年度计划投资(万元)": _text(project.annual_planned_investment),
         "累计完成投资(万元)": _text(project.completed_investment),
-        "项目阶段": dict(project_import._zh(Stage.choices))[project.stage],
+        "项目阶段": dict(project_import.zh_labels(Stage.choices))[project.stage],
     }
     values.update(overrides)
     return row_of(values)
@@ -435,3 +437,81 @@ def test_an_actual_start_date_needs_the_stage_in_the_same_row(county):
         ),
     )
     assert started.plan["errors"] == []
+
+
+def test_odd_files_are_read_or_refused_with_a_message(county):
+    manager = factories.user(Role.MANAGER)
+    twice = "项目编号,挂钩领导,挂钩领导\nJX-1,张三,李四\n".encode()
+    with pytest.raises(imports.FileError) as raised:
+        upload(manager, twice)
+    assert "挂钩领导" in str(raised.value.message)
+    semicolons = "\ufeff项目编号;项目名称\nJX-1;本县项目（分号）\n".encode()
+    assert upload(manager, semicolons).plan["rows"][0]["changes"][0][2] == "本县项目（分号）"
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active.append(["请在第二个工作表填写"])
+    second = book.create_sheet("数据")
+    second.append(["项目编号", "项目名称"])
+    second.append(["JX-1", "本县项目（第二表）"])
+    out = io.BytesIO()
+    book.save(out)
+    batch = upload(manager, out.getvalue(), name="two.xlsx")
+    assert batch.plan["rows"][0]["changes"][0][2] == "本县项目（第二表）"
+
+
+def test_huge_or_over_precise_amounts_and_a_county_reason_are_cell_errors(county):
+    clerk, mine = county["clerk"], county["mine"]
+    rows = [
+        book_row(mine, **{"累计完成投资(万元)": "1" * 40, "调减原因": "市局同意"}),
+        book_row(county["theirs"], **{"累计完成投资(万元)": "1.005"}),
+    ]
+    batch = upload(factories.user(Role.MANAGER), csv_bytes(rows[1:]))
+    assert [(r, c) for r, c, _ in errors_of(batch)] == [(2, "累计完成投资(万元)")]
+    batch = upload(clerk, csv_bytes(rows[:1]))
+    assert {(r, c) for r, c, _ in errors_of(batch)} == {(2, "累计完成投资(万元)"), (2, "调减原因")}
+
+
+def test_an_unexpected_error_while_applying_leaves_nothing_and_says_so(county, monkeypatch):
+    clerk, mine = county["clerk"], county["mine"]
+    batch = upload(clerk, csv_bytes([book_row(mine, **{"项目名称": "改名"})]))
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(project_import.services, "update_project", broken)
+    with pytest.raises(ValidationError):
+        imports.confirm(batch=batch, by=clerk)
+    batch.refresh_from_db()
+    assert batch.state == ImportState.FAILED and "未导入任何内容" in batch.message
+    assert Project.objects.get(pk=mine.pk).name == "本县项目"
+
+
+def test_a_view_id_that_is_a_digit_but_not_a_number_is_a_message(client, county):
+    client.force_login(county["clerk"])
+    for name in ("project_list", "problem_list", "inspection_list"):
+        response = client.get(reverse(f"tracker:{name}"), {"view": "²"}, follow=True)
+        assert response.status_code == 200
+
+
+def test_a_project_moved_by_an_import_takes_its_problems_with_the_origin_noted(county):
+    from tracker.models import Problem
+
+    manager = factories.user(Role.MANAGER)
+    mine = county["mine"]
+    problem = Problem.objects.create(
+        title="用地问题",
+        project=mine,
+        chain=mine.chain,
+        region=mine.region,
+        raised_on=datetime.date(2022, 5, 1),
+        raised_by=manager,
+    )
+    batch = upload(manager, csv_bytes([book_row(mine, **{"县(市、区)": "乙县"})]))
+    assert batch.plan["errors"] == [], batch.plan["errors"]
+    imports.confirm(batch=batch, by=manager)
+    problem.refresh_from_db()
+    assert problem.region == county["other"]
+    ctype = ContentType.objects.get_for_model(Problem)
+    rows = ChangeLog.objects.filter(content_type=ctype, object_id=problem.pk, field="region")
+    notes = set(rows.values_list("note", flat=True))
+    assert notes == {f"Excel导入 #{batch.pk}"}

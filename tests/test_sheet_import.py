@@ -124,7 +124,8 @@ def test_filled_in_offline_and_uploaded_it_is_filed_through_the_sheets_service(c
     rows[0].update({"累计完成投资(万元)": 250, "形象进度": "主体完工", "项目阶段": "开工"})
     batch = upload(clerk, xlsx(header, rows))
     assert batch.plan["errors"] == [], batch.plan["errors"]
-    assert batch.plan["counts"]["create"] == 2
+    # the row left as downloaded is not a report (as on the web sheet)
+    assert batch.plan["counts"] == {"create": 1, "update": 0, "unchanged": 1, "error": 0}
     imports.confirm(batch=batch, by=clerk)
     report = WeeklyDispatch.objects.get(
         project=county["projects"][0], iso_year=YEAR, iso_week=NUMBER
@@ -134,7 +135,7 @@ def test_filled_in_offline_and_uploaded_it_is_filed_through_the_sheets_service(c
         "主体完工",
         Stage.STARTED,
     )
-    assert WeeklyDispatch.objects.filter(iso_year=YEAR, iso_week=NUMBER).count() == 2
+    assert WeeklyDispatch.objects.filter(iso_year=YEAR, iso_week=NUMBER).count() == 1
     notes = set(ChangeLog.objects.filter(object_id=report.pk).values_list("note", flat=True))
     assert notes == {f"Excel导入 #{batch.pk}"}
     batch.refresh_from_db()
@@ -227,3 +228,38 @@ def test_the_upload_page_asks_for_a_valid_week(client, county):
         reverse("tracker:import_upload", args=["dispatch"]), {"week": "2026-W99", "file": body}
     )
     assert response.status_code == 200 and "不是" in response.content.decode()
+
+
+def test_a_row_left_as_downloaded_is_filed_only_when_it_says_so(client, county):
+    clerk = county["clerk"]
+    _, book = download(client, clerk)
+    header, rows = rows_of(book)
+    rows[1]["无变化也报送"] = "是"
+    batch = upload(clerk, xlsx(header, rows))
+    assert [r["action"] for r in batch.plan["rows"]] == ["unchanged", "create"]
+    imports.confirm(batch=batch, by=clerk)
+    filed = WeeklyDispatch.objects.filter(iso_year=YEAR, iso_week=NUMBER)
+    assert list(filed.values_list("project__code", "completed_investment")) == [("YZ-2", 100)]
+
+
+def test_without_version_columns_a_report_filed_on_the_web_is_not_overwritten(county):
+    clerk, project = county["clerk"], county["projects"][0]
+    file_on_the_web(clerk, project, 120, "网页报送")
+    header = ["项目编号", "累计完成投资(万元)"]
+    batch = upload(clerk, xlsx(header, [{"项目编号": "YZ-1", "累计完成投资(万元)": 150}]))
+    assert cells(batch) == [(2, "项目编号")]
+
+
+def test_county_staff_give_no_lowering_reason_and_huge_figures_are_refused(county):
+    header = ["项目编号", "累计完成投资(万元)", "调减原因"]
+    batch = upload(
+        county["clerk"],
+        xlsx(
+            header,
+            [
+                {"项目编号": "YZ-1", "累计完成投资(万元)": 150, "调减原因": "市局同意"},
+                {"项目编号": "YZ-2", "累计完成投资(万元)": 1e30},
+            ],
+        ),
+    )
+    assert cells(batch) == [(2, "调减原因"), (3, "累计完成投资(万元)")]

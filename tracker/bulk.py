@@ -26,14 +26,13 @@ from . import locking, permissions
 from .choices import Stage
 from .exports import describe_filters
 from .models import Project, User
+from .projects_service import COMMON_FIELDS
 from .rules import allowed_targets
 from .services import update_project
 
 STAGE = "stage"
 # The fields a bulk change may set, in the order the list offers them.
 FIELDS = ("commissioner", "responsible_unit", "responsible_leader", STAGE)
-# Outside projects_service.COMMON_FIELDS: a manager's power (permissions.MANAGE).
-MANAGER_ONLY = {"commissioner"}
 
 
 def field_label(name):
@@ -46,7 +45,9 @@ def offered_fields(user):
     if not permissions.may(user, permissions.EDIT, "project"):
         return []
     manager = permissions.may(user, permissions.MANAGE, "project")
-    return [name for name in FIELDS if manager or name not in MANAGER_ONLY]
+    # A field outside COMMON_FIELDS is a manager's (the stage's moves are the rules' own).
+    common = {*COMMON_FIELDS, STAGE}
+    return [name for name in FIELDS if manager or name in common]
 
 
 def offered_stages(user):

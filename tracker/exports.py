@@ -119,7 +119,8 @@ VALUE_KEYS = [
 ]
 
 
-def _labels(choices):
+def zh_labels(choices):
+    """value → label of ``choices`` in Chinese, the language of every file (and import)."""
     with translation.override("zh-hans"):
         return {value: str(label) for value, label in choices}
 
@@ -137,10 +138,10 @@ def export_rows(queryset):
     two queries whatever the number of rows (the rows, the commissioners' names).
     """
     yield list(HEADERS)
-    stages, sources = _labels(Stage.choices), _labels(CapitalSource.choices)
-    tiers = {**_labels(Tier5020.choices), Tier5020.NONE: ""}
+    stages, sources = zh_labels(Stage.choices), zh_labels(CapitalSource.choices)
+    tiers = {**zh_labels(Tier5020.choices), Tier5020.NONE: ""}
     is_5020 = {tier: YES for tier in tiers} | {Tier5020.NONE: NO}
-    lights = _labels(Light.choices)
+    lights = zh_labels(Light.choices)
     yes_no = {True: YES, False: NO}
     yi_file = money.yi_file
     ordered = queryset.order_by(*queryset.model._meta.ordering)
@@ -269,7 +270,7 @@ def problem_export_rows(queryset):
         rows,
         PROBLEM_KEYS,
         {
-            "status": _labels(ProblemStatus.choices),
+            "status": zh_labels(ProblemStatus.choices),
             "escalated": {True: YES, False: NO},
             "raised_by": lambda pk: raisers.get(pk, ""),
         },
@@ -317,7 +318,7 @@ def inspection_export_rows(queryset):
     """One row per inspection with its item counts; ``queryset`` carries ``with_item_counts``."""
     yield list(INSPECTION_HEADERS)
     rows = queryset.values_list(*INSPECTION_KEYS)
-    yield from _keyed_rows(rows, INSPECTION_KEYS, {"quarter": _labels(Quarter.choices)})
+    yield from _keyed_rows(rows, INSPECTION_KEYS, {"quarter": zh_labels(Quarter.choices)})
 
 
 def inspection_totals(queryset):

@@ -32,7 +32,8 @@ from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from . import permissions
-from .models import FILE_PART_BYTES, Job, JobFilePart, JobKind, JobState
+from .choices import ImportState
+from .models import FILE_PART_BYTES, ImportBatch, Job, JobFilePart, JobKind, JobState
 
 logger = logging.getLogger(__name__)
 
@@ -318,6 +319,10 @@ def prune(*, now=None):
         state__in=[JobState.DONE, JobState.FAILED], created_at__lt=cutoff
     ).delete()
     DBTaskResult.objects.finished().filter(finished_at__lt=cutoff).delete()
+    # Uploaded spreadsheets (up to IMPORT_MAX_BYTES each) and their previews: as long.
+    ImportBatch.objects.filter(created_at__lt=cutoff).exclude(
+        state__in=[ImportState.PREVIEWING, ImportState.APPLYING]
+    ).delete()
     return deleted
 
 

@@ -116,7 +116,7 @@ def update_project(
         history = changelog_rows(project, before, by=by, at=now, note=noted(origin))
         history += changelog_rows(project, figure, by=by, at=now, note=noted(origin, reason))
         if (project.region_id, project.chain_id) != moved_from:
-            history += move_problems(project, by=by, at=now)
+            history += move_problems(project, by=by, at=now, note=noted(origin))
         ChangeLog.objects.bulk_create(history)
         if stage:
             project.advance_to(stage, on=stage_on, by=by, note=note, origin=origin)
@@ -171,7 +171,7 @@ def _constraints_reading(edited):
     return [c for c in Project._meta.constraints if _reads(c) is None or _reads(c) & edited]
 
 
-def move_problems(project, *, by, at):
+def move_problems(project, *, by, at, note=""):
     """Give the project's problems its (new) region and chain; their unsaved history rows.
 
     The ledger's scope (``permissions.RULES`` on ``Problem``) reads the copies
@@ -201,5 +201,5 @@ def move_problems(project, *, by, at):
     rows = []
     for problem in problems:
         problem.region, problem.chain = project.region, project.chain
-        rows += changelog_rows(problem, before[problem.pk], by=by, at=at, ctype=ctype)
+        rows += changelog_rows(problem, before[problem.pk], by=by, at=at, ctype=ctype, note=note)
     return rows

@@ -42,7 +42,7 @@ class IdListField(forms.Field):
             raise ValidationError(
                 _("The selected rows are not valid. Nothing was changed."), code="invalid"
             ) from None
-        if any(pk < 1 for pk in ids):
+        if any(pk < 1 or pk >= 2**63 for pk in ids):
             raise ValidationError(
                 _("The selected rows are not valid. Nothing was changed."), code="invalid"
             )

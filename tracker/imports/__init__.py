@@ -12,6 +12,7 @@ sheet. A batch is its uploader's alone (``permissions``, target "importbatch").
 """
 
 import io
+import logging
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import jobs, permissions
-from ..choices import ImportKind, ImportState
+from ..choices import ImportKind, ImportState, JobState
 from ..models import ImportBatch, Job
 from ..spreadsheets import Column, TitledWorkbook
 from .base import Stale
@@ -31,6 +32,12 @@ IMPORTERS = {ImportKind.PROJECTS: ProjectImporter, ImportKind.DISPATCH: Dispatch
 # What a user must be allowed to do on projects to import each kind.
 NEEDS = {ImportKind.PROJECTS: permissions.EDIT, ImportKind.DISPATCH: permissions.DISPATCH}
 ORIGIN = "Excel导入 #%(pk)s"
+NOT_ALLOWED = _("You may not make these changes; nothing was applied.")
+UNEXPECTED = _(
+    "The import stopped on an unexpected error; nothing was applied. Upload the file again, "
+    "or tell the administrator if it happens again."
+)
+logger = logging.getLogger(__name__)
 
 __all__ = ["FileError", "Stale", "confirm", "may_import", "upload", "visible_to"]
 
@@ -131,10 +138,16 @@ def _apply(batch, *, progress=None, job=None):
     except Stale as stale:
         _refused(batch, stale_message(stale.rows))
         raise
-    except (ValidationError, PermissionDenied) as error:
-        messages = getattr(error, "messages", None) or [str(error)]
-        _refused(batch, " ".join(str(m) for m in messages))
+    except ValidationError as error:
+        _refused(batch, " ".join(str(m) for m in error.messages))
         raise
+    except PermissionDenied:
+        _refused(batch, NOT_ALLOWED)
+        raise ValidationError(NOT_ALLOWED) from None
+    except Exception:  # a bug must not leave the batch "being applied" for ever
+        logger.exception("import %s failed while applying", batch.pk)
+        _refused(batch, UNEXPECTED)
+        raise ValidationError(UNEXPECTED) from None
     return batch
 
 
@@ -161,23 +174,26 @@ def run_step(job):
             jobs.progress(job, done=done, total=total)
 
     if job.params["step"] == "preview":
-        importer = _importer(batch)
         try:
+            importer = _importer(batch)
             table = read_table(
                 bytes(batch.data), name=batch.file_name, key_header=importer.key_header
             )
+            with transaction.atomic():
+                _preview(batch, importer, table, progress=progress)
+                if not jobs.finish(job):
+                    transaction.set_rollback(True)
         except FileError as error:
             _refused(batch, error.message)
             jobs.fail(job, str(error.message))
-            return
-        with transaction.atomic():
-            _preview(batch, importer, table, progress=progress)
-            if not jobs.finish(job):
-                transaction.set_rollback(True)
+        except Exception:  # a bug: the batch says so instead of "being made" for ever
+            logger.exception("import %s failed in its preview", batch.pk)
+            _refused(batch, UNEXPECTED)
+            jobs.fail(job, str(UNEXPECTED))
         return
     try:
         _apply(batch, progress=progress, job=job)
-    except (Stale, ValidationError, PermissionDenied):
+    except (Stale, ValidationError):
         jobs.fail(job, batch.message)
 
 
@@ -209,8 +225,14 @@ def template(kind, *, by, params=None):
     return buffer.getvalue()
 
 
+def failed_job(batch):
+    """The batch's job when it failed before the batch could say so (its workers died)."""
+    return Job.objects.filter(pk=batch.job_id, state=JobState.FAILED).first()
+
+
 def pending_job(batch):
     """The batch's job while it runs (its progress), else None."""
     if batch.job_id and batch.state in (ImportState.PREVIEWING, ImportState.APPLYING):
-        return Job.objects.filter(pk=batch.job_id).first()
+        job = Job.objects.filter(pk=batch.job_id).first()
+        return job if job is not None and not job.finished else None
     return None

@@ -11,10 +11,14 @@ import datetime
 import re
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
-from .. import money
+from .. import investment, money, permissions
 from ..spreadsheets import FORMULA_PREFIXES
+from ..validators import TEXT_VALIDATORS
+from . import reader
 from .reader import cell_date
 
 CREATE, UPDATE, UNCHANGED, ERROR = "create", "update", "unchanged", "error"
@@ -98,8 +102,7 @@ class CellError(ValueError):
         self.message = message
 
 
-def blank(value):
-    return value is None or (isinstance(value, str) and not value.strip())
+blank = reader.blank
 
 
 def text(value):
@@ -121,8 +124,19 @@ def text(value):
 AMOUNT = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
 
 
-def amount(value):
-    """万元 from a number cell or text such as "9,100.50"; CellError when it is not one."""
+def amount(value, *, field=None):
+    """万元 from a number cell or text such as "9,100.50"; CellError when it is not one, or
+    when ``field`` (a model DecimalField) refuses its digits (the web form's own check)."""
+    found = _amount(value)
+    if found is not None and field is not None:
+        try:
+            field.run_validators(found)
+        except ValidationError as error:
+            raise CellError(" ".join(error.messages)) from None
+    return found
+
+
+def _amount(value):
     if blank(value):
         return None
     if isinstance(value, bool):
@@ -167,6 +181,25 @@ def date(value):
         return datetime.date(*(int(part) for part in match.groups()))
     except ValueError:
         raise CellError(_("No such day: “%(value)s”.") % {"value": str(value)[:40]}) from None
+
+
+def reason(plan, row, header, *, by, project):
+    """The row's 调减原因 (a manager's reason for lowering the cumulative figure), checked as
+    the edit form and the sheet check it: a manager's only, at most ``REASON_MAX``
+    characters, no control characters. Errors go to the plan; returns the text or ""."""
+    text_ = text(row.values.get(header))
+    if not text_:
+        return ""
+    if not permissions.may(by, permissions.MANAGE, project):
+        plan.error(row.number, header, _("Only a city bureau manager gives this reason."))
+        return ""
+    try:
+        for validator in [MaxLengthValidator(investment.REASON_MAX), *TEXT_VALIDATORS]:
+            validator(text_)
+    except ValidationError as error:
+        plan.error(row.number, header, " ".join(error.messages))
+        return ""
+    return text_
 
 
 def choice(value, labels):

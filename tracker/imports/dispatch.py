@@ -10,14 +10,17 @@ since the sheet was downloaded (or, without version columns, since the preview) 
 Applying is one ``file_weekly_dispatch`` call, origin marked; any stale row refuses all.
 """
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import dispatching, permissions, rules
+from .. import dispatching, locking, permissions, rules
 from ..choices import Stage
+from ..exports import zh_labels
 from ..models import Project, StageChange, WeeklyDispatch
 from ..spreadsheets import MONEY
 from . import base
@@ -28,15 +31,28 @@ NAME, REGION = "项目名称", "县(市、区)"
 STAGE, DONE = "项目阶段", "累计完成投资(万元)"
 PROGRESS, PROBLEMS, REASON = "形象进度", "存在问题", "调减原因"
 VERSION, REPORT_VERSION = "项目版本", "周报版本"
-HEADERS = [KEY, NAME, REGION, STAGE, DONE, PROGRESS, PROBLEMS, REASON, VERSION, REPORT_VERSION]
+CONFIRM = "无变化也报送"
+HEADERS = [
+    KEY,
+    NAME,
+    REGION,
+    STAGE,
+    DONE,
+    PROGRESS,
+    PROBLEMS,
+    CONFIRM,
+    REASON,
+    VERSION,
+    REPORT_VERSION,
+]
+YES = {"是", "√", "✓", "y", "yes", "1", "true"}
 READ_ONLY = {NAME, REGION}
 TEXTS = {PROGRESS: "progress", PROBLEMS: "problems"}
 WEEK_COLUMN = "周次"
 
 
-def _zh(choices):
-    with translation.override("zh-hans"):
-        return {value: str(label) for value, label in choices}
+def _yes(value):
+    return base.text(value).lower() in YES
 
 
 def _version(value):
@@ -71,7 +87,7 @@ class DispatchImporter:
     def __init__(self, *, by, params=None):
         self.by = by
         self.week = (params or {}).get("week", "")
-        self.stages = _zh(Stage.choices)
+        self.stages = zh_labels(Stage.choices)
 
     def _week(self):
         return dispatching.parse_week(self.week)
@@ -149,13 +165,17 @@ class DispatchImporter:
             "completed_investment": None,
             "progress": initial["progress"],
             "problems": initial["problems"],
-            "reason": base.text(values.get(REASON)),
+            "reason": base.reason(plan, row, REASON, by=self.by, project=project),
+            # Without the sheet's version columns a row expects no report this week yet: a
+            # report filed on the web meanwhile is never overwritten unseen.
             "version": project.version,
-            "report_version": initial["report_version"],
+            "report_version": locking.NO_ROW,
         }
         failed = False
         try:
-            filed["completed_investment"] = base.amount(values.get(DONE))
+            filed["completed_investment"] = base.amount(
+                values.get(DONE), field=WeeklyDispatch._meta.get_field("completed_investment")
+            )
         except CellError as error:
             plan.error(row.number, DONE, error.message)
             failed = True
@@ -220,10 +240,20 @@ class DispatchImporter:
                     plan.error(row.number, headers.get(name, DONE), message)
         own = reference if reference is not None and reference.pk == project.report_id else None
         changes = self._changes(project, own, filed)
+        if own is None:
+            # As on the web sheet: a row left as it was pre-filled is not a report, unless
+            # the row says it is one (无变化也报送: nothing changed this week).
+            untouched = not filed["stage"] and all(
+                filed[name] == initial[name]
+                for name in ("completed_investment", "progress", "problems")
+            )
+            action = UNCHANGED if untouched and not _yes(values.get(CONFIRM)) else CREATE
+        else:
+            action = UPDATE if changes else UNCHANGED
         plan.add_row(
             row.number,
             code=project.code,
-            action=CREATE if own is None else (UPDATE if changes else UNCHANGED),
+            action=action,
             project=project.pk,
             version=project.version,
             data=filed,
@@ -247,7 +277,7 @@ class DispatchImporter:
     def apply(self, plan, *, origin, progress=None):
         iso_year, iso_week = self._week()
         rows = [
-            {**r["data"], "completed_investment": base.amount(r["data"]["completed_investment"])}
+            {**r["data"], "completed_investment": Decimal(r["data"]["completed_investment"])}
             for r in plan["rows"]
             if r["action"] in (CREATE, UPDATE)
         ]
@@ -297,13 +327,14 @@ class DispatchImporter:
                 initial["progress"],
                 initial["problems"],
                 "",
+                "",
                 initial["version"],
                 initial["report_version"],
             ]
 
 
 def describe_columns():
-    stages = "、".join(_zh(Stage.choices).values())
+    stages = "、".join(zh_labels(Stage.choices).values())
     return [
         [KEY, "用于匹配项目", "", "", True],
         [NAME, "仅供查看，导入时忽略", "", "", False],
@@ -312,6 +343,7 @@ def describe_columns():
         [DONE, "累计数，不得调低（市局管理员调低须填调减原因）", "万元", "", True],
         [PROGRESS, "不超过2000字", "文本", "", False],
         [PROBLEMS, "不超过2000字", "文本", "", False],
+        [CONFIRM, "本周无变化、按预填内容报送时填“是”；否则未改动的行不报送", "", "是", False],
         [REASON, "市局管理员调低累计完成投资时必填", "文本", "", False],
         [VERSION, "下载时的版本，请勿修改：项目在此后被改动的行将被拒绝", "", "", False],
         [REPORT_VERSION, "下载时本周周报的版本（0为尚未报送），请勿修改", "", "", False],

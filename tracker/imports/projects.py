@@ -23,13 +23,13 @@ from decimal import Decimal
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import locking, permissions, projects_service, rules, services
 from ..choices import CapitalSource, Stage
 from ..exports import COLUMNS as EXPORT_COLUMNS
-from ..exports import COMMISSIONER_HEADER, STAGE_HEADER
+from ..exports import COMMISSIONER_HEADER, STAGE_HEADER, zh_labels
 from ..forms.projects import constraint_field
 from ..models import Enterprise, IndustryChain, Park, Project, Region, StageChange, User
 from ..spreadsheets import DATE
@@ -96,16 +96,11 @@ FK_MODELS = {
 }
 
 
-def _zh(choices):
-    with translation.override("zh-hans"):
-        return {value: str(label) for value, label in choices}
-
-
 def describe_columns():
     """(header, what it is, unit, allowed values, required for a new project) per column, for
     the template's second sheet."""
-    stages = "、".join(_zh(Stage.choices).values())
-    sources = "、".join(_zh(CapitalSource.choices).values())
+    stages = "、".join(zh_labels(Stage.choices).values())
+    sources = "、".join(zh_labels(CapitalSource.choices).values())
     required = {"code", "name", "enterprise", "region", "chain", "signed_on", "signed_amount"}
     notes = {
         "code": "用于匹配：已有编号则更新该项目，新编号则新建项目（仅市局管理员）",
@@ -154,14 +149,14 @@ def template_rows():
         "产业链": "锂电新能源",
         "签约日期": datetime.date(2026, 3, 1),
         "签约金额(万元)": Decimal("50000"),
-        "资金来源": _zh(CapitalSource.choices)[CapitalSource.DOMESTIC],
+        "资金来源": zh_labels(CapitalSource.choices)[CapitalSource.DOMESTIC],
         "年度计划投资(万元)": Decimal("12000"),
         "累计完成投资(万元)": Decimal("0"),
         "计划开工日期": datetime.date(2026, 6, 1),
         "计划投产日期": datetime.date(2027, 6, 1),
         "挂钩领导": "张三",
         "责任单位": "袁州区工业和信息化局",
-        STAGE_HEADER: _zh(Stage.choices)[Stage.SIGNED],
+        STAGE_HEADER: zh_labels(Stage.choices)[Stage.SIGNED],
     }
     return [[example.get(header, "") for header in template_headers()]]
 
@@ -218,8 +213,8 @@ class ProjectImporter:
     def __init__(self, *, by, params=None):
         self.by = by
         self.today = timezone.localdate()
-        self.stages = _zh(Stage.choices)
-        self.sources = _zh(CapitalSource.choices)
+        self.stages = zh_labels(Stage.choices)
+        self.sources = zh_labels(CapitalSource.choices)
         self.may_create = permissions.may(by, permissions.MANAGE, "project")
 
     # --- the preview -----------------------------------------------------------------
@@ -301,11 +296,8 @@ class ProjectImporter:
 
     def _value(self, field, cell, *, row, project):
         lookups = self.lookups
-        if field in MONEY_FIELDS:
-            value = base.amount(cell)
-            if value is not None and value < 0:
-                raise CellError(_("The amount cannot be negative."))
-            return value
+        if field in MONEY_FIELDS:  # the field's own digits; the sign is its constraint's
+            return base.amount(cell, field=Project._meta.get_field(field))
         if field in DATE_FIELDS:
             return base.date(cell)
         if field in TEXT_FIELDS:
@@ -411,8 +403,8 @@ class ProjectImporter:
             plan, row, project, changes, target=target, on=on, override=override
         ):
             failed = True
-        reason = base.text(row.values.get(REASON_HEADER))
-        if changes and not failed:
+        reason = base.reason(plan, row, REASON_HEADER, by=self.by, project=project)
+        if changes:  # also beside other errors of the row: all of them at once
             try:
                 services.check_edit(project, changes, by=self.by, reason=reason)
             except ValidationError as error:
@@ -553,8 +545,14 @@ class ProjectImporter:
                             project.advance_to(row["stage"], on=stage_on, by=self.by, origin=origin)
                 except locking.Conflict:
                     raise Stale([(row["row"], row["code"])]) from None
-                except (ValidationError, PermissionDenied) as error:
-                    messages = getattr(error, "messages", None) or [str(error)]
+                except PermissionDenied:
+                    messages = [_("You may not change this project.")]
+                    raise ValidationError(
+                        _("Row %(row)s (%(code)s): %(messages)s")
+                        % {"row": row["row"], "code": row["code"], "messages": " ".join(messages)}
+                    ) from None
+                except ValidationError as error:
+                    messages = error.messages
                     raise ValidationError(
                         _("Row %(row)s (%(code)s): %(messages)s")
                         % {"row": row["row"], "code": row["code"], "messages": " ".join(messages)}
@@ -588,6 +586,15 @@ class ProjectImporter:
             data = {}
             for name, value in row["data"].items():
                 if name in FK_MODELS:
+                    if value is not None and value not in objects[name]:
+                        raise ValidationError(
+                            _("Row %(row)s (%(code)s): %(messages)s")
+                            % {
+                                "row": row["row"],
+                                "code": row["code"],
+                                "messages": _("A record it names was deleted meanwhile."),
+                            }
+                        )
                     data[name] = None if value is None else objects[name][value]
                 else:
                     data[name] = Project._meta.get_field(name).to_python(value)

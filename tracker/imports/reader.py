@@ -66,7 +66,7 @@ def read_table(data, *, name, key_header):
         raise FileError(too_large(len(data)))
     lowered = (name or "").lower()
     if data[:4] == b"PK\x03\x04":
-        grid = _xlsx_cells(data)
+        grid = _xlsx_cells(data, key_header=key_header)
     elif lowered.endswith((".xlsx", ".xlsm", ".xls")):
         raise FileError(
             _(
@@ -88,10 +88,16 @@ def _table(grid, *, key_header):
             texts = [_text(cell) for cell in cells]
             if key_header in texts:
                 headers, header_row = texts, number
+                twice = sorted({h for h in texts if h and texts.count(h) > 1})
+                if twice:
+                    raise FileError(
+                        _("These columns appear twice in the header row: %(names)s.")
+                        % {"names": "、".join(twice)}
+                    )
             elif number >= HEADER_SEARCH_ROWS:
                 break
             continue
-        if all(_blank(cell) for cell in cells):
+        if all(blank(cell) for cell in cells):
             continue
         values = {}
         for index, header in enumerate(headers):
@@ -117,7 +123,7 @@ def _table(grid, *, key_header):
     return Table(headers=[h for h in headers if h], header_row=header_row, rows=rows)
 
 
-def _blank(value):
+def blank(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
 
@@ -125,7 +131,7 @@ def _text(value):
     return "" if value is None else str(value).strip()
 
 
-def _xlsx_cells(data):
+def _xlsx_cells(data, *, key_header):
     # openpyxl is only needed here (reading uploads); a heavy import kept off the page path.
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
@@ -141,9 +147,9 @@ def _xlsx_cells(data):
             _("The file could not be read as an Excel workbook (.xlsx); it may be damaged.")
         ) from error
     try:
-        sheet = book.worksheets[0] if book.worksheets else None
-        if sheet is None:
+        if not book.worksheets:
             raise FileError(_("The workbook has no sheet."))
+        sheet = _sheet_with(book, key_header)
         formulas = []
         grid = []
         try:
@@ -186,6 +192,16 @@ def _xlsx_cells(data):
         book.close()
 
 
+def _sheet_with(book, key_header):
+    """The first sheet whose first rows hold ``key_header`` (data on a second sheet, a
+    notes sheet first), else the first sheet (whose missing header is then reported)."""
+    for sheet in book.worksheets:
+        rows = sheet.iter_rows(max_row=HEADER_SEARCH_ROWS, values_only=True)
+        if any(key_header in [_text(cell) for cell in row] for row in rows):
+            return sheet
+    return book.worksheets[0]
+
+
 def _csv_cells(data):
     text = None
     for encoding in ("utf-8-sig", "gb18030"):
@@ -203,7 +219,8 @@ def _csv_cells(data):
         )
     try:
         sample = text[:4096]
-        delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+        # Excel saves CSV with commas, or semicolons where the comma is the decimal mark.
+        delimiter = max((",", ";", "\t"), key=sample.count)  # a tie: the comma
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         grid = [(number, row) for number, row in enumerate(reader, start=1)]
     except csv.Error as error:

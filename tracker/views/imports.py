@@ -109,6 +109,10 @@ def import_detail(request, pk):
     page = Paginator(shown, ROWS_PER_PAGE).get_page(request.GET.get("page"))
     job = imports.pending_job(batch)
     counts = plan["counts"]
+    if job is None and batch.state in (ImportState.PREVIEWING, ImportState.APPLYING):
+        gave_up = imports.failed_job(batch)  # its workers kept dying: say so, stop waiting
+        if gave_up is not None:
+            messages.error(request, gave_up.error)
     ready = batch.state == ImportState.READY and batch.kind in ImportKind.values
     return render(
         request,

@@ -43,8 +43,9 @@ def job_detail(request, pk):
     job = get_object_or_404(jobs.visible_to(request.user), pk=pk)
     if job.state == JobState.DONE and job.kind == JobKind.PUBLISH and _local(job.result_url):
         return redirect(job.result_url)  # the published version
-    if job.kind == JobKind.IMPORT:  # its batch's page shows the progress and the preview
-        return redirect("tracker:import_detail", pk=job.params["batch"])
+    batch = job.params.get("batch") if isinstance(job.params, dict) else None
+    if job.kind == JobKind.IMPORT and isinstance(batch, int):  # its page shows the progress
+        return redirect("tracker:import_detail", pk=batch)
     return render(
         request,
         "tracker/job_detail.html",

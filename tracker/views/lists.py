@@ -102,7 +102,8 @@ class FilteredListView(SingleTableMixin, FilterView):
             merged = saved_views.merged_query(default.query, request.GET)
             merged[saved_views.VIEW_PARAM] = default.pk
             return redirect(f"{request.path}?{merged.urlencode()}")
-        view = self.settings.view(int(raw)) if raw.isdigit() and len(raw) < 12 else None
+        plain = raw.isascii() and raw.isdigit() and len(raw) < 12  # "²" is a digit too
+        view = self.settings.view(int(raw)) if plain else None
         if view is None:
             # The page as asked without the view, saying so.
             messages.error(request, _("That saved view does not exist or is not shared with you."))
