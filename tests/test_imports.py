@@ -515,3 +515,16 @@ def test_a_project_moved_by_an_import_takes_its_problems_with_the_origin_noted(c
     rows = ChangeLog.objects.filter(content_type=ctype, object_id=problem.pk, field="region")
     notes = set(rows.values_list("note", flat=True))
     assert notes == {f"Excel导入 #{batch.pk}"}
+
+
+def test_a_commissioner_deactivated_after_the_preview_is_refused_on_confirm(county):
+    manager = factories.user(Role.MANAGER)
+    person = factories.user(Role.COMMISSIONER, display_name="李特派")
+    mine = county["mine"]
+    batch = upload(manager, csv_bytes([book_row(mine, **{"企业特派员": "李特派"})]))
+    assert batch.plan["errors"] == [] and batch.plan["counts"]["update"] == 1
+    person.is_active = False
+    person.save(update_fields=["is_active"])
+    with pytest.raises(ValidationError):
+        imports.confirm(batch=batch, by=manager)
+    assert Project.objects.get(pk=mine.pk).commissioner_id is None

@@ -28,7 +28,7 @@ from .exports import describe_filters
 from .models import Project, User
 from .projects_service import COMMON_FIELDS
 from .rules import allowed_targets
-from .services import update_project
+from .services import NOT_A_COMMISSIONER, update_project
 
 STAGE = "stage"
 # The fields a bulk change may set, in the order the list offers them.
@@ -165,7 +165,7 @@ def clean_value(*, by, field, value, stage_on=None):
         pk = value.pk if isinstance(value, User) else value
         found = commissioner_choices().filter(pk=pk).first() if str(pk).isdigit() else None
         if found is None:
-            raise ValidationError(_("Choose an active commissioner account."))
+            raise ValidationError(NOT_A_COMMISSIONER)
         return found
     if field == STAGE:
         if value not in dict(offered_stages(by)):

@@ -11,6 +11,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import transaction
 from django.db.models import CheckConstraint, Q, UniqueConstraint
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from . import investment, locking, permissions, projects_service
 from .history import (
@@ -23,7 +24,7 @@ from .history import (
     record_deletion,
     snapshot,
 )
-from .models import ChangeLog, Problem, Project
+from .models import ChangeLog, Problem, Project, User
 
 # What a caller may give: the editable fields, not those the application writes.
 EDITABLE_FIELDS = {
@@ -31,6 +32,8 @@ EDITABLE_FIELDS = {
     for f in Project._meta.concrete_fields
     if f.editable and not f.primary_key and f.name not in projects_service.NOT_GIVEN
 }
+
+NOT_A_COMMISSIONER = _("Choose an active commissioner account.")
 
 __all__ = [
     "HISTORY_EXCLUDED",
@@ -134,6 +137,13 @@ def check_edit(project, data, *, by, reason=""):
         errors = investment.project_figure_errors(
             project, data["completed_investment"], by=by, reason=reason
         )
+    commissioner = data.get("commissioner")
+    if commissioner is not None and not permissions.commissioners(
+        User.objects.filter(pk=commissioner.pk)
+    ):
+        # The forms offer only these; an import or a bulk change confirmed after the
+        # account was deactivated (or changed role) meets the same rule here.
+        errors.setdefault("commissioner", []).append(NOT_A_COMMISSIONER)
     for name, value in data.items():
         setattr(project, name, value)
     untouched = [f.name for f in Project._meta.concrete_fields if f.name not in data]
