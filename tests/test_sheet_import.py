@@ -9,9 +9,9 @@ from urllib.parse import unquote
 import openpyxl
 import pytest
 from django.urls import reverse
-from django.utils import translation
 
 from tests import factories
+from tests.test_imports import _services_speak_chinese  # noqa: F401 (autouse fixture)
 from tracker import dispatching, imports
 from tracker.choices import ImportKind, ImportState, Role, Stage
 from tracker.imports import dispatch as sheet
@@ -19,14 +19,6 @@ from tracker.models import ChangeLog, WeeklyDispatch
 from tracker.spreadsheets import HEADER_ROW
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _services_speak_chinese():
-    """Messages made outside a request are in the shipped language, whatever language an
-    earlier test's request left active in this thread (the order differs under xdist)."""
-    with translation.override("zh-hans"):
-        yield
 
 
 WEEK = dispatching.week_label(*dispatching.current_week())

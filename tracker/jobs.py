@@ -84,20 +84,24 @@ def queue_export(*, user, list_name, fmt, query):
     if list_name not in EXPORT_LISTS or fmt not in EXPORT_FORMATS:
         raise ValueError(f"no such export: {list_name} {fmt}")
     params = {"list": list_name, "format": fmt, "query": query}
+    return _queue_once(kind=JobKind.EXPORT, user=user, params=params)
+
+
+def _queue_once(*, kind, user, params):
+    """A new job of ``kind`` for ``user`` with ``params``, or the same one still waiting or
+    running (a reload, a second click)."""
     with transaction.atomic():
         pending = (
             Job.objects.select_for_update()
             .filter(
-                kind=JobKind.EXPORT,
+                kind=kind,
                 requested_by=user,
                 state__in=[JobState.QUEUED, JobState.RUNNING],
                 params=params,
             )
             .first()
         )
-        if pending is not None:
-            return pending
-        return _queue(kind=JobKind.EXPORT, requested_by=user, params=params)
+        return pending or _queue(kind=kind, requested_by=user, params=params)
 
 
 def queue_publish(*, user, year, month, version, reason):
@@ -131,18 +135,7 @@ def queue_publish(*, user, year, month, version, reason):
 def queue_bulk(*, user, params):
     """Queue a confirmed bulk change (tracker.bulk; ``params``: its arguments as JSON). The
     same change confirmed again while it waits or runs is that job."""
-    with transaction.atomic():
-        pending = (
-            Job.objects.select_for_update()
-            .filter(
-                kind=JobKind.BULK,
-                requested_by=user,
-                state__in=[JobState.QUEUED, JobState.RUNNING],
-                params=params,
-            )
-            .first()
-        )
-        return pending or _queue(kind=JobKind.BULK, requested_by=user, params=params)
+    return _queue_once(kind=JobKind.BULK, user=user, params=params)
 
 
 def queue_import(*, user, batch, step):
