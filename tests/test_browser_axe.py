@@ -63,6 +63,8 @@ PAGES = {
     "problem list": "/problems/",
     "problem": "/problems/{problem}/",
     "new problem": "/problems/new/",
+    "import": "/imports/projects/",
+    "sheet import": "/imports/dispatch/",
     "password change": "/accounts/password_change/",
     "not found": "/projects/0/",
 }

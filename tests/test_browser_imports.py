@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 
 from tests import factories
 from tests.conftest import login
+from tests.test_browser_axe import Audit
 from tests.test_imports import book_row, csv_bytes
 from tracker.choices import Role
 from tracker.models import ChangeLog, Project
@@ -34,6 +35,9 @@ def test_upload_read_the_preview_and_confirm(browser_page, tmp_path):
     expect(page.locator("#import-errors")).to_contain_text("累计完成投资(万元)")
     expect(page.locator("#import-errors")).to_contain_text("不是数字")
     expect(page.locator("#import-confirm")).to_have_count(0)
+    audit = Audit(page)  # the preview with its errors, read by a screen reader too
+    audit.run("county clerk", "import preview with errors")
+    assert audit.findings == []
     page.set_viewport_size({"width": 390, "height": 844})  # the preview on a phone
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.set_viewport_size({"width": 1280, "height": 800})
@@ -56,6 +60,8 @@ def test_upload_read_the_preview_and_confirm(browser_page, tmp_path):
     rows = page.locator("#import-rows")
     expect(rows).to_contain_text("锂电池隔膜项目")
     expect(rows).to_contain_text("锂电池隔膜二期项目")
+    audit.run("county clerk", "import preview with changes")
+    assert audit.findings == []
     page.reload()  # the preview is stored, not kept in the page
     expect(page.locator("#import-rows")).to_contain_text("锂电池隔膜二期项目")
     page.click("#import-confirm")
