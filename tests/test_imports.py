@@ -528,3 +528,22 @@ def test_a_commissioner_deactivated_after_the_preview_is_refused_on_confirm(coun
     with pytest.raises(ValidationError):
         imports.confirm(batch=batch, by=manager)
     assert Project.objects.get(pk=mine.pk).commissioner_id is None
+
+
+def test_a_merged_cell_counts_for_every_row_it_spans(county):
+    manager = factories.user(Role.MANAGER)
+    second = factories.project(
+        code="JX-2", name="本县二号项目", region=county["region"], chain=county["chain"]
+    )
+    header = ["项目编号", "项目名称", "县(市、区)"]
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(header)
+    sheet.append(["JX-1", "本县项目", "甲县"])
+    sheet.append(["JX-2", second.name, None])
+    sheet.merge_cells("C2:C3")  # the region written once beside both projects
+    out = io.BytesIO()
+    book.save(out)
+    batch = upload(manager, out.getvalue(), name="merged.xlsx")
+    assert batch.plan["errors"] == []
+    assert batch.plan["counts"]["unchanged"] == 2

@@ -15,6 +15,7 @@ so is the exports' totals row (its first cell "合计").
 import csv
 import datetime
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 HEADER_SEARCH_ROWS = 10
+DAMAGED = _("The file could not be read as an Excel workbook (.xlsx); it may be damaged.")
 TOTALS_LABEL = "合计"
 
 
@@ -48,6 +50,12 @@ class Table:
 
 def limit(name):
     return settings.TRACKER[name]
+
+
+def too_many():
+    return _("The file has more than %(max)s rows; split it into several files.") % {
+        "max": limit("IMPORT_MAX_ROWS")
+    }
 
 
 def too_large(size):
@@ -107,10 +115,7 @@ def _table(grid, *, key_header):
             continue
         count += 1
         if count > limit("IMPORT_MAX_ROWS"):
-            raise FileError(
-                _("The file has more than %(max)s rows; split it into several files.")
-                % {"max": limit("IMPORT_MAX_ROWS")}
-            )
+            raise FileError(too_many())
         rows.append(Row(number=number, values=values))
     if headers is None:
         raise FileError(
@@ -134,50 +139,33 @@ def _text(value):
 def _xlsx_cells(data, *, key_header):
     # openpyxl is only needed here (reading uploads); a heavy import kept off the page path.
     import openpyxl
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
-        raise FileError(
-            _("The file could not be read as an Excel workbook (.xlsx); it may be damaged.")
-        ) from error
-    except Exception as error:  # openpyxl raises many kinds on malformed XML
-        raise FileError(
-            _("The file could not be read as an Excel workbook (.xlsx); it may be damaged.")
-        ) from error
+    except Exception as error:  # openpyxl raises many kinds on a damaged zip or XML
+        raise FileError(DAMAGED) from error
     try:
         if not book.worksheets:
             raise FileError(_("The workbook has no sheet."))
         sheet = _sheet_with(book, key_header)
-        formulas = []
-        grid = []
+        formulas, grid = [], []
         try:
             for number, cells in enumerate(sheet.iter_rows(), start=1):
                 values = []
                 for cell in cells:
-                    value = getattr(cell, "value", None)
-                    if getattr(cell, "data_type", None) == "f" or (
-                        isinstance(value, str)
-                        and value.startswith("=")
-                        and len(value) > 1
-                        and getattr(cell, "data_type", None) == "f"
-                    ):
+                    if getattr(cell, "data_type", None) == "f":
                         formulas.append(cell.coordinate)
-                        value = None
-                    values.append(value)
+                        values.append(None)
+                    else:
+                        values.append(getattr(cell, "value", None))
                 grid.append((number, values))
                 if len(grid) > limit("IMPORT_MAX_ROWS") + HEADER_SEARCH_ROWS + 100:
-                    raise FileError(
-                        _("The file has more than %(max)s rows; split it into several files.")
-                        % {"max": limit("IMPORT_MAX_ROWS")}
-                    )
+                    raise FileError(too_many())
         except FileError:
             raise
         except Exception as error:
-            raise FileError(
-                _("The file could not be read as an Excel workbook (.xlsx); it may be damaged.")
-            ) from error
+            raise FileError(DAMAGED) from error
+        _fill_merged(grid, _merged_ranges(data, sheet))
         if formulas:
             shown = "、".join(formulas[:5]) + ("…" if len(formulas) > 5 else "")
             raise FileError(
@@ -190,6 +178,51 @@ def _xlsx_cells(data, *, key_header):
         return grid
     finally:
         book.close()
+
+
+MERGED = re.compile(rb'<mergeCell ref="([A-Z]{1,3}[0-9]+):([A-Z]{1,3}[0-9]+)"')
+
+
+def _merged_ranges(data, sheet):
+    """The sheet's merged ranges as (min_row, min_col, max_row, max_col). openpyxl's
+    row-by-row reader does not read them, so they come from the end of the sheet's XML
+    (after its rows), read from the zip as it is."""
+    from openpyxl.utils.cell import range_boundaries  # with openpyxl, above
+
+    path = getattr(sheet, "_worksheet_path", None)
+    if not path:
+        return []
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(path) as xml:
+        tail, found = b"", []
+        while chunk := xml.read(1 << 20):
+            tail = (tail + chunk)[-(1 << 21) :]  # a range never spans 2 MiB
+        for first, last in MERGED.findall(tail[tail.rfind(b"</sheetData>") :]):
+            col1, row1, col2, row2 = range_boundaries(f"{first.decode()}:{last.decode()}")
+            found.append((row1, col1, row2, col2))
+    return found
+
+
+def _fill_merged(grid, ranges):
+    """Every cell of a merged range gets its first cell's value (a region written once
+    beside several projects counts for each of them); openpyxl reads the others as empty."""
+    if not ranges:
+        return
+    rows = {number: values for number, values in grid}
+    for row1, col1, row2, col2 in ranges:
+        first = rows.get(row1)
+        if first is None or col1 > len(first):
+            continue
+        value = first[col1 - 1]
+        for number in range(row1, row2 + 1):
+            values = rows.get(number)
+            if values is None:
+                continue
+            for column in range(col1, col2 + 1):
+                if (number, column) == (row1, col1):
+                    continue
+                while len(values) < column:
+                    values.append(None)
+                values[column - 1] = value
 
 
 def _sheet_with(book, key_header):
