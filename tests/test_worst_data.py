@@ -223,6 +223,7 @@ def build_world():
             (JobKind.PUBLISH, JobState.DONE),
             (JobKind.EXPORT, JobState.RUNNING),
             (JobKind.EXPORT, JobState.FAILED),
+            (JobKind.BULK, JobState.DONE),
         ):
             with_file = kind == JobKind.EXPORT and state == JobState.DONE
             job = Job.objects.create(
@@ -237,6 +238,10 @@ def build_world():
                 content_type="text/csv; charset=utf-8",
                 result_url="/reports/monthly/" if kind == JobKind.PUBLISH else "",
                 error="失败" if state == JobState.FAILED else "",
+                # a bulk change's result as nothing writes it (tracker.bulk.summary)
+                params={"result": {"refused": [["A-1"], 5, ["A", "名", "原因"]], "applied": "x"}}
+                if kind == JobKind.BULK
+                else {},
             )
             if with_file:  # as a worker stores it
                 JobFilePart.objects.create(job=job, attempt=0, number=0, data=b"code\n")
