@@ -186,7 +186,9 @@ class Lookups:
         self.enterprises = {e.name: e for e in enterprises}
         self.by_credit = {e.credit_code: e for e in enterprises if e.credit_code}
         self.people = {}
-        for person in permissions.commissioners(User.objects.all()):
+        # select_related: an unnamed account is shown by its role, region and chain.
+        people = permissions.commissioners(User.objects.select_related("region", "chain"))
+        for person in people:
             for shown in {person.display(), person.display(with_unit=True)}:
                 self.people.setdefault(shown, []).append(person)
 
