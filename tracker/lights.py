@@ -64,6 +64,7 @@ from django.db import models
 from django.db.models import (
     Case,
     DecimalField,
+    Expression,
     ExpressionWrapper,
     F,
     Func,
@@ -76,7 +77,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .asof import InvestmentAsOf, InvestmentBeforeYear, StageAsOf, side_column
+from .asof import InvestmentAsOf, InvestmentBeforeYear, SideColumn, StageAsOf, side_column
 from .choices import Light, Stage
 from .money import MONEY
 
@@ -133,10 +134,168 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
     from the latest weekly dispatch of a week that began on or before ``today`` (0 when
     none) instead of the project's current figure, so a past day's lights stay as they were
     whatever is reported later.
+
+    The rules are built as ORM expressions (``_lights_in_orm``) and compiled to SQL once per
+    process for each key — the day, whether the investment light applies, where the figure
+    comes from, the thresholds in force and the database vendor — then reused: building and
+    compiling the 38 kB of SQL was a fifth of a list page (issue 10). Each annotation here is
+    a ``_Compiled`` expression that writes that SQL for the aliases of the query it is in.
     """
     if not isinstance(today, datetime.date) or isinstance(today, datetime.datetime):
         raise TypeError("annotate_lights needs a date for today")
-    yellow_days, red_days, yellow_points, red_points = _thresholds()
+    key = (
+        queryset.model._meta.label,
+        today,
+        bool(investment_from_dispatch),
+        invest_light_applies(today, plan_year=plan_year),
+        _thresholds(),
+    )
+    template = _template(key)
+    qs, stage = side_column(queryset, StageAsOf(today))
+    qs, baseline = side_column(qs, InvestmentBeforeYear(today.year))
+    if investment_from_dispatch:
+        qs, done = side_column(qs, InvestmentAsOf(today))
+    else:
+        done = F("completed_investment")
+    qs = qs.annotate(
+        lights_as_of=Value(today, output_field=models.DateField()),
+        lights_done=ExpressionWrapper(done, output_field=MONEY),
+        lights_stage=Coalesce(stage, F("stage"), output_field=models.CharField()),
+        lights_baseline=baseline,
+    )
+    # The columns the compiled SQL reads: the project's row and the as-of joins.
+    inputs = [F("pk"), _side_column(stage), _side_column(baseline)]
+    inputs.append(_side_column(done) if investment_from_dispatch else F("pk"))
+    return qs.annotate(
+        **{
+            name: _Compiled(template, name, *inputs, output_field=template.output_fields[name])
+            for name in _LIGHT_VALUES
+        }
+    )
+
+
+# The annotations compiled once per key (the four inputs above stay plain expressions).
+_LIGHT_VALUES = (
+    "start_days_late",
+    "invest_progress",
+    "invest_expected_pct",
+    "invest_actual_pct",
+    "start_light",
+    "invest_light",
+    "invest_points_behind",
+    "light",
+    "light_rank",
+)
+# Stand-ins for the aliases in the compiled SQL: the project's table, the stage-as-of join,
+# the baseline join and the as-of investment join. They cannot occur in SQL otherwise.
+_TOKENS = ("\x00lights-project\x00", "\x00lights-stage\x00", "\x00lights-baseline\x00")
+_TOKENS += ("\x00lights-done\x00",)
+_TEMPLATES = {}
+_TEMPLATES_KEPT = 64  # days × options; the oldest is dropped beyond this
+
+
+class _Template:
+    """The lights of one key as ORM expressions on a query of their own, and their SQL per
+    (vendor, annotation) once compiled. Only an optimisation: nothing outside this process
+    reads it, and every input of the SQL (day, options, thresholds) is in the key."""
+
+    def __init__(self, key):
+        from django.apps import apps  # the model by its label: lights load before the models
+
+        label, today, from_dispatch, applies, thresholds = key
+        queryset = _lights_in_orm(
+            models.QuerySet(model=apps.get_model(label)),
+            today=today,
+            investment_from_dispatch=from_dispatch,
+            applies=applies,
+            thresholds=thresholds,
+        )
+        self.query = queryset.query
+        annotations = self.query.annotations
+        self.output_fields = {name: annotations[name].output_field for name in _LIGHT_VALUES}
+        aliases = [self.query.get_initial_alias()]
+        aliases += [
+            _side_column(annotations["lights_stage"]).alias,
+            _side_column(annotations["lights_baseline"]).alias,
+        ]
+        if from_dispatch:
+            aliases.append(_side_column(annotations["lights_done"]).alias)
+        self.tokens = dict(zip(aliases, _TOKENS, strict=False))
+        self.sql = {}
+
+    def compiled(self, name, connection):
+        found = self.sql.get((connection.vendor, name))
+        if found is None:
+            compiler = self.query.get_compiler(connection=connection)
+            quote, tokens = compiler.quote_name_unless_alias, self.tokens
+            compiler.quote_name_unless_alias = lambda alias: tokens.get(alias) or quote(alias)
+            sql, params = compiler.compile(self.query.annotations[name])
+            found = self.sql[(connection.vendor, name)] = (sql, tuple(params))
+        return found
+
+
+def _template(key):
+    template = _TEMPLATES.get(key)
+    if template is None:
+        while len(_TEMPLATES) >= _TEMPLATES_KEPT:
+            _TEMPLATES.pop(next(iter(_TEMPLATES)))
+        template = _TEMPLATES[key] = _Template(key)
+    return template
+
+
+def _side_column(expression):
+    """The ``SideColumn`` an as-of value is read from (inside its ``Coalesce``, if any)."""
+    stack = [expression]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, SideColumn):
+            return node
+        stack += node.get_source_expressions()
+    raise ValueError(f"no as-of column in {expression!r}")
+
+
+class _Compiled(Expression):
+    """One light annotation: the template's SQL for ``name`` with the aliases of this query.
+
+    Its source expressions are the columns that SQL reads (the project's primary key and
+    the as-of join columns), so the query keeps those joins (``asof._used``) and relabelling
+    (a subquery's U0) moves them; ``as_sql`` writes the current aliases for the stand-ins."""
+
+    def __init__(self, template, name, *inputs, output_field):
+        super().__init__(output_field=output_field)
+        self.template, self.name, self.inputs = template, name, list(inputs)
+
+    def __repr__(self):
+        return f"{self.__class__.__name__}({self.name})"
+
+    def get_source_expressions(self):
+        return self.inputs
+
+    def set_source_expressions(self, exprs):
+        self.inputs = list(exprs)
+
+    @property
+    def identity(self):
+        return (self.__class__, id(self.template), self.name, *(e.identity for e in self.inputs))
+
+    def __eq__(self, other):
+        return isinstance(other, _Compiled) and self.identity == other.identity
+
+    def __hash__(self):
+        return hash(self.identity)
+
+    def as_sql(self, compiler, connection):
+        sql, params = self.template.compiled(self.name, connection)
+        for token, column in zip(_TOKENS, self.inputs, strict=False):
+            sql = sql.replace(token, compiler.quote_name_unless_alias(column.alias))
+        return sql, list(params)
+
+
+def _lights_in_orm(queryset, *, today, investment_from_dispatch, applies, thresholds):
+    """The rules of the module doc as ORM expressions: ``queryset`` annotated with every
+    light value (``_LIGHT_VALUES`` and the four inputs). The one definition of the rules;
+    ``annotate_lights`` compiles it once per key (``_Compiled``)."""
+    yellow_days, red_days, yellow_points, red_points = thresholds
     expected = expected_percent(today)
 
     not_started = Q(actual_start_on__isnull=True) | Q(actual_start_on__gt=today)
@@ -161,7 +320,7 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
         & not_started
         & ~Q(lights_stage=Stage.TERMINATED)
     )
-    if invest_light_applies(today, plan_year=plan_year):
+    if applies:
         invest_applies = (
             Q(actual_start_on__lte=today, annual_planned_investment__gt=0)
             & not_producing
