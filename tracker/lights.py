@@ -151,6 +151,21 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
         _thresholds(),
     )
     template = _template(key)
+    qs, stage, baseline, done = _inputs(queryset, today, investment_from_dispatch)
+    # The columns the compiled SQL reads: the project's row and the as-of joins.
+    inputs = [F("pk"), _side_column(stage), _side_column(baseline)]
+    inputs.append(_side_column(done) if investment_from_dispatch else F("pk"))
+    return qs.annotate(
+        **{
+            name: _Compiled(template, name, *inputs, output_field=template.output_fields[name])
+            for name in _LIGHT_VALUES
+        }
+    )
+
+
+def _inputs(queryset, today, investment_from_dispatch):
+    """The four inputs of the rules (the day, the completed figure, the stage as of the day,
+    the figure before the year), as annotations: one join per as-of value."""
     qs, stage = side_column(queryset, StageAsOf(today))
     qs, baseline = side_column(qs, InvestmentBeforeYear(today.year))
     if investment_from_dispatch:
@@ -163,15 +178,7 @@ def annotate_lights(queryset, *, today, investment_from_dispatch=False, plan_yea
         lights_stage=Coalesce(stage, F("stage"), output_field=models.CharField()),
         lights_baseline=baseline,
     )
-    # The columns the compiled SQL reads: the project's row and the as-of joins.
-    inputs = [F("pk"), _side_column(stage), _side_column(baseline)]
-    inputs.append(_side_column(done) if investment_from_dispatch else F("pk"))
-    return qs.annotate(
-        **{
-            name: _Compiled(template, name, *inputs, output_field=template.output_fields[name])
-            for name in _LIGHT_VALUES
-        }
-    )
+    return qs, stage, baseline, done
 
 
 # The annotations compiled once per key (the four inputs above stay plain expressions).
@@ -303,18 +310,7 @@ def _lights_in_orm(queryset, *, today, investment_from_dispatch, applies, thresh
 
     # Each as-of value is one join of the query (tracker/asof.py), computed once per row
     # however many of the rules below refer to it.
-    qs, stage = side_column(queryset, StageAsOf(today))
-    qs, baseline = side_column(qs, InvestmentBeforeYear(today.year))
-    if investment_from_dispatch:
-        qs, done = side_column(qs, InvestmentAsOf(today))
-    else:
-        done = F("completed_investment")
-    qs = qs.annotate(
-        lights_as_of=Value(today, output_field=models.DateField()),
-        lights_done=ExpressionWrapper(done, output_field=MONEY),
-        lights_stage=Coalesce(stage, F("stage"), output_field=models.CharField()),
-        lights_baseline=baseline,
-    )
+    qs, *_ = _inputs(queryset, today, investment_from_dispatch)
     start_applies = (
         Q(planned_start_on__isnull=False, planned_start_on__lt=today)
         & not_started
