@@ -9,6 +9,7 @@ import pytest
 from django.test.utils import override_settings
 
 from tests import factories as f
+from tests.test_lights import lit
 from tracker.choices import Stage
 from tracker.lights import annotate_lights
 from tracker.models import Project
@@ -17,7 +18,7 @@ D = datetime.date
 
 
 def light_of(project, today, **kw):
-    return annotate_lights(Project.objects.filter(pk=project.pk), today=today, **kw).get().light
+    return lit(project, today, **kw).light
 
 
 @pytest.mark.django_db
