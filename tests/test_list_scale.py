@@ -302,3 +302,23 @@ def test_the_inspection_list_reads_a_deep_page_from_the_nearer_end(manager):
         start = (page - 1) * PER_PAGE
         rows = response.context["table"].page.object_list
         assert [row.record.pk for row in rows] == expected[start : start + PER_PAGE]
+
+
+@pytest.mark.postgres
+def test_a_deep_pages_ids_are_read_from_the_index_alone(manager):
+    """The default order's page of ids is an index-only scan on PostgreSQL: the skipped rows
+    of a deep page's OFFSET are index entries, never table rows (migration 0015; page 1000 of
+    100,000 projects took 155 ms of SQL by the table and 9 ms by the index). The planner is
+    told the table is large (no sequential scan, no sort), as it is at that scale."""
+    if connection.vendor != "postgresql":
+        pytest.skip("covering indexes are PostgreSQL's (SQLite has none)")
+    _book()
+    _response, sql = _get(manager, LIST, {"region": "", "per_page": PER_PAGE, "page": 2})
+    ids = [query for query in sql if OFFSET.search(query) and "tracker_stagechange" not in query]
+    assert len(ids) == 1, ids
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {ids[0]}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert re.search(r"Index Only Scan (Backward )?using project_signed_code_id_idx", plan), plan

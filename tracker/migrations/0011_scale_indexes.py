@@ -11,41 +11,9 @@ migration again.
 the sort by stage and replaces ``project_stage_idx``.
 """
 
-from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db import migrations, models
-from django.db.migrations.operations import AddIndex, RemoveIndex
 
-
-def _live(schema_editor):
-    return schema_editor.connection.vendor == "postgresql"
-
-
-class AddIndexLive(AddIndexConcurrently):
-    """AddIndex, concurrently where the database can."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if _live(schema_editor):
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        return AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if _live(schema_editor):
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        return AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
-
-
-class RemoveIndexLive(RemoveIndexConcurrently):
-    """RemoveIndex, concurrently where the database can."""
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if _live(schema_editor):
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        return RemoveIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if _live(schema_editor):
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        return RemoveIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+from tracker.migration_ops import AddIndexLive, RemoveIndexLive
 
 
 class Migration(migrations.Migration):
