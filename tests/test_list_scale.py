@@ -21,6 +21,7 @@ from tests import factories
 from tracker.choices import ProblemStatus, Role, Stage
 from tracker.lights import annotate_lights
 from tracker.models import Inspection, Problem, Project, StageChange, WeeklyDispatch
+from tracker.tables import PageData
 
 pytestmark = pytest.mark.django_db
 
@@ -135,6 +136,46 @@ def test_every_page_of_every_sort_is_the_full_orders_slice(manager, column):
             )
             start = (page - 1) * PER_PAGE
             assert _page_codes(response) == expected[start : start + PER_PAGE], (sort, page)
+
+
+def _order_clause(query):
+    """The outermost query's ORDER BY … (up to its LIMIT), "" for a query without one."""
+    if " ORDER BY " not in query.upper():
+        return ""
+    tail = query[query.upper().rindex(" ORDER BY ") :]
+    return tail[: tail.upper().rindex(" LIMIT ")]
+
+
+@pytest.mark.parametrize("sort", ["light", "-light"])
+def test_the_ends_of_the_light_order_are_read_band_by_band(manager, sort):
+    """Near either end, a page sorted by light reads each colour's ids in the rest of the
+    order (the id), each query stopping at the rows the page needs: no query orders the set
+    by the light, which would compute the lights of every row (1.9 s at 100,341 projects,
+    against 33 ms for page 1 read by bands). The rows are the full order's slice (above)."""
+    _book()
+    for page in (1, 3):
+        _response, sql = _get(
+            manager, LIST, {"region": "", "sort": sort, "per_page": PER_PAGE, "page": page}
+        )
+        paged = [query for query in sql if LIMIT.search(query) and LIGHT_TABLES[0] in query]
+        assert paged, "the bands' ids are read with LIMIT, by the light"
+        for query in paged:
+            assert "CASE" not in _order_clause(query).upper(), (page, _order_clause(query))
+
+
+def test_a_deep_page_sorted_by_light_is_the_full_orders_slice(manager, monkeypatch):
+    """Deeper than BANDED_ROWS from the nearer end, a page is read in one ordered query."""
+    _book()
+    monkeypatch.setattr(PageData, "BANDED_ROWS", 0)
+    for sort, terms in (("light", SORTS["light"]), ("-light", _reversed(SORTS["light"]))):
+        expected = _expected(terms)
+        for page in (1, 2, 3):
+            response, sql = _get(
+                manager, LIST, {"region": "", "sort": sort, "per_page": PER_PAGE, "page": page}
+            )
+            start = (page - 1) * PER_PAGE
+            assert _page_codes(response) == expected[start : start + PER_PAGE], (sort, page)
+            assert any("CASE" in _order_clause(q).upper() for q in sql if LIMIT.search(q))
 
 
 def test_the_default_order_and_a_filtered_set_read_from_either_end(manager):

@@ -74,13 +74,26 @@ class PageData(TableQuerysetData):
     ``count`` is the size of the set when the view knows it already (the footer's totals
     query counts it), so the paginator does not count a second time. ``prepare_order``
     maps a column to a function that annotates what sorting by it needs (the light).
+
+    ``bands`` maps an annotation that takes a few values and costs a computation per row
+    (``light_rank``: 0, 1, 2) to those values in ascending order. A page near either end of
+    an order led by it is read band by band (``_banded_ids``): the rows of the first band
+    in the rest of the order, then the next band's, each query stopping as soon as it has
+    the rows the page needs, so page 1 sorted by light computes the lights of the rows it
+    scans (about a thousand of 100,341 projects), not of the whole set. Deeper than
+    ``BANDED_ROWS`` rows from the nearer end the page is read in one ordered query.
     """
 
-    def __init__(self, data, *, count=None, rows=None, prepare_order=None):
+    # How far from the nearer end a page is still read band by band: each band's query
+    # reads at most this many ids and a page's rows.
+    BANDED_ROWS = 1000
+
+    def __init__(self, data, *, count=None, rows=None, prepare_order=None, bands=None):
         super().__init__(data)
         self._length = count
         self.rows = rows
         self.prepare_order = prepare_order or {}
+        self.bands = bands or {}
 
     def order_by(self, aliases):
         for alias in aliases:
@@ -99,13 +112,18 @@ class PageData(TableQuerysetData):
         ordered = total_order(self.data)
         from_end = count - stop < start
         if from_end:
-            ordered = ordered.reverse()[count - stop : count - start]
-        else:
+            ordered, start, stop = ordered.reverse(), count - stop, count - start
+        ids = self._banded_ids(ordered, start, stop)
+        if ids is None:
             ordered = ordered[start:stop]
-        if self.rows is None:
-            page = list(ordered)
+            if self.rows is None:
+                page = list(ordered)
+                return page[::-1] if from_end else page
+            ids = list(ordered.values_list("pk", flat=True))
+        elif self.rows is None:
+            found = {row.pk: row for row in self.data.filter(pk__in=ids)} if ids else {}
+            page = [found[pk] for pk in ids if pk in found]
             return page[::-1] if from_end else page
-        ids = list(ordered.values_list("pk", flat=True))
         if from_end:
             ids.reverse()
         by_pk = {row.pk: row for row in self.rows(ids)} if ids else {}
@@ -114,6 +132,30 @@ class PageData(TableQuerysetData):
 
     def __iter__(self):
         return iter(self[0 : len(self)])
+
+    def _banded_ids(self, ordered, start, stop):
+        """The ids of rows ``start:stop`` of ``ordered`` read band by band (see the class),
+        or None when its order is not led by a banded annotation or the page is too deep."""
+        terms = list(ordered.query.order_by)
+        name, descending = _term_name(terms[0]) if terms else (None, False)
+        values = self.bands.get(name)
+        if values is None or start >= self.BANDED_ROWS:
+            return None
+        if not ordered.query.standard_ordering:  # reverse() flips the terms when compiled
+            descending = not descending
+        rest = ordered.order_by(*terms[1:])
+        ids, skip, need = [], start, stop - start
+        for value in reversed(values) if descending else values:
+            # The band's ids up to the page's last row; fewer than ``skip`` means the page
+            # begins after this band, which is then that much nearer.
+            found = list(rest.filter(**{name: value}).values_list("pk", flat=True)[: skip + need])
+            taken = found[skip : skip + need]
+            ids += taken
+            skip = max(0, skip - len(found))
+            need -= len(taken)
+            if not need:
+                break
+        return ids
 
 
 _SIGNATURES = {}

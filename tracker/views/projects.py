@@ -15,7 +15,7 @@ from ..choices import ListName
 from ..exports import csv_response, xlsx_response
 from ..filters import ProjectFilterSet
 from ..forms import ProjectForm
-from ..lights import annotate_lights, expected_percent, light_reasons
+from ..lights import RANK, annotate_lights, expected_percent, light_reasons
 from ..locking import Conflict
 from ..models import Project, StageChange
 from ..money import wan, yi
@@ -76,6 +76,7 @@ class ProjectListView(FilteredListView):
             count=self.totals["count"],
             rows=self.page_rows,
             prepare_order={"light": self.with_lights},
+            bands={"light_rank": sorted(RANK.values())},
         )
 
     def get_table_kwargs(self):
