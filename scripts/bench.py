@@ -23,6 +23,7 @@ Knobs (environment): BENCH_DATABASE_URL (the scale database; the seed's is the s
 size), BENCH_PROJECTS (100000), BENCH_WEEKS (52), BENCH_ROUNDS (3), BENCH_SECONDS (2),
 BENCH_THREADS (3), BENCH_TIMEOUT (gunicorn's, 300 s), BENCH_SIZES (``seed,scale``),
 BENCH_PAGES and BENCH_SKIP (comma-separated parts of page names to keep or leave out),
+BENCH_EXPORTS (0 leaves the exports out),
 BENCH_PORT (8350).
 """
 
@@ -729,8 +730,10 @@ def bench_size(size, url, port):
         stop(process)
     log(f"[{size}] queries and EXPLAIN …")
     counted = inproc(url, "queries", {"pages": info["pages"]})
-    log(f"[{size}] exports …")
-    exports = bench_exports(url)
+    exports = {}
+    if os.environ.get("BENCH_EXPORTS", "1") != "0":
+        log(f"[{size}] exports …")
+        exports = bench_exports(url)
     return {
         "info": info,
         "results": results,
