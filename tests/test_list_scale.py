@@ -124,8 +124,13 @@ def _pages(count):
 # --- the rows and their order -----------------------------------------------------------------
 
 
+@pytest.mark.parametrize("banded_from", [0, PageData.BANDED_FROM])
 @pytest.mark.parametrize("column", sorted(SORTS))
-def test_every_page_of_every_sort_is_the_full_orders_slice(manager, column):
+def test_every_page_of_every_sort_is_the_full_orders_slice(
+    manager, column, banded_from, monkeypatch
+):
+    """With the light sort read band by band (BANDED_FROM 0) and in one query."""
+    monkeypatch.setattr(PageData, "BANDED_FROM", banded_from)
     _book()
     for sort, terms in ((column, SORTS[column]), (f"-{column}", _reversed(SORTS[column]))):
         expected = _expected(terms)
@@ -147,12 +152,14 @@ def _order_clause(query):
 
 
 @pytest.mark.parametrize("sort", ["light", "-light"])
-def test_the_ends_of_the_light_order_are_read_band_by_band(manager, sort):
+def test_the_ends_of_the_light_order_are_read_band_by_band(manager, sort, monkeypatch):
     """Near either end, a page sorted by light reads each colour's ids in the rest of the
     order (the id), each query stopping at the rows the page needs: no query orders the set
     by the light, which would compute the lights of every row (1.9 s at 100,341 projects,
-    against 33 ms for page 1 read by bands). The rows are the full order's slice (above)."""
+    against 33 ms for page 1 read by bands). The rows are the full order's slice (above).
+    A set this small is read in one query unless BANDED_FROM says otherwise."""
     _book()
+    monkeypatch.setattr(PageData, "BANDED_FROM", 0)
     for page in (1, 3):
         _response, sql = _get(
             manager, LIST, {"region": "", "sort": sort, "per_page": PER_PAGE, "page": page}

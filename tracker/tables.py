@@ -81,12 +81,17 @@ class PageData(TableQuerysetData):
     in the rest of the order, then the next band's, each query stopping as soon as it has
     the rows the page needs, so page 1 sorted by light computes the lights of the rows it
     scans (about a thousand of 100,341 projects), not of the whole set. Deeper than
-    ``BANDED_ROWS`` rows from the nearer end the page is read in one ordered query.
+    ``BANDED_ROWS`` rows from the nearer end, or in a set of fewer than ``BANDED_FROM``
+    rows, the page is read in one ordered query.
     """
 
     # How far from the nearer end a page is still read band by band: each band's query
     # reads at most this many ids and a page's rows.
     BANDED_ROWS = 1000
+    # A smaller set is read in one ordered query: up to three bands' scans (a band with
+    # fewer rows than the page scans the whole set) cost more than ordering a few thousand
+    # rows by their lights (the 338 projects of 2022: 59 against 19 ms of SQL).
+    BANDED_FROM = 5000
 
     def __init__(self, data, *, count=None, rows=None, prepare_order=None, bands=None):
         super().__init__(data)
@@ -139,7 +144,7 @@ class PageData(TableQuerysetData):
         terms = list(ordered.query.order_by)
         name, descending = _term_name(terms[0]) if terms else (None, False)
         values = self.bands.get(name)
-        if values is None or start >= self.BANDED_ROWS:
+        if values is None or start >= self.BANDED_ROWS or len(self) < self.BANDED_FROM:
             return None
         if not ordered.query.standard_ordering:  # reverse() flips the terms when compiled
             descending = not descending
