@@ -15,29 +15,33 @@ def _live(schema_editor):
     return schema_editor.connection.vendor == "postgresql"
 
 
-class AddIndexLive(AddIndexConcurrently):
+class _LiveWhereTheDatabaseCan:
+    """The concurrent operation on PostgreSQL, ``plain`` (its ordinary form) elsewhere."""
+
+    plain = None
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        run = super().database_forwards if _live(schema_editor) else self._plain_forwards
+        return run(app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        run = super().database_backwards if _live(schema_editor) else self._plain_backwards
+        return run(app_label, schema_editor, from_state, to_state)
+
+    def _plain_forwards(self, *args):
+        return self.plain.database_forwards(self, *args)
+
+    def _plain_backwards(self, *args):
+        return self.plain.database_backwards(self, *args)
+
+
+class AddIndexLive(_LiveWhereTheDatabaseCan, AddIndexConcurrently):
     """AddIndex, concurrently where the database can."""
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if _live(schema_editor):
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        return AddIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if _live(schema_editor):
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        return AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+    plain = AddIndex
 
 
-class RemoveIndexLive(RemoveIndexConcurrently):
+class RemoveIndexLive(_LiveWhereTheDatabaseCan, RemoveIndexConcurrently):
     """RemoveIndex, concurrently where the database can."""
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        if _live(schema_editor):
-            return super().database_forwards(app_label, schema_editor, from_state, to_state)
-        return RemoveIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        if _live(schema_editor):
-            return super().database_backwards(app_label, schema_editor, from_state, to_state)
-        return RemoveIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+    plain = RemoveIndex
