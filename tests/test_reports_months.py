@@ -18,6 +18,8 @@ from django.test.utils import CaptureQueriesContext
 
 from tests import factories as f
 from tracker.choices import Stage
+from tracker.lights import annotate_lights
+from tracker.models import Project
 from tracker.reports.assembly import compute_report
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +87,21 @@ def test_both_months_are_one_grouped_query_over_projects(autumn):
         if 'FROM "tracker_project"' in q["sql"] and "GROUP BY" in q["sql"]
     ]
     assert len(grouped) == 1
+
+
+def test_the_light_is_computed_once_in_the_grouped_query(autumn):
+    """The red and yellow counts come from one light per row (a grouping column), not from
+    two filters that each write the light's SQL out again."""
+    red_before = (D(2022, 10, 31) - datetime.timedelta(days=90)).isoformat()  # the red start rule
+    one_light = str(
+        annotate_lights(Project.objects.all(), today=D(2022, 10, 31)).values("light").query
+    )
+    assert one_light.count(red_before) > 0
+    with CaptureQueriesContext(connection) as queries:
+        compute_report(year=2022, month=10)
+    (grouped,) = [
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "tracker_project"' in q["sql"] and "GROUP BY" in q["sql"]
+    ]
+    assert grouped.count(red_before) == one_light.count(red_before)

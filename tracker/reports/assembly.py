@@ -56,8 +56,7 @@ def _project_aggregates(ctx):
         "ytd_amount": Coalesce(Sum("signed_amount", filter=ytd(ctx)), Value(Decimal(0))),
         "ytd_5020": Count("pk", filter=ytd(ctx) & q_5020()),
         "ytd_billion": Count("pk", filter=ytd(ctx) & q_billion()),
-        "red": Count("pk", filter=Q(light=Light.RED)),
-        "yellow": Count("pk", filter=Q(light=Light.YELLOW)),
+        "lit": Count("pk"),  # the rows of the group: grouped by light too (``_figures``)
     }
     return {**aggregates, **_earlier_project_aggregates(ctx)}
 
@@ -114,11 +113,14 @@ def _figures(*days):
     """For each as-of day of ``days`` (the latest first, tagged apart), {"region": {id: row},
     "chain": {id: row}, "city": row} of raw aggregates as of that day.
 
-    Every project figure is a count or a sum, so one grouped query by (region, chain) gives
-    them all, for all the days: a region's row, a chain's and the city's are sums of its
-    rows, added here. The joins that do not depend on the day (the first stop of the dispatch
-    rate, the figure before the year) are shared. The problems, grouped by region and by
-    chain apart (a problem may have neither), are two small queries more."""
+    Every project figure is a count or a sum, so one grouped query by (region, chain, light
+    as of the latest day) gives them all, for all the days: a region's row, a chain's and the
+    city's are sums of its rows, added here, and the red and yellow counts are the sizes of
+    the red and yellow groups (the light is computed once per row, as a grouping column,
+    where counting it with two filters wrote it out twice). The joins that do not depend on
+    the day (the first stop of the dispatch rate, the figure before the year) are shared.
+    The problems, grouped by region and by chain apart (a problem may have neither), are two
+    small queries more."""
     latest = days[0]
     projects = _project_rows(*days)
     problems = Problem.objects.filter(raised_on__lte=latest.day)
@@ -127,9 +129,14 @@ def _figures(*days):
     )
     problem_aggs = _tagged(days, _problem_aggregates, "raised_on")
     results = [{"region": {}, "chain": {}, "city": {}} for _ctx in days]
-    for row in projects.order_by().values("region_id", "chain_id").annotate(**project_aggs):
-        region_id, chain_id = row.pop("region_id"), row.pop("chain_id")
-        for result, figures in zip(results, _untagged(days, row), strict=True):
+    grouped = projects.order_by().values("region_id", "chain_id", "light")
+    for row in grouped.annotate(**project_aggs):
+        region_id, chain_id, light = row.pop("region_id"), row.pop("chain_id"), row.pop("light")
+        split = _untagged(days, row)
+        lit = split[0].pop("lit")
+        split[0].update(red=lit if light == Light.RED else 0)
+        split[0].update(yellow=lit if light == Light.YELLOW else 0)
+        for result, figures in zip(results, split, strict=True):
             for target in (
                 result["region"].setdefault(region_id, {}),
                 result["chain"].setdefault(chain_id, {}),
@@ -138,6 +145,8 @@ def _figures(*days):
                 _add(target, figures)
     if not results[0]["city"]:  # no project: the figures of an empty aggregate
         empty = _untagged(days, projects.order_by().aggregate(**project_aggs))
+        empty[0].pop("lit")
+        empty[0].update(red=0, yellow=0)
         for result, figures in zip(results, empty, strict=True):
             result["city"] = figures
     for group, field in (("region", "region_id"), ("chain", "chain_id")):
