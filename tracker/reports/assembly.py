@@ -241,26 +241,34 @@ def _ranking_key(row):
     return (*key, row["sort_order"])
 
 
-def _warnings(ctx, *, scope=None, limit=None):
+def _warnings(ctx, *, scope=None, limit=None, regions=None, total=None):
     """The red and yellow projects as of ``ctx.day``, red first, then by region and code:
     all of them (the published JSON, the XLSX), or the first ``limit`` of those in ``scope``
-    (a Project queryset; the page), with how many there are in all: (rows, total)."""
+    (a Project queryset; the page), with how many there are in all: (rows, total).
+
+    ``regions`` (``_first_regions``) with ``total``: the first ``limit`` are red projects of
+    those regions, and ``total`` how many are lit in all; the lights are then computed for
+    those regions' projects only."""
     # the lights and the stage as of the day only: none of the rates' per-row values
     rows = with_report_stage(Project.objects.filter(signed_on__lte=ctx.day), ctx)
+    if regions is not None:
+        rows = rows.filter(region_id__in=regions)
     qs = (
         annotate_lights(rows, today=ctx.day, investment_from_dispatch=True)
-        .filter(light__in=[Light.RED, Light.YELLOW])
+        .filter(light__in=[Light.RED] if regions is not None else [Light.RED, Light.YELLOW])
         .select_related("region", "chain")
         .order_by("-light_rank", "region__sort_order", "region__name", "code")
     )
     if scope is not None:
         qs = qs.filter(pk__in=scope.values("pk"))
-    if limit is not None:  # the total comes with the rows: COUNT(*) OVER () before the LIMIT
+    if regions is not None:
+        qs = qs[:limit]
+    elif limit is not None:  # the total comes with the rows: COUNT(*) OVER () before the LIMIT
         qs = qs.annotate(lit_total=Window(Count("pk")))[:limit]
     stages = dict(Stage.choices)
-    rows, total = [], 0
+    rows, total_seen = [], 0
     for project in qs:
-        total = getattr(project, "lit_total", 0)
+        total_seen = getattr(project, "lit_total", 0)
         project.lights_stage = project.report_stage
         rows.append(
             {
@@ -275,7 +283,24 @@ def _warnings(ctx, *, scope=None, limit=None):
                 "is_sample": project.is_sample,
             }
         )
-    return rows, (len(rows) if limit is None else total)
+    if total is not None:
+        return rows, total
+    return rows, (len(rows) if limit is None else total_seen)
+
+
+def _first_regions(regions, figures, limit):
+    """The ids of the first regions (in ``regions``' order, the list's: sort order, then the
+    unique name) holding the first ``limit`` red projects of the list, from the red counts of
+    ``figures`` (``_figures``); None when fewer than ``limit`` are red in all."""
+    chosen, red = [], 0
+    for region in regions:
+        if red >= limit:
+            break
+        count = (figures["region"].get(region.pk) or {}).get("red") or 0
+        if count:
+            chosen.append(region.pk)
+            red += count
+    return chosen if red >= limit and limit > 0 else None
 
 
 def check_month(year, month, *, today=None):
@@ -353,8 +378,12 @@ def compute_report(*, year, month, warnings_user=None, warnings_limit=None):
         scope = None
         if permissions.rule(warnings_user, permissions.VIEW, "project") != permissions.ALL:
             scope = Project.objects.visible_to(warnings_user)
-        warnings, total = _warnings(ctx, scope=scope, limit=warnings_limit)
         lit = (now["city"].get("red") or 0) + (now["city"].get("yellow") or 0)
+        first = None if scope is not None else _first_regions(regions, now, warnings_limit)
+        if first is None:
+            warnings, total = _warnings(ctx, scope=scope, limit=warnings_limit)
+        else:
+            warnings, total = _warnings(ctx, limit=warnings_limit, regions=first, total=lit)
         bounded = {"warnings_total": total, "warnings_outside": lit - total}
     return {
         "schema": SCHEMA,
