@@ -15,14 +15,15 @@ As-of date
 
 Queries
     ``dashboard_data`` runs a fixed number of queries whatever the number of projects:
-    the years with signings, the headline figures and funnel, signings by month, investment
-    by month, by region (with the warning lights), by chain and the city indicators.
+    the years with signings, the headline figures and funnel with the regions' warning lights
+    (one query grouped by region and light: ``_grouped``), signings by month, investment by
+    month, by chain and the city indicators.
 """
 
 import datetime
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum, Value
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, Sum, Value
 from django.db.models.functions import Coalesce, ExtractMonth
 from django.utils.dates import MONTHS_3
 from django.utils.text import capfirst
@@ -41,6 +42,7 @@ from .querysets import q_5020, q_billion
 from .reports.rates import month_end
 
 ZERO = Decimal(0)
+MONEY_KEYS = {"amount", "invested"}
 MONTHS = range(1, 13)
 
 
@@ -54,13 +56,13 @@ def signed_years(scope):
     return [d.year for d in scope.dates("signed_on", "year", order="DESC")]
 
 
-def headline(cohort, *, as_of):
-    """The year's figures and the stage funnel, in one query.
+def _grouped(cohort, *, as_of, plan_year=None):
+    """The cohort's headline figures and lights by region, in one query: grouped by region,
+    light and whether terminated as of ``as_of`` (the light computed once per row, as a
+    grouping column); the headline is the sum of the rows, a region's its rows' sums.
 
-    ``funnel`` counts, for each main-line stage, the projects that had reached it (or a
-    later main-line stage) by ``as_of``; ``stalled``/``terminated`` are the projects whose
-    stage as of that day is that side state.
-    """
+    The stage as of the day, the furthest stage reached and the investment as of the day are
+    one join each, shared by the headline figures and the lights."""
     aggregates = {
         "count": Count("pk"),
         "amount": Coalesce(Sum("signed_amount"), Value(ZERO), output_field=MONEY),
@@ -72,12 +74,39 @@ def headline(cohort, *, as_of):
     }
     for stage in Stage.main_line():
         aggregates[f"reached_{stage}"] = Count("pk", filter=reached("furthest", stage))
-    row = per_row(
+    rows = per_row(
         cohort,
         stage_as_of=StageAsOf(as_of),
         furthest=FurthestReached(as_of),
         invested_as_of=InvestmentAsOf(as_of),
-    ).aggregate(**aggregates)
+    )
+    rows = annotate_lights(rows, today=as_of, investment_from_dispatch=True, plan_year=plan_year)
+    rows = rows.annotate(
+        lights_terminated=ExpressionWrapper(
+            Q(lights_stage=Stage.TERMINATED), output_field=BooleanField()
+        )
+    )
+    return list(
+        rows.values("region_id", "region__name", "region__sort_order", "light", "lights_terminated")
+        .annotate(**aggregates)
+        .order_by("region__sort_order", "region__name", "region_id")
+    )
+
+
+def headline(cohort, *, as_of):
+    """The year's figures and the stage funnel (one query).
+
+    ``funnel`` counts, for each main-line stage, the projects that had reached it (or a
+    later main-line stage) by ``as_of``; ``stalled``/``terminated`` are the projects whose
+    stage as of that day is that side state.
+    """
+    return _headline(_grouped(cohort, as_of=as_of))
+
+
+def _headline(grouped):
+    keys = ["count", "amount", "count_5020", "count_billion", "stalled", "terminated"]
+    keys += ["invested", *(f"reached_{stage}" for stage in Stage.main_line())]
+    row = {key: sum((r[key] for r in grouped), ZERO if key in MONEY_KEYS else 0) for key in keys}
     return {
         "count": row["count"],
         "amount": row["amount"],
@@ -153,33 +182,34 @@ def by_region(cohort, *, as_of, plan_year=None):
     carry no light). The investment light applies only when ``as_of`` is in ``plan_year``
     (default: the current year), the year of the projects' annual plans.
     """
-    live = ~Q(lights_stage=Stage.TERMINATED)
-    rows = (
-        annotate_lights(cohort, today=as_of, investment_from_dispatch=True, plan_year=plan_year)
-        .values("region_id", "region__name", "region__sort_order")
-        .annotate(
-            count=Count("pk"),
-            amount=Sum("signed_amount"),
-            red=Count("pk", filter=live & Q(light=Light.RED)),
-            yellow=Count("pk", filter=live & Q(light=Light.YELLOW)),
-            green=Count("pk", filter=live & Q(light=Light.GREEN)),
-            terminated=Count("pk", filter=~live),
+    return _regions(_grouped(cohort, as_of=as_of, plan_year=plan_year))
+
+
+def _regions(grouped):
+    regions = {}
+    for r in grouped:  # in region order
+        region = regions.setdefault(
+            r["region_id"],
+            {
+                "region_id": r["region_id"],
+                "name": r["region__name"],
+                "count": 0,
+                "amount": None,
+                "red": 0,
+                "yellow": 0,
+                "green": 0,
+                "terminated": 0,
+            },
         )
-        .order_by("region__sort_order", "region__name")
-    )
-    return [
-        {
-            "region_id": r["region_id"],
-            "name": r["region__name"],
-            "count": r["count"],
-            "amount_yi": yi(r["amount"]),
-            "red": r["red"],
-            "yellow": r["yellow"],
-            "green": r["green"],
-            "terminated": r["terminated"],
-        }
-        for r in rows
-    ]
+        region["count"] += r["count"]
+        region["amount"] = r["amount"] + (region["amount"] or ZERO)
+        if r["lights_terminated"]:
+            region["terminated"] += r["count"]
+        else:
+            region[r["light"]] += r["count"]
+    for region in regions.values():
+        region["amount_yi"] = yi(region.pop("amount"))
+    return list(regions.values())
 
 
 def by_chain(cohort):
@@ -220,13 +250,14 @@ def dashboard_data(scope, *, year, today):
     """Everything the dashboard shows for ``year`` over ``scope`` (fixed number of queries)."""
     cohort = scope.signed_in(year).order_by()
     as_of = as_of_for(year, today)
+    grouped = _grouped(cohort, as_of=as_of, plan_year=today.year)
     return {
         "year": year,
         "as_of": as_of,
-        "headline": headline(cohort, as_of=as_of),
+        "headline": _headline(grouped),
         "signing": signing_by_month(cohort),
         "investment": investment_by_month(cohort, year=year, today=today),
-        "regions": by_region(cohort, as_of=as_of, plan_year=today.year),
+        "regions": _regions(grouped),
         "invest_light": invest_light_applies(as_of, plan_year=today.year),
         "lights_note": INVEST_LIGHT_NOTE,
         "chains": by_chain(cohort),

@@ -69,10 +69,14 @@ Publishing
     the next number (a few times), so both end up as distinct versions.
 
 Queries
-    A report costs a fixed number of queries whatever the number of projects: per as-of day
-    one grouped query over projects per grouping (region, chain, city) and one over problems
-    per grouping, for this month and last month, one for the red/yellow list and two for the
-    region and chain names.  The dispatch rate's reports due and on time are two
-    numbers per project computed from its week range (see ``_timeliness_aliases``), so the
-    SQL does not grow with the number of weeks either.
+    A report costs a fixed number of queries whatever the number of projects: one grouped
+    query over projects by (region, chain, light) for this month and last month together
+    (last month's rates annotated on the same rows under a tag, ``AsOf.tag``, and counted over
+    the projects signed by its own last day, ``rates.within``; the joins that do not depend
+    on the day are shared), two over problems by region and by chain and one for the city,
+    one for the red/yellow list and two for the region and chain names. The dispatch rate's
+    reports due and on time are two numbers per project computed from its week range (see
+    ``_timeliness_aliases``), so the SQL does not grow with the number of weeks either. The
+    page's bounded list (``REPORT_WARNINGS_ON_PAGE``) reads, for a reader who sees every
+    project, only the regions holding its first red projects (from the grouped counts).
 """

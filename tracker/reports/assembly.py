@@ -26,6 +26,8 @@ from .rates import (
     ranking_text,
     rate_rows,
     rate_value,
+    with_report_stage,
+    within,
     ytd,
 )
 
@@ -36,23 +38,33 @@ class ReportMonthError(ValueError):
     """A month that cannot be reported; ``str()`` is the message to show."""
 
 
-def _project_rows(ctx):
-    """``rate_rows`` with the warning lights as of ``ctx.day`` (the report's tables)."""
-    return annotate_lights(rate_rows(ctx), today=ctx.day, investment_from_dispatch=True)
+def _project_rows(ctx, *earlier):
+    """``rate_rows`` with the warning lights as of ``ctx.day`` (the report's tables), with the
+    rates' values as of each of the ``earlier`` days too (tagged ``AsOf``s) on the same rows."""
+    rows = annotate_lights(rate_rows(ctx), today=ctx.day, investment_from_dispatch=True)
+    for other in earlier:
+        rows = rate_rows(other, rows)
+    return rows
 
 
 def _project_aggregates(ctx):
+    """The project figures of the report as of ``ctx.day``."""
     month = Q(signed_on__gte=ctx.month_start, signed_on__lte=ctx.day)
     aggregates = {
         "month_count": Count("pk", filter=month),
         "month_amount": Coalesce(Sum("signed_amount", filter=month), Value(Decimal(0))),
-        "ytd_count": Count("pk", filter=ytd(ctx)),
         "ytd_amount": Coalesce(Sum("signed_amount", filter=ytd(ctx)), Value(Decimal(0))),
         "ytd_5020": Count("pk", filter=ytd(ctx) & q_5020()),
         "ytd_billion": Count("pk", filter=ytd(ctx) & q_billion()),
-        "red": Count("pk", filter=Q(light=Light.RED)),
-        "yellow": Count("pk", filter=Q(light=Light.YELLOW)),
+        "lit": Count("pk"),  # the rows of the group: grouped by light too (``_figures``)
     }
+    return {**aggregates, **_earlier_project_aggregates(ctx)}
+
+
+def _earlier_project_aggregates(ctx):
+    """The project figures an earlier day's report gives this one (``_row``'s ``previous``):
+    the rates, for their change from last month, and the count for its change."""
+    aggregates = {"ytd_count": Count("pk", filter=ytd(ctx))}
     for rate in RATES:
         if rate.source == "projects":
             aggregates[f"{rate.key}_num"] = rate.numerator(ctx)
@@ -69,39 +81,88 @@ def _problem_aggregates(ctx):
     return aggregates
 
 
-def _figures(ctx):
-    """{"region": {id: row}, "chain": {id: row}, "city": row} of raw aggregates as of ctx.day.
+def _tagged(days, aggregates, field, earlier_aggregates=None):
+    """The aggregates of every as-of day in ``days`` (the latest first; ``earlier_aggregates``
+    for the others, if given) under their tagged names, an earlier day's counted over the
+    rows whose ``field`` is on or before it."""
+    result = {}
+    for ctx in days:
+        if ctx is days[0] or earlier_aggregates is None:
+            chosen = aggregates(ctx)
+        else:
+            chosen = earlier_aggregates(ctx)
+        for key, expression in chosen.items():
+            if ctx.day < days[0].day:
+                expression = within(expression, Q(**{f"{field}__lte": ctx.day}))
+            result[ctx.name(key)] = expression
+    return result
 
-    Every project figure is a count or a sum, so one grouped query by (region, chain) gives
-    them all: a region's row, a chain's and the city's are sums of its rows, added here. The
-    problems, grouped by region and by chain apart (a problem may have neither), are two
+
+def _untagged(days, row):
+    """A row of ``_tagged`` aggregates as one {key: value} per day."""
+    split = [{} for _ctx in days]
+    for name, value in row.items():
+        for position, ctx in reversed(list(enumerate(days))):  # the longest tag first
+            if name.startswith(ctx.tag):
+                split[position][name[len(ctx.tag) :]] = value
+                break
+    return split
+
+
+def _figures(*days):
+    """For each as-of day of ``days`` (the latest first, tagged apart), {"region": {id: row},
+    "chain": {id: row}, "city": row} of raw aggregates as of that day.
+
+    Every project figure is a count or a sum, so one grouped query by (region, chain, light
+    as of the latest day) gives them all, for all the days: a region's row, a chain's and the
+    city's are sums of its rows, added here, and the red and yellow counts are the sizes of
+    the red and yellow groups (the light is computed once per row, as a grouping column,
+    where counting it with two filters wrote it out twice). The joins that do not depend on
+    the day (the first stop of the dispatch rate, the figure before the year) are shared.
+    The problems, grouped by region and by chain apart (a problem may have neither), are two
     small queries more."""
-    projects = _project_rows(ctx)
-    problems = Problem.objects.filter(raised_on__lte=ctx.day)
-    project_aggs = _project_aggregates(ctx)
-    problem_aggs = _problem_aggregates(ctx)
-    result = {"region": {}, "chain": {}, "city": {}}
-    for row in projects.order_by().values("region_id", "chain_id").annotate(**project_aggs):
-        region_id, chain_id = row.pop("region_id"), row.pop("chain_id")
-        for target in (
-            result["region"].setdefault(region_id, {}),
-            result["chain"].setdefault(chain_id, {}),
-            result["city"],
-        ):
-            _add(target, row)
-    if not result["city"]:  # no project: the figures of an empty aggregate
-        result["city"] = projects.order_by().aggregate(**project_aggs)
+    latest = days[0]
+    projects = _project_rows(*days)
+    problems = Problem.objects.filter(raised_on__lte=latest.day)
+    project_aggs = _tagged(
+        days, _project_aggregates, "signed_on", earlier_aggregates=_earlier_project_aggregates
+    )
+    problem_aggs = _tagged(days, _problem_aggregates, "raised_on")
+    results = [{"region": {}, "chain": {}, "city": {}} for _ctx in days]
+    grouped = projects.order_by().values("region_id", "chain_id", "light")
+    for row in grouped.annotate(**project_aggs):
+        region_id, chain_id, light = row.pop("region_id"), row.pop("chain_id"), row.pop("light")
+        split = _untagged(days, row)
+        lit = split[0].pop("lit")
+        split[0].update(red=lit if light == Light.RED else 0)
+        split[0].update(yellow=lit if light == Light.YELLOW else 0)
+        for result, figures in zip(results, split, strict=True):
+            for target in (
+                result["region"].setdefault(region_id, {}),
+                result["chain"].setdefault(chain_id, {}),
+                result["city"],
+            ):
+                _add(target, figures)
+    if not results[0]["city"]:  # no project: the figures of an empty aggregate
+        empty = _untagged(days, projects.order_by().aggregate(**project_aggs))
+        empty[0].pop("lit")
+        empty[0].update(red=0, yellow=0)
+        for result, figures in zip(results, empty, strict=True):
+            result["city"] = figures
     for group, field in (("region", "region_id"), ("chain", "chain_id")):
-        rows = result[group]
         for row in (
             problems.filter(**{f"{field}__isnull": False})
             .order_by()
             .values(field)
             .annotate(**problem_aggs)
         ):
-            rows.setdefault(row.pop(field), {}).update(row)
-    result["city"].update(problems.order_by().aggregate(**problem_aggs))
-    return result
+            key = row.pop(field)
+            for result, figures in zip(results, _untagged(days, row), strict=True):
+                result[group].setdefault(key, {}).update(figures)
+    city = _untagged(days, problems.order_by().aggregate(**problem_aggs))
+    for result, figures in zip(results, city, strict=True):
+        result["city"].update(figures)
+    return results
 
 
 def _add(target, row):
@@ -180,24 +241,34 @@ def _ranking_key(row):
     return (*key, row["sort_order"])
 
 
-def _warnings(ctx, *, scope=None, limit=None):
+def _warnings(ctx, *, scope=None, limit=None, regions=None, total=None):
     """The red and yellow projects as of ``ctx.day``, red first, then by region and code:
     all of them (the published JSON, the XLSX), or the first ``limit`` of those in ``scope``
-    (a Project queryset; the page), with how many there are in all: (rows, total)."""
+    (a Project queryset; the page), with how many there are in all: (rows, total).
+
+    ``regions`` (``_first_regions``) with ``total``: the first ``limit`` are red projects of
+    those regions, and ``total`` how many are lit in all; the lights are then computed for
+    those regions' projects only."""
+    # the lights and the stage as of the day only: none of the rates' per-row values
+    rows = with_report_stage(Project.objects.filter(signed_on__lte=ctx.day), ctx)
+    if regions is not None:
+        rows = rows.filter(region_id__in=regions)
     qs = (
-        _project_rows(ctx)
-        .filter(light__in=[Light.RED, Light.YELLOW])
+        annotate_lights(rows, today=ctx.day, investment_from_dispatch=True)
+        .filter(light__in=[Light.RED] if regions is not None else [Light.RED, Light.YELLOW])
         .select_related("region", "chain")
         .order_by("-light_rank", "region__sort_order", "region__name", "code")
     )
     if scope is not None:
         qs = qs.filter(pk__in=scope.values("pk"))
-    if limit is not None:  # the total comes with the rows: COUNT(*) OVER () before the LIMIT
+    if regions is not None:
+        qs = qs[:limit]
+    elif limit is not None:  # the total comes with the rows: COUNT(*) OVER () before the LIMIT
         qs = qs.annotate(lit_total=Window(Count("pk")))[:limit]
     stages = dict(Stage.choices)
-    rows, total = [], 0
+    rows, total_seen = [], 0
     for project in qs:
-        total = getattr(project, "lit_total", 0)
+        total_seen = getattr(project, "lit_total", 0)
         project.lights_stage = project.report_stage
         rows.append(
             {
@@ -212,7 +283,24 @@ def _warnings(ctx, *, scope=None, limit=None):
                 "is_sample": project.is_sample,
             }
         )
-    return rows, (len(rows) if limit is None else total)
+    if total is not None:
+        return rows, total
+    return rows, (len(rows) if limit is None else total_seen)
+
+
+def _first_regions(regions, figures, limit):
+    """The ids of the first regions (in ``regions``' order, the list's: sort order, then the
+    unique name) holding the first ``limit`` red projects of the list, from the red counts of
+    ``figures`` (``_figures``); None when fewer than ``limit`` are red in all."""
+    chosen, red = [], 0
+    for region in regions:
+        if red >= limit:
+            break
+        count = (figures["region"].get(region.pk) or {}).get("red") or 0
+        if count:
+            chosen.append(region.pk)
+            red += count
+    return chosen if red >= limit and limit > 0 else None
 
 
 def check_month(year, month, *, today=None):
@@ -259,8 +347,8 @@ def compute_report(*, year, month, warnings_user=None, warnings_limit=None):
     they are in all (``warnings_for`` reads it).
     """
     ctx = AsOf(month_end(year, month))
-    prev = AsOf(month_end(*previous_month(year, month)))
-    now, before = _figures(ctx), _figures(prev)
+    prev = AsOf(month_end(*previous_month(year, month)), tag="previous_")
+    now, before = _figures(ctx, prev)
     regions = list(Region.objects.order_by("sort_order", "name"))
     chains = list(IndustryChain.objects.order_by("sort_order", "name"))
     region_rows = [
@@ -290,8 +378,12 @@ def compute_report(*, year, month, warnings_user=None, warnings_limit=None):
         scope = None
         if permissions.rule(warnings_user, permissions.VIEW, "project") != permissions.ALL:
             scope = Project.objects.visible_to(warnings_user)
-        warnings, total = _warnings(ctx, scope=scope, limit=warnings_limit)
         lit = (now["city"].get("red") or 0) + (now["city"].get("yellow") or 0)
+        first = None if scope is not None else _first_regions(regions, now, warnings_limit)
+        if first is None:
+            warnings, total = _warnings(ctx, scope=scope, limit=warnings_limit)
+        else:
+            warnings, total = _warnings(ctx, limit=warnings_limit, regions=first, total=lit)
         bounded = {"warnings_total": total, "warnings_outside": lit - total}
     return {
         "schema": SCHEMA,

@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import (
+    Aggregate,
     Count,
     DateField,
     F,
@@ -49,6 +50,13 @@ class AsOf:
 
     day: datetime.date
     start: datetime.date | None = None  # the period's first day; None: the first of D's month
+    # Prefixed to the names of the per-row annotations (``name``), so that the rows of two
+    # as-of days can be annotated in one queryset (this month's report and last month's).
+    tag: str = ""
+
+    def name(self, key):
+        """The annotation ``key`` (``report_stage`` …) of this as-of day's rows."""
+        return f"{self.tag}{key}"
 
     @classmethod
     def year_to(cls, year, *, today):
@@ -103,7 +111,7 @@ def ytd(ctx):
 
 
 def _alive(ctx):
-    return ~Q(report_stage=Stage.TERMINATED)
+    return ~Q(**{ctx.name("report_stage"): Stage.TERMINATED})
 
 
 class _DaysFrom(Func):
@@ -149,13 +157,19 @@ def _timeliness_aliases(qs, ctx):
     """
     weeks = ctx.weeks
     if not weeks:
-        return qs.annotate(due_reports=Value(0), timely_reports=Value(0))
+        return qs.annotate(
+            **{ctx.name("due_reports"): Value(0), ctx.name("timely_reports"): Value(0)}
+        )
     (y0, w0, _s, _e), (y1, w1, _s1, _e1) = weeks[0], weeks[-1]
-    qs, stop = side_column(qs, FirstStop())  # one join, however often due_end is read
+    # one join, however often due_end is read, shared by the as-of days of one queryset
+    qs, stop = side_column(qs, FirstStop())
+    due_stop, due_first, due_end = (ctx.name(key) for key in ("due_stop", "due_first", "due_end"))
+    qs = qs.alias(**{due_stop: Coalesce(stop, Value(ctx.day), output_field=DateField())})
     qs = qs.alias(
-        due_stop=Coalesce(stop, Value(ctx.day), output_field=DateField()),
-        due_first=_week_index(F("signed_on"), ctx, after=0),  # ⌈(signed_on − 6 − s₀) / 7⌉
-        due_end=_week_index(F("due_stop"), ctx, after=7),  # ⌊(stop − s₀) / 7⌋ + 1
+        **{
+            due_first: _week_index(F("signed_on"), ctx, after=0),  # ⌈(signed_on − 6 − s₀) / 7⌉
+            due_end: _week_index(F(due_stop), ctx, after=7),  # ⌊(stop − s₀) / 7⌋ + 1
+        }
     )
     weeks_in_first_year = datetime.date(y0, 12, 28).isocalendar()[1]
     on_time = (
@@ -165,15 +179,17 @@ def _timeliness_aliases(qs, ctx):
         .annotate(
             week_index=(F("iso_year") - y0) * weeks_in_first_year + F("iso_week") - w0,
         )
-        .filter(week_index__gte=OuterRef("due_first"), week_index__lt=OuterRef("due_end"))
+        .filter(week_index__gte=OuterRef(due_first), week_index__lt=OuterRef(due_end))
         .order_by()
         .values("project")
         .annotate(n=Count("pk"))
         .values("n")
     )
     return qs.annotate(
-        due_reports=Greatest(F("due_end") - F("due_first"), Value(0)),
-        timely_reports=Coalesce(Subquery(on_time), Value(0)),
+        **{
+            ctx.name("due_reports"): Greatest(F(due_end) - F(due_first), Value(0)),
+            ctx.name("timely_reports"): Coalesce(Subquery(on_time), Value(0)),
+        }
     )
 
 
@@ -191,7 +207,9 @@ class Rate:
 
 def _timeliness(ctx, *, on_time):
     return Coalesce(
-        Sum("timely_reports" if on_time else "due_reports"), Value(0), output_field=IntegerField()
+        Sum(ctx.name("timely_reports" if on_time else "due_reports")),
+        Value(0),
+        output_field=IntegerField(),
     )
 
 
@@ -211,7 +229,8 @@ RATES = [
         denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count(
-            "pk", filter=ytd(ctx) & reached("report_furthest", Stage.REGISTERED) & _alive(ctx)
+            "pk",
+            filter=ytd(ctx) & reached(ctx.name("report_furthest"), Stage.REGISTERED) & _alive(ctx),
         ),
         denominator=lambda ctx: Count("pk", filter=ytd(ctx)),
     ),
@@ -225,7 +244,8 @@ RATES = [
         denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count(
-            "pk", filter=ytd(ctx) & reached("report_furthest", Stage.STARTED) & _alive(ctx)
+            "pk",
+            filter=ytd(ctx) & reached(ctx.name("report_furthest"), Stage.STARTED) & _alive(ctx),
         ),
         denominator=lambda ctx: Count("pk", filter=ytd(ctx)),
     ),
@@ -239,7 +259,8 @@ RATES = [
         denominator_text=_("projects signed from 1 January to the as-of day"),
         source="projects",
         numerator=lambda ctx: Count(
-            "pk", filter=ytd(ctx) & reached("report_furthest", Stage.PRODUCTION) & _alive(ctx)
+            "pk",
+            filter=ytd(ctx) & reached(ctx.name("report_furthest"), Stage.PRODUCTION) & _alive(ctx),
         ),
         denominator=lambda ctx: Count("pk", filter=ytd(ctx)),
     ),
@@ -254,7 +275,9 @@ RATES = [
         denominator_text=_("sum of the signed amounts of the same projects"),
         source="projects",
         numerator=lambda ctx: Coalesce(
-            Sum("report_investment", filter=ytd(ctx)), Value(Decimal(0)), output_field=MONEY
+            Sum(ctx.name("report_investment"), filter=ytd(ctx)),
+            Value(Decimal(0)),
+            output_field=MONEY,
         ),
         denominator=lambda ctx: Coalesce(
             Sum("signed_amount", filter=ytd(ctx)), Value(Decimal(0)), output_field=MONEY
@@ -321,20 +344,54 @@ def ranking_text():
 
 
 # --- evaluating them ------------------------------------------------------------------------
-def rate_rows(ctx):
+def rate_rows(ctx, queryset=None):
     """Projects signed by ``ctx.day`` with every as-of annotation the RATES read:
     ``report_stage`` (the stage as of the day, signed without history), ``report_furthest``
     (the furthest main-line stage reached by then, ``asof.FurthestReached``: the reached-stage
-    tests), ``report_investment`` and the dispatch rate's two numbers. Each as-of value is one
-    join (tracker/asof.py), computed once per row."""
+    tests), ``report_investment`` and the dispatch rate's two numbers, each name prefixed with
+    ``ctx.tag`` (``AsOf.name``). Each as-of value is one join (tracker/asof.py), computed once
+    per row.
+
+    ``queryset`` (default: the projects signed by ``ctx.day``) is the rows to annotate: the
+    rows of a later day annotated for an earlier one too (``tag`` apart) share the joins that
+    do not depend on the day, and ``within`` counts an aggregate over the earlier day's rows.
+    """
+    if queryset is None:
+        queryset = Project.objects.filter(signed_on__lte=ctx.day)
     qs = per_row(
-        Project.objects.filter(signed_on__lte=ctx.day),
-        report_furthest=FurthestReached(ctx.day),
-        report_investment=InvestmentAsOf(ctx.day),
+        queryset,
+        **{
+            ctx.name("report_furthest"): FurthestReached(ctx.day),
+            ctx.name("report_investment"): InvestmentAsOf(ctx.day),
+        },
     )
-    qs, stage = side_column(qs, StageAsOf(ctx.day))
-    qs = qs.annotate(report_stage=Coalesce(stage, Value(Stage.SIGNED.value)))
-    return _timeliness_aliases(qs, ctx)
+    return _timeliness_aliases(with_report_stage(qs, ctx), ctx)
+
+
+def with_report_stage(queryset, ctx):
+    """``queryset`` annotated with ``report_stage`` (``ctx.tag`` first): the stage as of
+    ``ctx.day`` per the history, signed for a project without one."""
+    qs, stage = side_column(queryset, StageAsOf(ctx.day))
+    return qs.annotate(**{ctx.name("report_stage"): Coalesce(stage, Value(Stage.SIGNED.value))})
+
+
+def within(expression, condition):
+    """``expression`` (an aggregate, or one wrapped in ``Coalesce`` …) counting only the rows
+    that match ``condition`` (a Q), in addition to its own filter: one day's figures among
+    the rows of a later day. A new expression; ``expression`` is not changed."""
+    expression = expression.copy()
+    if isinstance(expression, Aggregate):
+        expression.filter = (
+            condition if expression.filter is None else condition & expression.filter
+        )
+        return expression
+    expression.set_source_expressions(
+        [
+            None if child is None else within(child, condition)
+            for child in expression.get_source_expressions()
+        ]
+    )
+    return expression
 
 
 def rate_figures(ctx, keys, *, by, ids):
