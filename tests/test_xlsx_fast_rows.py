@@ -197,3 +197,21 @@ def test_the_values_read_back_are_the_rows_given(monkeypatch):
                 assert cell == datetime.datetime.combine(value, datetime.time())
             else:
                 assert cell == pytest.approx(float(value), rel=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("text", "width"),
+    [
+        ("", 0),
+        ("P-0001 plain", 12),
+        ("宜春市", 6),  # CJK: two digit widths each
+        ("ＡＢ", 4),  # full-width Latin
+        ("锂电 li-ion", 11),
+        ("😀", 2),  # an emoji is East Asian wide
+        ("short\n最长的一行\nmid", 10),  # the widest line
+        ("tab\there", 8),
+        ("\u3000全角空格", 10),  # the ideographic space is wide too
+    ],
+)
+def test_a_text_is_as_wide_as_a_spreadsheet_shows_it(text, width):
+    assert spreadsheets.text_width(text) == width

@@ -132,16 +132,26 @@ TOP = {"valign": "top"}
 WRAP = {"valign": "top", "text_wrap": True}
 
 
+class _CharWidths(dict):
+    """character → its width: 2 for CJK (East Asian wide or full-width), else 1; each
+    character looked up in unicodedata once per process."""
+
+    def __missing__(self, ch):
+        width = self[ch] = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        return width
+
+
+_CHAR_WIDTHS = _CharWidths()
+
+
 def text_width(text):
     """How many digit widths ``text`` takes in a spreadsheet: CJK (wide, full-width) count
     two, everything else one; the widest line of a multi-line text."""
-    return max(
-        (
-            sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
-            for line in str(text).splitlines()
-        ),
-        default=0,
-    )
+    text = str(text)
+    if text.isascii() and text.isprintable():  # one line of one-width characters
+        return len(text)
+    width = _CHAR_WIDTHS.__getitem__
+    return max((sum(map(width, line)) for line in text.splitlines()), default=0)
 
 
 def shown_width(value, number_format=TEXT):
