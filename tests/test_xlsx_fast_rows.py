@@ -215,3 +215,25 @@ def test_the_values_read_back_are_the_rows_given(monkeypatch):
 )
 def test_a_text_is_as_wide_as_a_spreadsheet_shows_it(text, width):
     assert spreadsheets.text_width(text) == width
+
+
+def test_the_spool_gives_back_every_value_with_its_type():
+    chunk = [
+        [
+            Decimal("600000.00"),
+            datetime.date(2022, 5, 1),
+            datetime.date(2022, 5, 2) if i % 2 else "",
+            datetime.date(2022, 5, 3) if i % 2 else "未开工",
+            Decimal("-0") if i % 3 else 7,
+            Decimal("1E+2") if i % 3 else Decimal("0.0001"),
+            datetime.datetime(2022, 5, 1, 8, 30, tzinfo=datetime.UTC),
+            i % 2 == 0,
+            None if i % 4 else "文本",
+        ]
+        for i in range(12)
+    ]
+    chunk.append([Decimal("NaN"), *chunk[0][1:]])
+    back = [list(row) for row in spreadsheets._unpack(spreadsheets._pack(chunk))]
+    assert [[(type(v), str(v)) for v in row] for row in back] == [
+        [(type(v), str(v)) for v in row] for row in chunk
+    ]
