@@ -356,8 +356,13 @@ def export_one(payload):
         from tracker import jobs, tasks
         from tracker.models import Job, JobState
 
-        queued = Job.objects.filter(state=JobState.QUEUED).latest("pk")
-        job = jobs.claim(queued.pk, worker_id="bench")
+        # The job the redirect names: "latest queued" may be another run's (an export asked
+        # again while it waits or runs gets the pending job back).
+        pk = int(re.search(r"/jobs/(\d+)", response["Location"])[1])
+        job = jobs.claim(pk, worker_id="bench")
+        if job is None:
+            state = Job.objects.filter(pk=pk).values_list("state", flat=True).first()
+            raise RuntimeError(f"job {pk} is {state}, not queued: an earlier run's?")
         tasks.RUNNERS[job.kind](job)
         job.refresh_from_db()
         kind = f"job: {job.state}"
