@@ -21,7 +21,10 @@ plus ``PADDING``, at most ``MAX_WIDTH`` (longer text wraps).
 The rows are read once: measured while they are spooled to a temporary file (a list is kept
 as it is), then written from it; the sheet goes to disk row by row (XlsxWriter's constant
 memory mode: openpyxl's write-only mode took about twice as long for the same cells), so
-memory stays bounded whatever the number of rows.
+memory stays bounded whatever the number of rows. The data rows are written as XlsxWriter
+writes them, but a row at a time (``_RowWriter``); that leans on XlsxWriter's internals
+(requirements.lock pins the version), and tests/test_xlsx_fast_rows.py fails if a new
+version writes a row differently from what it does here.
 """
 
 import datetime
