@@ -539,20 +539,21 @@ class _CellTails:
         tails = []
         add = tails.append
         known, starts, nexts = self.known, self.number_starts, self.nexts
+        text, date, decimal = str, datetime.date, Decimal
         for index, value in enumerate(row):
             kind = value.__class__
-            if kind is Decimal or kind is int or kind is float:
-                if not (value.is_finite() if kind is Decimal else math.isfinite(value)):
+            if kind is text or value is None or kind is date:
+                tail = known[index].get(value)
+                if tail is None:
+                    tail = known[index][value] = self._tail(index, value) + nexts[index]
+                add(tail)
+            elif kind is decimal or kind is int or kind is float:
+                if not (value.is_finite() if kind is decimal else math.isfinite(value)):
                     return None
                 start = starts[index]
                 if start is None:
                     start = starts[index] = f'" s="{self.other[index]._get_xf_index()}"><v>'
                 add(f"{start}{value:.16G}</v></c>{nexts[index]}")
-            elif kind is str or value is None or kind is datetime.date:
-                tail = known[index].get(value)
-                if tail is None:
-                    tail = known[index][value] = self._tail(index, value) + nexts[index]
-                add(tail)
             elif kind is datetime.datetime:
                 add(self._tail(index, value) + nexts[index])
             else:
