@@ -573,15 +573,15 @@ class _CellTails:
 
     def _text(self, string):
         """``<is>…</is>`` of a text, as XlsxWriter's ``_write_string`` and ``_write_cell``
-        make it in constant-memory mode."""
+        make it in constant-memory mode (but for what looks like its rich text)."""
         if len(string) <= _PLAIN_MAX and string.isprintable() and not _PLAIN_CHECK.search(string):
             return f"<is><t>{string}</t></is>"
         sheet = self.sheet
         if len(string) > sheet.xls_strmax // 2 and _utf16_len(string) > sheet.xls_strmax:
             string = _utf16_truncate(string, sheet.xls_strmax)
         string = sheet._escape_control_characters(string)
-        if string.startswith("<r>") and string.endswith("</r>"):  # XlsxWriter's rich text
-            return f"<is>{string}</is>"
+        # XlsxWriter would write a text "<r>…</r>" unescaped, as rich text: "<r>a & b</r>"
+        # made the file unreadable. It is text here like any other.
         preserve = ' xml:space="preserve"' if _preserve_whitespace(string) else ""
         return f"<is><t{preserve}>{sheet._escape_data(string)}</t></is>"
 
