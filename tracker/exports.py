@@ -129,6 +129,15 @@ def _or_blank(value):
     return "" if value is None else value
 
 
+def export_query(queryset):
+    """The ``values_list`` query of ``VALUE_KEYS`` that ``export_rows`` reads, in the list's
+    order, with today's light (the bench COPYs this very query to compare against)."""
+    ordered = queryset.order_by(*queryset.model._meta.ordering)
+    if "light" not in ordered.query.annotations:  # a light filter may have annotated them
+        ordered = annotate_lights(ordered, today=timezone.localdate())
+    return ordered.values_list(*VALUE_KEYS)
+
+
 def export_rows(queryset):
     """Yield one list of cell values per project, header row first.
 
@@ -144,10 +153,7 @@ def export_rows(queryset):
     lights = zh_labels(Light.choices)
     yes_no = {True: YES, False: NO}
     yi_file = money.yi_file
-    ordered = queryset.order_by(*queryset.model._meta.ordering)
-    if "light" not in ordered.query.annotations:  # a light filter may have annotated them
-        ordered = annotate_lights(ordered, today=timezone.localdate())
-    rows = ordered.values_list(*VALUE_KEYS)
+    rows = export_query(queryset)
     commissioners = User.display_by_id(queryset.values("commissioner"), with_unit=True)
     for (
         code,

@@ -21,11 +21,15 @@ plus ``PADDING``, at most ``MAX_WIDTH`` (longer text wraps).
 The rows are read once: measured while they are spooled to a temporary file (a list is kept
 as it is), then written from it; the sheet goes to disk row by row (XlsxWriter's constant
 memory mode: openpyxl's write-only mode took about twice as long for the same cells), so
-memory stays bounded whatever the number of rows.
+memory stays bounded whatever the number of rows. The data rows are written as XlsxWriter
+writes them, but a row at a time (``_RowWriter``); that leans on XlsxWriter's internals
+(requirements.lock pins the version), and tests/test_xlsx_fast_rows.py fails if a new
+version writes a row differently from what it does here.
 """
 
 import datetime
 import itertools
+import math
 import pickle
 import re
 import tempfile
@@ -36,6 +40,12 @@ from urllib.parse import quote
 
 import xlsxwriter
 from django.conf import settings
+from xlsxwriter.utility import (
+    _preserve_whitespace,
+    _utf16_len,
+    _utf16_truncate,
+    xl_col_to_name,
+)
 
 from .validators import replace_control_characters
 
@@ -125,16 +135,26 @@ TOP = {"valign": "top"}
 WRAP = {"valign": "top", "text_wrap": True}
 
 
+class _CharWidths(dict):
+    """character → its width: 2 for CJK (East Asian wide or full-width), else 1; each
+    character looked up in unicodedata once per process."""
+
+    def __missing__(self, ch):
+        width = self[ch] = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        return width
+
+
+_CHAR_WIDTHS = _CharWidths()
+
+
 def text_width(text):
     """How many digit widths ``text`` takes in a spreadsheet: CJK (wide, full-width) count
     two, everything else one; the widest line of a multi-line text."""
-    return max(
-        (
-            sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
-            for line in str(text).splitlines()
-        ),
-        default=0,
-    )
+    text = str(text)
+    if text.isascii() and text.isprintable():  # one line of one-width characters
+        return len(text)
+    width = _CHAR_WIDTHS.__getitem__
+    return max((sum(map(width, line)) for line in text.splitlines()), default=0)
 
 
 def shown_width(value, number_format=TEXT):
@@ -199,10 +219,48 @@ class _Widths:
         return widths
 
 
+# How _Spool keeps a column of a chunk: as it is, or (Decimals, dates, dates or "") as text and
+# day numbers, which pickle writes and reads at C speed (a Decimal or a date costs a Python
+# call each way: about two seconds for the 100,000-project book).
+_AS_IS, _DECIMALS, _DATES, _DATES_OR_BLANK = range(4)
+
+
+def _pack(chunk):
+    """A chunk of rows as its columns, each with how it is kept (``_AS_IS`` …)."""
+    columns = []
+    date, text = datetime.date, str
+    for values in zip(*chunk, strict=True):
+        kinds = set(map(type, values))
+        if kinds == {Decimal}:
+            columns.append((_DECIMALS, list(map(str, values))))
+        elif kinds == {date}:
+            columns.append((_DATES, list(map(date.toordinal, values))))
+        elif kinds == {date, text} and not any(v for v in values if v.__class__ is text):
+            columns.append((_DATES_OR_BLANK, [v.toordinal() if v else 0 for v in values]))
+        else:
+            columns.append((_AS_IS, values))
+    return columns
+
+
+def _unpack(columns):
+    """The rows (tuples) of a chunk ``_pack`` made, every value as it was."""
+    date = datetime.date
+    values = []
+    for kind, kept in columns:
+        if kind == _DECIMALS:
+            kept = map(Decimal, kept)
+        elif kind == _DATES:
+            kept = map(date.fromordinal, kept)
+        elif kind == _DATES_OR_BLANK:
+            kept = [date.fromordinal(v) if v else "" for v in kept]
+        values.append(kept)
+    return zip(*values, strict=True)
+
+
 class _Spool:
     """``rows`` read once: measured (``_Widths``) and, unless they are a list already,
-    pickled chunk by chunk to a temporary file, then read back to be written; so a query
-    runs once and memory holds one chunk."""
+    pickled chunk by chunk (``_pack``) to a temporary file, then read back to be written;
+    so a query runs once and memory holds one chunk."""
 
     def __init__(self, rows, widths):
         self.rows, self.file = rows, None
@@ -213,7 +271,7 @@ class _Spool:
         rows = iter(rows)
         while chunk := list(itertools.islice(rows, SPOOL_CHUNK)):
             widths.add(chunk)
-            pickle.dump(chunk, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(_pack(chunk), self.file, protocol=pickle.HIGHEST_PROTOCOL)
         self.file.seek(0)
 
     def __iter__(self):
@@ -223,10 +281,10 @@ class _Spool:
         with self.file:
             while True:
                 try:
-                    chunk = pickle.load(self.file)
+                    columns = pickle.load(self.file)
                 except EOFError:
                     return
-                yield from chunk
+                yield from _unpack(columns)
 
 
 def _header_footer_text(text):
@@ -344,7 +402,18 @@ class TitledWorkbook:
 
 class _RowWriter:
     """Writes rows of values on a sheet with each column's two formats, looked up once:
-    one for text (no number format, as a spreadsheet shows text) and one for the rest."""
+    one for text (no number format, as a spreadsheet shows text) and one for the rest.
+
+    The data rows are written as XlsxWriter itself writes a row in constant-memory mode
+    (``Worksheet._write_single_row`` and ``_write_cell``: the same ``<row>`` and ``<c>``
+    elements, escapes and number forms, byte for byte: tests/test_xlsx_fast_rows.py), but
+    as one string per row, each cell's XML after its row reference computed once per
+    distinct value and column: XlsxWriter's per-cell calls took about 15 µs a cell, 40 s
+    for the 2.5 million cells of 100,000 projects. A row holding anything else than text,
+    None, a date or a finite number goes through XlsxWriter's own calls.
+    """
+
+    direct = True  # False: every row through XlsxWriter's calls (the tests compare both)
 
     def __init__(self, workbook, sheet, columns, widths):
         self.workbook, self.sheet, self.columns, self.widths = workbook, sheet, columns, widths
@@ -367,6 +436,11 @@ class _RowWriter:
     def write(self, rows, row_number):
         """Write ``rows`` from ``row_number`` (0-based) on; the next free row number."""
         text, other = self._formats()
+        if self.direct and self._can_write_directly(row_number):
+            return self._write_directly(rows, row_number, text, other)
+        return self._write_cells(rows, row_number, text, other)
+
+    def _write_cells(self, rows, row_number, text, other):
         sheet = self.sheet
         string, number, blank = sheet.write_string, sheet.write_number, sheet.write_blank
         moment, boolean = sheet.write_datetime, sheet.write_boolean
@@ -391,6 +465,125 @@ class _RowWriter:
                     number(row_number, index, value, other[index])
             row_number += 1
         return row_number
+
+    def _can_write_directly(self, row_number):
+        """Whether rows from ``row_number`` on are plain rows XlsxWriter writes as
+        ``<row r="N">`` (constant memory, default height, no row or column extras)."""
+        sheet = self.sheet
+        return (
+            sheet.constant_memory
+            and sheet.excel_version == 2007
+            and sheet.default_row_height == sheet.original_row_height
+            and row_number >= sheet.previous_row
+            and not sheet.comments
+            and all(row < row_number for row in sheet.row_info)
+        )
+
+    def _write_directly(self, rows, row_number, text, other):
+        sheet = self.sheet
+        width = len(self.columns)
+        # Write out the rows before (the header row) as XlsxWriter does on a new row.
+        sheet._write_single_row(row_number)
+        cells = _CellTails(sheet, text, other)
+        first_head = cells.heads[0]
+        write = sheet.fh.write
+        first, last = row_number, None
+        for row in rows:
+            if row_number % SPOOL_CHUNK == 0:
+                cells.trim()
+            tails = cells.row(row) if len(row) == width else None
+            if tails is None:  # something unusual: XlsxWriter's own calls for this row
+                self._write_cells([row], row_number, text, other)
+                sheet._write_single_row(row_number + 1)
+            else:
+                number = str(row_number + 1)
+                # Each tail ends with the next cell's "<c r=\"B": the row number between.
+                write(f'<row r="{number}">{first_head}{number}{number.join(tails)}</row>')
+            last = row_number
+            row_number += 1
+        if last is not None and last >= first:
+            sheet._check_dimensions(last, width - 1)
+            sheet.previous_row = last
+        return row_number
+
+
+# Text that XlsxWriter writes as it is between <t> and </t>: printable (no control
+# character, no non-character), no XML special, no _xHHHH_ look-alike, no leading or trailing
+# space, short enough not to be cut (tracker.spreadsheets._CellTails._text).
+_PLAIN_CHECK = re.compile(r"[&<>]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+_PLAIN_MAX = 32767 // 2
+
+
+class _CellTails:
+    """The XML of a cell after its row number (``" s="3" t="inlineStr">…</c>``) followed
+    by the next cell's start (``<c r="B``), per column and value, as XlsxWriter's
+    ``_write_cell`` writes it in constant-memory mode (module doc of ``_RowWriter``). Each
+    format's style index is taken when first used, as XlsxWriter takes it, so that the
+    styles are numbered alike."""
+
+    def __init__(self, sheet, text, other):
+        self.sheet, self.text, self.other = sheet, text, other
+        width = len(text)
+        self.heads = [f'<c r="{xl_col_to_name(index)}' for index in range(width)]
+        self.nexts = [*self.heads[1:], ""]
+        self.known = [{} for _ in range(width)]  # per column: value → tail (text, dates, None)
+        self.number_starts = [None] * width
+
+    def trim(self):
+        if sum(map(len, self.known)) > SPOOL_CHUNK * 10:
+            for known in self.known:
+                known.clear()
+
+    def row(self, row):
+        """The tails of ``row``'s cells; None if one of them is not a plain value."""
+        tails = []
+        add = tails.append
+        known, starts, nexts = self.known, self.number_starts, self.nexts
+        text, date, decimal = str, datetime.date, Decimal
+        for index, value in enumerate(row):
+            kind = value.__class__
+            if kind is text or value is None or kind is date:
+                tail = known[index].get(value)
+                if tail is None:
+                    tail = known[index][value] = self._tail(index, value) + nexts[index]
+                add(tail)
+            elif kind is decimal or kind is int or kind is float:
+                if not (value.is_finite() if kind is decimal else math.isfinite(value)):
+                    return None
+                start = starts[index]
+                if start is None:
+                    start = starts[index] = f'" s="{self.other[index]._get_xf_index()}"><v>'
+                add(f"{start}{value:.16G}</v></c>{nexts[index]}")
+            elif kind is datetime.datetime:
+                add(self._tail(index, value) + nexts[index])
+            else:
+                return None
+        return tails
+
+    def _tail(self, index, value):
+        if value is None:
+            return f'" s="{self.other[index]._get_xf_index()}"/>'
+        if value.__class__ is not str:  # a date or datetime
+            number = self.sheet._convert_date_time(value)
+            return f'" s="{self.other[index]._get_xf_index()}"><v>{number:.16G}</v></c>'
+        xf = self.text[index]._get_xf_index()
+        if not value:
+            return f'" s="{xf}"/>'
+        return f'" s="{xf}" t="inlineStr">{self._text(safe_text(value))}</c>'
+
+    def _text(self, string):
+        """``<is>…</is>`` of a text, as XlsxWriter's ``_write_string`` and ``_write_cell``
+        make it in constant-memory mode (but for what looks like its rich text)."""
+        if len(string) <= _PLAIN_MAX and string.isprintable() and not _PLAIN_CHECK.search(string):
+            return f"<is><t>{string}</t></is>"
+        sheet = self.sheet
+        if len(string) > sheet.xls_strmax // 2 and _utf16_len(string) > sheet.xls_strmax:
+            string = _utf16_truncate(string, sheet.xls_strmax)
+        string = sheet._escape_control_characters(string)
+        # XlsxWriter would write a text "<r>…</r>" unescaped, as rich text: "<r>a & b</r>"
+        # made the file unreadable. It is text here like any other.
+        preserve = ' xml:space="preserve"' if _preserve_whitespace(string) else ""
+        return f"<is><t{preserve}>{sheet._escape_data(string)}</t></is>"
 
 
 def _print_setup(sheet, *, title, issued_on, date_label, issuer=None):
