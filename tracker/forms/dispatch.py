@@ -2,6 +2,7 @@
 row (bounds, reasons, stale versions) are in tracker/dispatching.py."""
 
 import functools
+import re
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -184,6 +185,43 @@ class BaseDispatchFormSet(forms.BaseFormSet):
 # Writes the rows' widgets without the template engine (the sheet's render cost, issue 10).
 SHEET_RENDERER = SheetRenderer()
 
+PREFIX = "row"
+_ROW_KEY = re.compile(rf"(initial-)?{PREFIX}-([0-9]+)-(.+)")
+
+
+def posted_project_ids(data, *, limit):
+    """The project id each posted row names, in the rows' order (None for a row without a
+    whole-number id), read before any form is built: the POST's formset is made of these
+    projects, not of whatever the page holds now (issue 10: another clerk's filing or a new
+    project shifts the pages between GET and POST). None when the management form does not
+    say how many rows came or says more than ``limit`` (a page's size): then the page's own
+    rows are used and the formset refuses the submission."""
+    text = data.get(f"{PREFIX}-{forms.formsets.TOTAL_FORM_COUNT}", "")
+    if not (text.isascii() and text.isdigit()) or int(text) > limit:
+        return None
+    ids = []
+    for index in range(int(text)):
+        value = data.get(f"{PREFIX}-{index}-project", "")
+        ids.append(int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None)
+    return ids
+
+
+def kept_rows(data, indexes):
+    """The posted sheet reduced to the rows at ``indexes`` (renumbered from 0, the
+    management form counting them), to show them again as typed once the others were
+    refused."""
+    new_index = {str(old): str(new) for new, old in enumerate(indexes)}
+    kept = {}
+    for key, value in data.items():
+        match = _ROW_KEY.fullmatch(key)
+        if match is None:
+            kept[key] = value
+        elif match[2] in new_index:
+            kept[f"{match[1] or ''}{PREFIX}-{new_index[match[2]]}-{match[3]}"] = value
+    kept[f"{PREFIX}-{forms.formsets.TOTAL_FORM_COUNT}"] = str(len(indexes))
+    kept[f"{PREFIX}-{forms.formsets.INITIAL_FORM_COUNT}"] = str(len(indexes))
+    return kept
+
 
 def dispatch_formset(projects, user, *, iso_year, iso_week, data=None, initial=None):
     formset_class = forms.formset_factory(
@@ -201,5 +239,5 @@ def dispatch_formset(projects, user, *, iso_year, iso_week, data=None, initial=N
         projects=projects,
         user=user,
         week={"iso_year": iso_year, "iso_week": iso_week},
-        prefix="row",
+        prefix=PREFIX,
     )

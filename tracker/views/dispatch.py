@@ -49,13 +49,19 @@ from ..dispatching import (
     week_error,
     week_label,
 )
-from ..forms import dispatch_formset
+from ..forms.dispatch import dispatch_formset, kept_rows, posted_project_ids
 from ..models import ChangeLog, Project, Region, StageChange, WeeklyDispatch
 from ..periods import week_text
 
 # The row fields a refused (stale) row keeps as the user typed them.
 TYPED_FIELDS = ("stage", "completed_investment", "progress", "problems", "reason", "confirm")
 
+
+NOT_ON_SHEET = gettext_lazy(
+    "Nothing was saved: %(n)d rows of this page are for projects you cannot file this week "
+    "(not in your scope, or no longer reporting this week). They are left out below; the "
+    "other rows are shown as you typed them, to be saved again."
+)
 
 PAGE_GONE = gettext_lazy(
     "This page of the sheet no longer exists (the list changed since it was opened): "
@@ -78,8 +84,10 @@ def page_size():
 
 
 def _sheet(user, iso_year, iso_week, region, ids):
-    """The page's projects (``ids``, in the sheet's order), their reference reports and
-    pre-filled rows (3 queries, whatever the size of the whole sheet)."""
+    """The projects of ``ids`` that are on the user's sheet this week (``dispatch_projects``:
+    the scope and the week's due list, and the manager's region), in the order of ``ids``
+    (each once; the others are left out), their reference reports and pre-filled rows
+    (3 queries, whatever the size of the whole sheet)."""
     projects = (
         dispatch_projects(user, iso_year, iso_week)
         .filter(pk__in=ids)
@@ -93,7 +101,8 @@ def _sheet(user, iso_year, iso_week, region, ids):
     )
     if region is not None:
         projects = projects.filter(region=region)
-    projects = list(projects) if ids else []
+    found = {p.pk: p for p in projects} if ids else {}
+    projects = [found[pk] for pk in dict.fromkeys(ids) if pk in found]
     reference = WeeklyDispatch.objects.in_bulk([p.prefill_id for p in projects if p.prefill_id])
     initial = [row_initial(p, reference.get(p.prefill_id), iso_year, iso_week) for p in projects]
     return projects, reference, initial
@@ -170,25 +179,46 @@ def dispatch_week(request, week):
     def url_of(number, *, missing=missing_only):
         return _sheet_url(label, region=region, missing_only=missing, page=number)
 
+    if request.method == "POST" and closed:
+        return _problem(request, str(closed), 403)
     ids, row_count = sheet_page(
         user, iso_year, iso_week, region=region, missing_only=missing_only, page=page, size=size
     )
     summary = sheet_summary(user, iso_year, iso_week, region=region)
-    if not ids and page > 1:
+    # A POST files the rows it carries (their projects, re-checked below), wherever they
+    # are in the list now: the page may hold other projects since it was opened.
+    posted = posted_project_ids(request.POST, limit=size) if request.method == "POST" else None
+    if not ids and page > 1 and posted is None:
         # Past the last page (the list shrank since the link was made): nothing is filed,
         # and a clerk who typed rows on it is told so.
         if request.method == "POST":
             messages.error(request, PAGE_GONE)
         rows_left = summary["missing"] if missing_only else summary["total"]
         return redirect(url_of(max(1, math.ceil(rows_left / size))))
-    projects, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
     week_kwargs = {"iso_year": iso_year, "iso_week": iso_week}
-
     url = url_of(page)
     formset, conflicts = None, {}
-    if request.method == "POST":
-        if closed:
-            return _problem(request, str(closed), 403)
+    if posted is None:
+        projects, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
+    else:
+        projects, reference, initial = _sheet(
+            user, iso_year, iso_week, region, [pk for pk in posted if pk is not None]
+        )
+        kept = _first_rows_of(posted, projects)
+        if len(kept) < len(posted):
+            # Rows for projects the user cannot file this week (out of scope, no longer due,
+            # forged): the whole submission is refused; the other rows come back as typed.
+            messages.error(request, NOT_ON_SHEET % {"n": len(posted) - len(kept)})
+            if not kept:
+                return redirect(url)
+            formset = dispatch_formset(
+                projects,
+                user,
+                data=kept_rows(request.POST, kept),
+                initial=initial,
+                **week_kwargs,
+            )
+    if request.method == "POST" and formset is None:
         formset = dispatch_formset(
             projects, user, data=request.POST, initial=initial, **week_kwargs
         )
@@ -219,9 +249,10 @@ def dispatch_week(request, week):
                     )
                     % {"n": len(conflicts)},
                 )
-                fresh, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
-                if [p.pk for p in fresh] != [p.pk for p in projects]:
-                    return redirect(url)  # the list itself changed: start from a new page
+                filed_ids = [p.pk for p in projects]
+                fresh, reference, initial = _sheet(user, iso_year, iso_week, region, filed_ids)
+                if [p.pk for p in fresh] != filed_ids:
+                    return redirect(url)  # a row left the sheet meanwhile: start afresh
                 projects = fresh
                 summary = sheet_summary(user, iso_year, iso_week, region=region)
                 formset = dispatch_formset(
@@ -295,6 +326,17 @@ def dispatch_week(request, week):
         "form_url": url,
     }
     return render(request, "tracker/dispatch.html", context)
+
+
+def _first_rows_of(posted, projects):
+    """The indexes of the posted rows whose project is among ``projects`` (the ones on the
+    user's sheet), each project's first row only."""
+    wanted, indexes = {p.pk for p in projects}, []
+    for index, pk in enumerate(posted):
+        if pk in wanted:
+            indexes.append(index)
+            wanted.discard(pk)
+    return indexes
 
 
 def _rebound(post, formset, initial, conflicts):
