@@ -29,6 +29,22 @@ def _targets(current, override, resume_stage):
     return tuple(allowed_targets(current=current, override=override, resume_stage=resume_stage))
 
 
+def stage_key(project, *, manages, stage_changes=()):
+    """What a row's stage choices depend on: the project's stage, the user's power to
+    override the transitions, and the stage before a stall (a stalled project resumes it)."""
+    resume = stage_before_stall(stage_changes) if project.stage == Stage.STALLED else None
+    return (project.stage, manages, resume)
+
+
+def stage_choices(key):
+    """A row's stage choices: "unchanged" and the stages ``allowed_targets`` permits."""
+    stage = key[0]
+    return [
+        ("", _("unchanged (%(stage)s)") % {"stage": Stage(stage).label}),
+        *[(s, Stage(s).label) for s in _targets(*key)],
+    ]
+
+
 class DispatchRowForm(forms.Form):
     """One project's row. Fields carry their pre-filled value as a hidden initial, so a row
     the user did not touch is recognised as unchanged even if someone else filed meanwhile;
@@ -92,25 +108,12 @@ class DispatchRowForm(forms.Form):
         manages = permissions.may(user, permissions.MANAGE, project)
         if not manages:
             del self.fields["reason"]
-        targets = _targets(
-            project.stage,
-            manages,
-            stage_before_stall(stage_changes) if project.stage == Stage.STALLED else None,
+        self.fields["stage"].choices = stage_choices(
+            stage_key(project, manages=manages, stage_changes=stage_changes)
         )
-        self.fields["stage"].choices = [
-            ("", _("unchanged (%(stage)s)") % {"stage": project.get_stage_display()}),
-            *[(s, Stage(s).label) for s in targets],
-        ]
         # Django's own max_length check already speaks; keep the model's limit visible too.
         for name in ("progress", "problems"):
             self.fields[name].widget.attrs["maxlength"] = TEXT_MAX
-
-    @property
-    def reason_field(self):
-        """The reason's bound field, None on a row without one: the sheet asks this, as
-        ``form.reason`` on such a row fails a key and an attribute lookup and then lists
-        ``dir(form)`` for each miss (the template engine's fallback)."""
-        return self["reason"] if "reason" in self.fields else None
 
     def clean_project(self):
         value = self.cleaned_data["project"]

@@ -49,7 +49,15 @@ from ..dispatching import (
     week_error,
     week_label,
 )
-from ..forms.dispatch import dispatch_formset, kept_rows, posted_project_ids
+from ..forms.dispatch import (
+    DispatchRowForm,
+    dispatch_formset,
+    kept_rows,
+    posted_project_ids,
+    stage_choices,
+    stage_key,
+)
+from ..forms.sheet_rows import SheetRows
 from ..models import ChangeLog, Project, Region, StageChange, WeeklyDispatch
 from ..periods import week_text
 
@@ -269,23 +277,34 @@ def dispatch_week(request, week):
 
     changed_by = _last_changes(projects, conflicts)
     initial_of = {values["project"]: values["completed_investment"] for values in initial}
-    rows = [
-        {
-            "project": p,
-            "form": form,
-            "texts": (form["progress"], form["problems"]),
-            "last": reference.get(p.prefill_id),
-            "filed": p.report_id,
-            "project_now": p.completed_investment
-            if p.completed_investment != initial_of.get(p.pk)
-            else None,
-            "bounds": bounds(p, iso_year, iso_week),
-            "conflict": _conflict_row(p, form, reference, changed_by.get(p.pk))
-            if p.pk in conflicts
-            else None,
-        }
-        for p, form in zip(projects, formset.forms, strict=False)
-    ]
+    bound = formset.forms if formset.is_bound else None  # an opened page builds no forms
+    rows = []
+    for index, (p, values) in enumerate(zip(projects, initial, strict=True)):
+        manages = permissions.may(user, permissions.MANAGE, p)
+        stage_changes = getattr(p, "prefetched_stage_changes", ())
+        rows.append(
+            {
+                "project": p,
+                "initial": values,
+                "choices_key": stage_key(p, manages=manages, stage_changes=stage_changes),
+                "has_reason": manages,
+                "last": reference.get(p.prefill_id),
+                "filed": p.report_id,
+                "project_now": p.completed_investment
+                if p.completed_investment != initial_of.get(p.pk)
+                else None,
+                "bounds": bounds(p, iso_year, iso_week),
+                "conflict": _conflict_row(p, bound[index], reference, changed_by.get(p.pk))
+                if p.pk in conflicts
+                else None,
+            }
+        )
+    writer = SheetRows(
+        form_class=DispatchRowForm,
+        prefix=formset.prefix,
+        closed=closed,
+        stage_choices=stage_choices,
+    )
     pages = max(1, math.ceil(row_count / size))
     prev_week = week_label(*shift_week(iso_year, iso_week, -1))
     next_year, next_week = shift_week(iso_year, iso_week, 1)
@@ -298,6 +317,7 @@ def dispatch_week(request, week):
         "closed": closed,
         "formset": formset,
         "rows": rows,
+        "rows_html": writer.write(rows, forms=bound),
         # This page's projects without a report; ``summary`` counts the whole week.
         "missing": [p for p in projects if not p.report_id],
         "summary": summary,
