@@ -22,6 +22,7 @@ from django.utils import formats
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
+from ..choices import Stage
 from ..periods import week_text
 from .sheet_renderer import _attrs
 
@@ -156,6 +157,7 @@ class SheetRows:
                 "sample": _("示例"),
             }.items()
         }
+        self.stages = {value: escape(str(label)) for value, label in Stage.choices}
         self._options = {}
         self._weeks = {}
 
@@ -226,7 +228,7 @@ class SheetRows:
             if row["filed"]:
                 ref += f' · <span class="filed-tag">{t["filed"]}</span>'
             ref += (
-                f"<br>\n{escape(last.get_stage_display())} · "
+                f"<br>\n{self.stages.get(last.stage, last.stage)} · "
                 f'<span class="ref-invest">{_shown(last.completed_investment)}</span> {t["wan"]}'
             )
         else:
@@ -240,7 +242,7 @@ class SheetRows:
         # Stage.
         stage_errors = errors.get("stage")
         if closed:
-            stage = escape((last or p).get_stage_display())
+            stage = self.stages.get((last or p).stage, (last or p).stage)
         else:
             stage = label("stage") + widget("stage")
         html.append(

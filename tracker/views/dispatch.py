@@ -318,6 +318,10 @@ def dispatch_week(request, week):
         "formset": formset,
         "rows": rows,
         "rows_html": writer.write(rows, forms=bound),
+        # Not through ``formset`` in the template: ``{{ formset.x }}`` first tries
+        # ``formset["x"]``, which builds every row's form.
+        "management_form": formset.management_form,
+        "non_form_errors": formset.non_form_errors(),
         # This page's projects without a report; ``summary`` counts the whole week.
         "missing": [p for p in projects if not p.report_id],
         "summary": summary,
