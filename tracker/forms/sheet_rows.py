@@ -180,6 +180,16 @@ class SheetRows:
             self._weeks[key] = escape(week_text(*key))
         return self._weeks[key]
 
+    def missing(self, projects):
+        """The items of the list of this page's projects without a report (links to rows)."""
+        return mark_safe(  # every value in it is escaped here
+            "".join(
+                f'<li data-project="{p.pk}"><a href="#row-{p.pk}">'
+                f"{escape(p.code)} {escape(p.name)}</a></li>"
+                for p in projects
+            )
+        )
+
     def write(self, rows, forms=None):
         """The rows' HTML. ``rows``: the view's row dicts (project, initial, last, filed,
         project_now, bounds, conflict, choices_key, has_reason); ``forms``: the bound forms,

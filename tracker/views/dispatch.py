@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .. import permissions
+from ..choices import Stage
 from ..dispatching import (
     DispatchError,
     WeekError,
@@ -102,7 +103,11 @@ def _sheet(user, iso_year, iso_week, region, ids):
         .prefetch_related(
             Prefetch(
                 "stage_changes",
-                queryset=StageChange.objects.order_by("effective_on", "id"),
+                # Only a stalled project's stage choices read its history (the stage it
+                # resumes, ``rules.stage_before_stall``): the others' rows are not fetched.
+                queryset=StageChange.objects.filter(project__stage=Stage.STALLED).order_by(
+                    "effective_on", "id"
+                ),
                 to_attr="prefetched_stage_changes",
             )
         )
@@ -299,6 +304,7 @@ def dispatch_week(request, week):
                 else None,
             }
         )
+    missing = [p for p in projects if not p.report_id]
     writer = SheetRows(
         form_class=DispatchRowForm,
         prefix=formset.prefix,
@@ -323,7 +329,8 @@ def dispatch_week(request, week):
         "management_form": formset.management_form,
         "non_form_errors": formset.non_form_errors(),
         # This page's projects without a report; ``summary`` counts the whole week.
-        "missing": [p for p in projects if not p.report_id],
+        "missing": missing,
+        "missing_html": writer.missing(missing),
         "summary": summary,
         "filed_count": summary["filed"],
         "excluded": excluded_count(user, iso_year, iso_week, region=region),
