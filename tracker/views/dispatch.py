@@ -7,10 +7,18 @@ Rules (weeks, deadline, who files what) live in ``tracker.dispatching``. Here:
 - managers choose a region (``?region=<code>``), so one sheet stays a county's size;
 - the sheet is paged (``?page=<n>``, ``TRACKER["DISPATCH_SHEET_PAGE_SIZE"]`` rows a page, in
   ``dispatching.SHEET_ORDER``); each page is a form of its own: its submit files only its
-  rows (the same page's rows, read again by the POST), so nothing on another page is saved
-  or lost. ``?missing=1`` lists only the projects without a report this week. The summary
-  above the rows (filed / missing) counts the whole week, every page. A page past the last
-  one (the list shrank, e.g. the missing rows were filed) redirects to the last page;
+  rows, so nothing on another page is saved or lost. The POST's forms are made of the
+  projects its rows name (``row-N-project``), not of what the page holds by then: another
+  clerk's filing (on a ``?missing=1`` page) or a project entering the scope shifts the pages,
+  and the rows are still filed for their own projects. Each posted id is checked against the
+  user's sheet of the week (``dispatch_projects``: scope, due, the manager's region); a row
+  naming any other project refuses the whole submission (nothing saved), and the other rows
+  are shown again as typed. ``?missing=1`` lists only the projects without a report this
+  week. The summary above the rows (filed / missing) counts the whole week, every page. A
+  page past the last one (the list shrank, e.g. the missing rows were filed) redirects to
+  the last page;
+- the rows are written by ``forms.sheet_rows.SheetRows`` (Python, not the template engine:
+  the page's cost at scale, issue 10); an opened page builds no form per row;
 - a filing with stale rows (see "Stale sheets" in ``tracker.dispatching``) saves the other
   rows and shows the page again, the refused rows with the other person's values beside the
   user's and the current versions; otherwise a saved filing redirects (POST/redirect/GET).
