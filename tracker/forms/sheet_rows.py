@@ -14,8 +14,10 @@ errors, the phone layout's ``data-label``): tests/test_sheet_rows.py renders the
 template beside it and compares, for opened, refused and closed pages.
 """
 
+from decimal import Decimal
 from html import escape
 
+from django.conf import settings
 from django.template.defaultfilters import linebreaksbr
 from django.template.loader import render_to_string
 from django.utils import formats
@@ -39,6 +41,12 @@ def _value(value):
 def _shown(value):
     """A value shown as text in the page (the template's ``{{ value }}``)."""
     return escape(str(formats.localize(value)))
+
+
+def _plain_numbers():
+    """Whether the active language writes a Decimal as ``f"{value:f}"`` does (a point, no
+    thousands separator): then the rows' figures skip ``formats.localize`` (15 µs each)."""
+    return formats.get_format("DECIMAL_SEPARATOR") == "." and not settings.USE_THOUSAND_SEPARATOR
 
 
 def _errors(messages):
@@ -157,6 +165,7 @@ class SheetRows:
                 "sample": _("示例"),
             }.items()
         }
+        self.plain_numbers = _plain_numbers()
         self.stages = {value: escape(str(label)) for value, label in Stage.choices}
         self._options = {}
         self._weeks = {}
@@ -173,6 +182,12 @@ class SheetRows:
             )
             self._options[key] = found
         return found
+
+    def figure(self, value):
+        """A figure (万元) shown as text, as ``_shown`` writes it."""
+        if self.plain_numbers and isinstance(value, Decimal):
+            return f"{value:f}"
+        return _shown(value)
 
     def _week(self, report):
         key = (report.iso_year, report.iso_week)
@@ -239,13 +254,14 @@ class SheetRows:
                 ref += f' · <span class="filed-tag">{t["filed"]}</span>'
             ref += (
                 f"<br>\n{self.stages.get(last.stage, last.stage)} · "
-                f'<span class="ref-invest">{_shown(last.completed_investment)}</span> {t["wan"]}'
+                f'<span class="ref-invest">{self.figure(last.completed_investment)}</span> '
+                f"{t['wan']}"
             )
         else:
             ref = t["none"]
         if row["project_now"] is not None:
             ref += (
-                f'<br><span class="project-now">{t["now"]}: {_shown(row["project_now"])} '
+                f'<br><span class="project-now">{t["now"]}: {self.figure(row["project_now"])} '
                 f"{t['wan']}</span>"
             )
         html.append(f'<td class="muted reference" data-label="{t["last"]}">{ref}</td>')
@@ -268,7 +284,7 @@ class SheetRows:
         )
         if closed:
             value = cells.value("completed_investment")
-            invest = "" if value is None else _shown(value)
+            invest = "" if value is None else self.figure(value)
         else:
             invest = label("completed_investment") + widget("completed_investment")
         invest = f"\n{invest}\n{_errors(invest_errors)}\n"
