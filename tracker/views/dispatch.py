@@ -202,10 +202,11 @@ def dispatch_week(request, week):
 
     if request.method == "POST" and closed:
         return _problem(request, str(closed), 403)
-    ids, row_count = sheet_page(
+    ids, row_count, summary = sheet_page(
         user, iso_year, iso_week, region=region, missing_only=missing_only, page=page, size=size
     )
-    summary = sheet_summary(user, iso_year, iso_week, region=region)
+    if summary is None:
+        summary = sheet_summary(user, iso_year, iso_week, region=region)
     # A POST files the rows it carries (their projects, re-checked below), wherever they
     # are in the list now: the page may hold other projects since it was opened.
     posted = posted_project_ids(request.POST, limit=size) if request.method == "POST" else None
