@@ -15,6 +15,7 @@ from tests import factories as f
 from tests.test_dispatch import sheet_data, sheet_data_bound, week_url
 from tracker.choices import Role, Stage
 from tracker.dispatching import current_week, file_weekly_dispatch, shift_week, week_label
+from tracker.forms.dispatch import DispatchRowForm
 
 D = datetime.date
 REFERENCE = engines["django"].from_string(
@@ -150,3 +151,26 @@ def test_a_closed_week_writes_the_read_only_rows_as_the_template_did(client, she
     html = assert_same_rows(response)
     assert set(re.findall(r'<input type="(\w+)"', html)) == {"hidden"}
     assert "<select" not in html and "<textarea" not in html
+
+
+@pytest.mark.django_db
+def test_an_opened_page_builds_no_form_per_row(client, sheet, monkeypatch):
+    """The rows of a GET are written from their initial values (the cost of 200 forms was
+    a third of the page at scale); the forms are built only for a POST."""
+    clerk, projects = sheet
+    built = []
+    original = DispatchRowForm.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(kwargs["project"].pk)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DispatchRowForm, "__init__", counting)
+    client.force_login(clerk)
+    page = client.get(week_url())
+    assert page.status_code == 200 and f'id="row-{projects[0].pk}"' in page.content.decode()
+    assert built == []
+    data = sheet_data(page, {projects[0].pk: {"confirm": True}})  # builds the page's forms
+    built.clear()
+    assert client.post(week_url(), data).status_code == 302
+    assert len(built) == len(projects)
