@@ -25,7 +25,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from ..choices import Stage
-from ..periods import week_text
+from ..templatetags.period_format import week as week_filter
 from .sheet_renderer import _attrs
 
 # The fields of a row, in the order of their hidden / visible inputs.
@@ -190,10 +190,20 @@ class SheetRows:
         return _shown(value)
 
     def _week(self, report):
+        """The report's week as the ``week`` filter writes it (a week that does not exist
+        is written as the filter falls back: the report itself)."""
         key = (report.iso_year, report.iso_week)
-        if key not in self._weeks:
-            self._weeks[key] = escape(week_text(*key))
-        return self._weeks[key]
+        found = self._weeks.get(key)
+        if found is None:
+            text = week_filter(report)
+            found = escape(str(text))
+            if isinstance(text, str):
+                self._weeks[key] = found
+        return found
+
+    def _stage(self, value):
+        """A stage's label (``get_stage_display``: an unknown value as it is)."""
+        return self.stages.get(value) or escape(str(value))
 
     def missing(self, projects):
         """The items of the list of this page's projects without a report (links to rows)."""
@@ -253,7 +263,7 @@ class SheetRows:
             if row["filed"]:
                 ref += f' · <span class="filed-tag">{t["filed"]}</span>'
             ref += (
-                f"<br>\n{self.stages.get(last.stage, last.stage)} · "
+                f"<br>\n{self._stage(last.stage)} · "
                 f'<span class="ref-invest">{self.figure(last.completed_investment)}</span> '
                 f"{t['wan']}"
             )
@@ -268,7 +278,7 @@ class SheetRows:
         # Stage.
         stage_errors = errors.get("stage")
         if closed:
-            stage = self.stages.get((last or p).stage, (last or p).stage)
+            stage = self._stage((last or p).stage)
         else:
             stage = label("stage") + widget("stage")
         html.append(
