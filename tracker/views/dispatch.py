@@ -210,16 +210,20 @@ def dispatch_week(request, week):
     # A POST files the rows it carries (their projects, re-checked below), wherever they
     # are in the list now: the page may hold other projects since it was opened.
     posted = posted_project_ids(request.POST, limit=size) if request.method == "POST" else None
+
+    def to_the_last_page():
+        rows_left = summary["missing"] if missing_only else summary["total"]
+        return redirect(url_of(max(1, math.ceil(rows_left / size))))
+
     if not ids and page > 1 and posted is None:
         # Past the last page (the list shrank since the link was made): nothing is filed,
         # and a clerk who typed rows on it is told so.
         if request.method == "POST":
             messages.error(request, PAGE_GONE)
-        rows_left = summary["missing"] if missing_only else summary["total"]
-        return redirect(url_of(max(1, math.ceil(rows_left / size))))
+        return to_the_last_page()
     week_kwargs = {"iso_year": iso_year, "iso_week": iso_week}
     url = url_of(page)
-    formset, conflicts = None, {}
+    formset, conflicts, refused = None, {}, False
     if posted is None:
         projects, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
     else:
@@ -231,16 +235,20 @@ def dispatch_week(request, week):
             # Rows for projects the user cannot file this week (out of scope, no longer due,
             # forged): the whole submission is refused; the other rows come back as typed.
             messages.error(request, NOT_ON_SHEET % {"n": len(posted) - len(kept)})
-            if not kept:
-                return redirect(url)
-            formset = dispatch_formset(
-                projects,
-                user,
-                data=kept_rows(request.POST, kept),
-                initial=initial,
-                **week_kwargs,
-            )
-    if request.method == "POST" and formset is None:
+            refused = True
+            if kept:
+                formset = dispatch_formset(
+                    projects,
+                    user,
+                    data=kept_rows(request.POST, kept),
+                    initial=initial,
+                    **week_kwargs,
+                )
+            elif not ids and page > 1:
+                return to_the_last_page()
+            else:  # no row left to show again: the page as it is now
+                projects, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
+    if request.method == "POST" and not refused:
         formset = dispatch_formset(
             projects, user, data=request.POST, initial=initial, **week_kwargs
         )
