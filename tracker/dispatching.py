@@ -247,7 +247,7 @@ def dispatchable(user):
     return permissions.restrict(Project.objects.all(), user, permissions.DISPATCH)
 
 
-def dispatch_projects(user, iso_year, iso_week):
+def dispatch_projects(user, iso_year, iso_week, *, stage_as_of=True):
     """The projects ``user`` files for this week, annotated for the dispatch sheet.
 
     Annotations: ``report_id``, ``report_version`` and ``own_completed`` (this week's report
@@ -256,16 +256,18 @@ def dispatch_projects(user, iso_year, iso_week):
     ``previous_completed`` (cumulative investment of the latest report before this week),
     ``later_completed`` (the lowest cumulative investment of the reports after this week;
     None: no later week is reported), ``stage_as_of`` (the stage in force at the end of the
-    week, per the stage history). Weeks are compared column by column
+    week, per the stage history; only the filing needs it: ``stage_as_of=False`` leaves it
+    out, for the sheet's page). Weeks are compared column by column
     (``periods.week_q``), so the (project, iso_year, iso_week) index serves every subquery.
     """
     _start, end = week_bounds(iso_year, iso_week)
     reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
     newest_first = ("-iso_year", "-iso_week")
+    projects = dispatch_scope(user, iso_year, iso_week)
+    if stage_as_of:
+        projects = projects.with_stage_as_of(end)
     return (
-        dispatch_scope(user, iso_year, iso_week)
-        .with_stage_as_of(end)
-        .select_related("region", "enterprise")
+        projects.select_related("region", "enterprise")
         .annotate(
             this_week=FilteredRelation(
                 "dispatches",
