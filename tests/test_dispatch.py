@@ -630,6 +630,9 @@ def test_script_tag_is_stored_as_text_and_escaped(en, county):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+NOT_ON_SHEET = "rows of this page are for projects you cannot file this week"
+
+
 @pytest.mark.django_db
 def test_another_regions_user_cannot_post_a_project_not_theirs(en, county):
     _user, (p1, _) = county
@@ -642,13 +645,19 @@ def test_another_regions_user_cannot_post_a_project_not_theirs(en, county):
     data = sheet_data(page, {own.pk: {"completed_investment": "9"}})
     data["row-0-project"] = p1.pk  # tampered id
     response = en.post(week_url(), data)
-    assert response.status_code == 200
-    assert "does not match the project list" in response.content.decode()
-    # an extra row appended for the foreign project
-    data = sheet_data(page)
+    assert response.status_code == 200  # no row left to show again: the page as it is
+    assert "Nothing was saved: 1 " + NOT_ON_SHEET in response.content.decode()
+    assert [form.project.pk for form in response.context["formset"].forms] == [own.pk]
+    assert not response.context["formset"].is_bound
+    # an extra row appended for the foreign project: refused whole, the own row kept as typed
+    data = sheet_data(page, {own.pk: {"completed_investment": "9"}})
     data.update({"row-TOTAL_FORMS": "2", "row-1-project": p1.pk, "row-1-completed_investment": "9"})
     response = en.post(week_url(), data)
-    assert "list of projects changed" in response.content.decode()
+    assert response.status_code == 200
+    assert "Nothing was saved: 1 " + NOT_ON_SHEET in response.content.decode()
+    assert [form.project.pk for form in response.context["formset"].forms] == [own.pk]
+    assert response.context["formset"].forms[0]["completed_investment"].value() == "9"
+    assert f'id="row-{p1.pk}"' not in response.content.decode()
     assert not WeeklyDispatch.objects.exists()
     assert Project.objects.get(pk=p1.pk).completed_investment == 0
     assert Project.objects.get(pk=own.pk).completed_investment == 0
@@ -1453,3 +1462,127 @@ def test_a_text_only_correction_of_last_week_keeps_that_weeks_figure(client, rep
     assert investment_history(p1) == [("8713.00", "9034.50")]  # the form's change only
     # The current week still starts from the project's figure, not last week's report.
     assert row_of(client.get(week_url()), p1).initial["completed_investment"] == Decimal("9034.50")
+
+
+# --- a page whose rows shifted between GET and POST ----------------------------------------------
+@pytest.fixture
+def paged_county(settings):
+    """County staff, a colleague, and five projects on pages of two rows (by code: A1 … A5)."""
+    settings.TRACKER = {**settings.TRACKER, "DISPATCH_SHEET_PAGE_SIZE": 2}
+    region = f.region(name="袁州区", code="yuanzhou")
+    user = f.user(Role.COUNTY, region=region, username="yuanzhou", display_name="陈丽华")
+    colleague = f.user(Role.COUNTY, region=region, username="tongshi", display_name="王强")
+    projects = [
+        f.project(
+            region=region, code=f"A{i}", signed_on=D(2022, 1, 1), signed_amount=Decimal(10000)
+        )
+        for i in range(1, 6)
+    ]
+    return user, colleague, projects
+
+
+def this_weeks_figures():
+    return dict(
+        WeeklyDispatch.objects.for_week(*current_week()).values_list(
+            "project_id", "completed_investment"
+        )
+    )
+
+
+def week_kw():
+    year, week = current_week()
+    return {"iso_year": year, "iso_week": week}
+
+
+def page_projects(response):
+    return [form.project.pk for form in response.context["formset"].forms]
+
+
+@pytest.mark.django_db
+def test_a_project_entering_the_scope_earlier_in_the_order_does_not_shift_the_rows(
+    client, paged_county
+):
+    user, _colleague, (_a1, _a2, a3, a4, _a5) = paged_county
+    client.force_login(user)
+    page = client.get(week_url() + "?page=2")
+    assert page_projects(page) == [a3.pk, a4.pk]
+    # Meanwhile a new project is signed whose code sorts first: page 2 now starts with A2.
+    f.project(region=user.region, code="A0", signed_on=D(2022, 1, 1))
+    data = sheet_data(
+        page, {a3.pk: {"completed_investment": "300"}, a4.pk: {"completed_investment": "400"}}
+    )
+    response = client.post(week_url() + "?page=2", data)
+    assert response.status_code == 302
+    assert this_weeks_figures() == {a3.pk: Decimal(300), a4.pk: Decimal(400)}
+    assert Project.objects.get(pk=a3.pk).completed_investment == Decimal(300)
+    assert Project.objects.get(pk=a4.pk).completed_investment == Decimal(400)
+
+
+@pytest.mark.django_db
+def test_a_missing_only_page_files_its_rows_after_a_colleague_filed_one_of_them(
+    client, paged_county
+):
+    user, colleague, (a1, a2, a3, a4, _a5) = paged_county
+    client.force_login(user)
+    url = week_url() + "?missing=1&page=2"
+    page = client.get(url)
+    assert page_projects(page) == [a3.pk, a4.pk]
+    # A colleague files A1 (page 1) and A3 (this page): page 2 of the missing now holds A5.
+    for p, amount in ((a1, 10), (a3, 30)):
+        file_weekly_dispatch(
+            rows=[row(p, completed_investment=Decimal(amount))], by=colleague, **week_kw()
+        )
+    data = sheet_data(page, {a4.pk: {"completed_investment": "400", "progress": "封顶"}})
+    response = client.post(url, data)
+    assert response.status_code == 302
+    assert this_weeks_figures() == {a1.pk: 10, a3.pk: 30, a4.pk: 400}
+    assert WeeklyDispatch.objects.for_week(*current_week()).get(project=a4).progress == "封顶"
+    assert not WeeklyDispatch.objects.filter(project=a2).exists()
+    # A row the colleague filed meanwhile and the user changed too is refused for that row,
+    # beside the colleague's values; the other row of the page is saved.
+    page = client.get(week_url() + "?page=1")
+    assert page_projects(page) == [a1.pk, a2.pk]
+    file_weekly_dispatch(
+        rows=[row(a2, completed_investment=Decimal(20))], by=colleague, **week_kw()
+    )
+    Project.objects.filter(pk=a1.pk).update(code="A9")  # and page 1 moves on: A1 sorts last
+    data = sheet_data(
+        page, {a1.pk: {"completed_investment": "11"}, a2.pk: {"completed_investment": "22"}}
+    )
+    response = client.post(week_url() + "?page=1", data)
+    assert response.status_code == 200
+    assert this_weeks_figures() == {a1.pk: 11, a2.pk: 20, a3.pk: 30, a4.pk: 400}
+    html = response.content.decode()
+    box = html[html.index(f'id="conflict-{a2.pk}"') :][:3000]
+    assert "20.00" in box and "22" in box and "王强" in box
+    assert f'id="conflict-{a1.pk}"' not in html
+    assert page_projects(response) == [a1.pk, a2.pk]  # the rows as posted, not page 1 now
+    assert row_of(response, a2)["completed_investment"].value() == "22"
+
+
+@pytest.mark.django_db
+def test_a_forged_row_for_another_countys_project_refuses_the_whole_page(client, paged_county):
+    user, _colleague, (a1, a2, *_rest) = paged_county
+    elsewhere = f.project(region=f.region(), signed_on=D(2022, 1, 1))
+    client.force_login(user)
+    page = client.get(week_url())
+    assert page_projects(page) == [a1.pk, a2.pk]
+    data = sheet_data(
+        page, {a1.pk: {"completed_investment": "100"}, a2.pk: {"completed_investment": "200"}}
+    )
+    data["row-1-project"] = elsewhere.pk  # A2's row now names the other county's project
+    response = client.post(week_url(), data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "未保存任何内容：本页有 1 行所填项目您本周无法报送" in html
+    assert elsewhere.code not in html and elsewhere.name not in html
+    assert page_projects(response) == [a1.pk]  # A1 shown again as typed
+    assert row_of(response, a1)["completed_investment"].value() == "100"
+    assert not WeeklyDispatch.objects.exists()
+    assert not ChangeLog.objects.exists()
+    for p in (a1, a2, elsewhere):
+        assert Project.objects.get(pk=p.pk).completed_investment == 0
+    # Saving the page shown again files A1, the rows it now holds.
+    response = client.post(week_url(), sheet_data_bound(response))
+    assert response.status_code == 302
+    assert this_weeks_figures() == {a1.pk: 100}

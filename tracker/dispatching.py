@@ -247,7 +247,7 @@ def dispatchable(user):
     return permissions.restrict(Project.objects.all(), user, permissions.DISPATCH)
 
 
-def dispatch_projects(user, iso_year, iso_week):
+def dispatch_projects(user, iso_year, iso_week, *, stage_as_of=True):
     """The projects ``user`` files for this week, annotated for the dispatch sheet.
 
     Annotations: ``report_id``, ``report_version`` and ``own_completed`` (this week's report
@@ -256,16 +256,18 @@ def dispatch_projects(user, iso_year, iso_week):
     ``previous_completed`` (cumulative investment of the latest report before this week),
     ``later_completed`` (the lowest cumulative investment of the reports after this week;
     None: no later week is reported), ``stage_as_of`` (the stage in force at the end of the
-    week, per the stage history). Weeks are compared column by column
+    week, per the stage history; only the filing needs it: ``stage_as_of=False`` leaves it
+    out, for the sheet's page). Weeks are compared column by column
     (``periods.week_q``), so the (project, iso_year, iso_week) index serves every subquery.
     """
     _start, end = week_bounds(iso_year, iso_week)
     reports = WeeklyDispatch.objects.filter(project=OuterRef("pk"))
     newest_first = ("-iso_year", "-iso_week")
+    projects = dispatch_scope(user, iso_year, iso_week)
+    if stage_as_of:
+        projects = projects.with_stage_as_of(end)
     return (
-        dispatch_scope(user, iso_year, iso_week)
-        .with_stage_as_of(end)
-        .select_related("region", "enterprise")
+        projects.select_related("region", "enterprise")
         .annotate(
             this_week=FilteredRelation(
                 "dispatches",
@@ -320,33 +322,53 @@ def this_weeks_report(iso_year, iso_week):
 
 
 def sheet_page(user, iso_year, iso_week, *, region=None, missing_only=False, page=1, size):
-    """The ids of one page of the sheet, in ``SHEET_ORDER``, and the number of rows of the
-    whole (filtered) sheet, read in one statement (a window count): the annotations of
-    ``dispatch_projects`` are then computed for this page's rows only. ``missing_only``:
-    the projects without a report this week. ``([], 0)`` past the last page (and then the
-    count is not known: the caller asks ``sheet_summary``)."""
+    """The ids of one page of the sheet, in ``SHEET_ORDER``, the number of rows of the
+    whole (filtered) sheet, and the week's summary (``sheet_summary``), read in one statement
+    (window counts): the annotations of ``dispatch_projects`` are then computed for this
+    page's rows only. ``missing_only``: the projects without a report this week; the summary
+    counts every project, so it is then None (the caller asks ``sheet_summary``), as it is
+    past the last page (``([], 0, None)``: the count is not known either)."""
     qs = dispatch_scope(user, iso_year, iso_week, region=region)
+    counts = {"rows": Count("pk")}
     if missing_only:
         qs = qs.exclude(Exists(this_weeks_report(iso_year, iso_week)))
+    else:
+        counts.update(_summary_counts(iso_year, iso_week))
     offset = (page - 1) * size
     rows = list(
         qs.order_by(*SHEET_ORDER)
-        .annotate(rows=Window(Count("pk")))
-        .values_list("pk", "rows")[offset : offset + size]
+        .annotate(**{name: Window(count) for name, count in counts.items()})
+        .values_list("pk", *counts)[offset : offset + size]
     )
-    return [pk for pk, _n in rows], (rows[0][1] if rows else 0)
+    if not rows:
+        return [], 0, None
+    summary = None
+    if not missing_only:
+        _pk, total, *found = rows[0]
+        summary = _summary(total=total, **dict(zip(list(counts)[1:], found, strict=True)))
+    return [row[0] for row in rows], rows[0][1], summary
+
+
+def _summary_counts(iso_year, iso_week):
+    """The counts of ``sheet_summary`` besides the total, as aggregates over the sheet."""
+    this_week = this_weeks_report(iso_year, iso_week)
+    return {
+        "filed": Count("pk", filter=Q(Exists(this_week))),
+        "late": Count("pk", filter=Q(Exists(this_week.filter(is_late=True)))),
+    }
+
+
+def _summary(*, total, filed, late):
+    return {"total": total, "filed": filed, "late": late, "missing": total - filed}
 
 
 def sheet_summary(user, iso_year, iso_week, *, region=None):
     """The whole week of ``user``'s sheet, every page: ``total`` projects due, ``filed``,
     ``missing``, ``late`` (one query)."""
-    this_week = this_weeks_report(iso_year, iso_week)
     found = dispatch_scope(user, iso_year, iso_week, region=region).aggregate(
-        total=Count("pk"),
-        filed=Count("pk", filter=Q(Exists(this_week))),
-        late=Count("pk", filter=Q(Exists(this_week.filter(is_late=True)))),
+        total=Count("pk"), **_summary_counts(iso_year, iso_week)
     )
-    return {**found, "missing": found["total"] - found["filed"]}
+    return _summary(**found)
 
 
 def excluded_count(user, iso_year, iso_week, *, region=None):

@@ -2,6 +2,7 @@
 row (bounds, reasons, stale versions) are in tracker/dispatching.py."""
 
 import functools
+import re
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -26,6 +27,22 @@ def _targets(current, override, resume_stage):
     """``allowed_targets``, once per (stage, power, stage before a stall) rather than once
     per row: a sheet page of 200 rows has a handful of distinct ones."""
     return tuple(allowed_targets(current=current, override=override, resume_stage=resume_stage))
+
+
+def stage_key(project, *, manages, stage_changes=()):
+    """What a row's stage choices depend on: the project's stage, the user's power to
+    override the transitions, and the stage before a stall (a stalled project resumes it)."""
+    resume = stage_before_stall(stage_changes) if project.stage == Stage.STALLED else None
+    return (project.stage, manages, resume)
+
+
+def stage_choices(key):
+    """A row's stage choices: "unchanged" and the stages ``allowed_targets`` permits."""
+    stage = key[0]
+    return [
+        ("", _("unchanged (%(stage)s)") % {"stage": Stage(stage).label}),
+        *[(s, Stage(s).label) for s in _targets(*key)],
+    ]
 
 
 class DispatchRowForm(forms.Form):
@@ -91,25 +108,12 @@ class DispatchRowForm(forms.Form):
         manages = permissions.may(user, permissions.MANAGE, project)
         if not manages:
             del self.fields["reason"]
-        targets = _targets(
-            project.stage,
-            manages,
-            stage_before_stall(stage_changes) if project.stage == Stage.STALLED else None,
+        self.fields["stage"].choices = stage_choices(
+            stage_key(project, manages=manages, stage_changes=stage_changes)
         )
-        self.fields["stage"].choices = [
-            ("", _("unchanged (%(stage)s)") % {"stage": project.get_stage_display()}),
-            *[(s, Stage(s).label) for s in targets],
-        ]
         # Django's own max_length check already speaks; keep the model's limit visible too.
         for name in ("progress", "problems"):
             self.fields[name].widget.attrs["maxlength"] = TEXT_MAX
-
-    @property
-    def reason_field(self):
-        """The reason's bound field, None on a row without one: the sheet asks this, as
-        ``form.reason`` on such a row fails a key and an attribute lookup and then lists
-        ``dir(form)`` for each miss (the template engine's fallback)."""
-        return self["reason"] if "reason" in self.fields else None
 
     def clean_project(self):
         value = self.cleaned_data["project"]
@@ -184,6 +188,43 @@ class BaseDispatchFormSet(forms.BaseFormSet):
 # Writes the rows' widgets without the template engine (the sheet's render cost, issue 10).
 SHEET_RENDERER = SheetRenderer()
 
+PREFIX = "row"
+_ROW_KEY = re.compile(rf"(initial-)?{PREFIX}-([0-9]+)-(.+)")
+
+
+def posted_project_ids(data, *, limit):
+    """The project id each posted row names, in the rows' order (None for a row without a
+    whole-number id), read before any form is built: the POST's formset is made of these
+    projects, not of whatever the page holds now (issue 10: another clerk's filing or a new
+    project shifts the pages between GET and POST). None when the management form does not
+    say how many rows came or says more than ``limit`` (a page's size): then the page's own
+    rows are used and the formset refuses the submission."""
+    text = data.get(f"{PREFIX}-{forms.formsets.TOTAL_FORM_COUNT}", "")
+    if not (text.isascii() and text.isdigit()) or int(text) > limit:
+        return None
+    ids = []
+    for index in range(int(text)):
+        value = data.get(f"{PREFIX}-{index}-project", "")
+        ids.append(int(value) if value.isascii() and value.isdigit() and len(value) < 19 else None)
+    return ids
+
+
+def kept_rows(data, indexes):
+    """The posted sheet reduced to the rows at ``indexes`` (renumbered from 0, the
+    management form counting them), to show them again as typed once the others were
+    refused."""
+    new_index = {str(old): str(new) for new, old in enumerate(indexes)}
+    kept = {}
+    for key, value in data.items():
+        match = _ROW_KEY.fullmatch(key)
+        if match is None:
+            kept[key] = value
+        elif match[2] in new_index:
+            kept[f"{match[1] or ''}{PREFIX}-{new_index[match[2]]}-{match[3]}"] = value
+    kept[f"{PREFIX}-{forms.formsets.TOTAL_FORM_COUNT}"] = str(len(indexes))
+    kept[f"{PREFIX}-{forms.formsets.INITIAL_FORM_COUNT}"] = str(len(indexes))
+    return kept
+
 
 def dispatch_formset(projects, user, *, iso_year, iso_week, data=None, initial=None):
     formset_class = forms.formset_factory(
@@ -201,5 +242,5 @@ def dispatch_formset(projects, user, *, iso_year, iso_week, data=None, initial=N
         projects=projects,
         user=user,
         week={"iso_year": iso_year, "iso_week": iso_week},
-        prefix="row",
+        prefix=PREFIX,
     )

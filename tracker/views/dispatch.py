@@ -7,10 +7,18 @@ Rules (weeks, deadline, who files what) live in ``tracker.dispatching``. Here:
 - managers choose a region (``?region=<code>``), so one sheet stays a county's size;
 - the sheet is paged (``?page=<n>``, ``TRACKER["DISPATCH_SHEET_PAGE_SIZE"]`` rows a page, in
   ``dispatching.SHEET_ORDER``); each page is a form of its own: its submit files only its
-  rows (the same page's rows, read again by the POST), so nothing on another page is saved
-  or lost. ``?missing=1`` lists only the projects without a report this week. The summary
-  above the rows (filed / missing) counts the whole week, every page. A page past the last
-  one (the list shrank, e.g. the missing rows were filed) redirects to the last page;
+  rows, so nothing on another page is saved or lost. The POST's forms are made of the
+  projects its rows name (``row-N-project``), not of what the page holds by then: another
+  clerk's filing (on a ``?missing=1`` page) or a project entering the scope shifts the pages,
+  and the rows are still filed for their own projects. Each posted id is checked against the
+  user's sheet of the week (``dispatch_projects``: scope, due, the manager's region); a row
+  naming any other project refuses the whole submission (nothing saved), and the other rows
+  are shown again as typed. ``?missing=1`` lists only the projects without a report this
+  week. The summary above the rows (filed / missing) counts the whole week, every page. A
+  page past the last one (the list shrank, e.g. the missing rows were filed) redirects to
+  the last page;
+- the rows are written by ``forms.sheet_rows.SheetRows`` (Python, not the template engine:
+  the page's cost at scale, issue 10); an opened page builds no form per row;
 - a filing with stale rows (see "Stale sheets" in ``tracker.dispatching``) saves the other
   rows and shows the page again, the refused rows with the other person's values beside the
   user's and the current versions; otherwise a saved filing redirects (POST/redirect/GET).
@@ -21,7 +29,7 @@ import math
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, prefetch_related_objects
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -30,6 +38,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from .. import permissions
+from ..choices import Stage
 from ..dispatching import (
     DispatchError,
     WeekError,
@@ -49,13 +58,27 @@ from ..dispatching import (
     week_error,
     week_label,
 )
-from ..forms import dispatch_formset
+from ..forms.dispatch import (
+    DispatchRowForm,
+    dispatch_formset,
+    kept_rows,
+    posted_project_ids,
+    stage_choices,
+    stage_key,
+)
+from ..forms.sheet_rows import SheetRows
 from ..models import ChangeLog, Project, Region, StageChange, WeeklyDispatch
 from ..periods import week_text
 
 # The row fields a refused (stale) row keeps as the user typed them.
 TYPED_FIELDS = ("stage", "completed_investment", "progress", "problems", "reason", "confirm")
 
+
+NOT_ON_SHEET = gettext_lazy(
+    "Nothing was saved: %(n)d rows of this page are for projects you cannot file this week "
+    "(not in your scope, or no longer reporting this week). They are left out below; the "
+    "other rows are shown as you typed them, to be saved again."
+)
 
 PAGE_GONE = gettext_lazy(
     "This page of the sheet no longer exists (the list changed since it was opened): "
@@ -78,22 +101,29 @@ def page_size():
 
 
 def _sheet(user, iso_year, iso_week, region, ids):
-    """The page's projects (``ids``, in the sheet's order), their reference reports and
-    pre-filled rows (3 queries, whatever the size of the whole sheet)."""
-    projects = (
-        dispatch_projects(user, iso_year, iso_week)
-        .filter(pk__in=ids)
-        .prefetch_related(
-            Prefetch(
-                "stage_changes",
-                queryset=StageChange.objects.order_by("effective_on", "id"),
-                to_attr="prefetched_stage_changes",
-            )
-        )
-    )
+    """The projects of ``ids`` that are on the user's sheet this week (``dispatch_projects``:
+    the scope and the week's due list, and the manager's region), in the order of ``ids``
+    (each once; the others are left out), their reference reports and pre-filled rows
+    (2 queries whatever the size of the whole sheet, and one more when some are stalled)."""
+    projects = dispatch_projects(user, iso_year, iso_week, stage_as_of=False).filter(pk__in=ids)
     if region is not None:
         projects = projects.filter(region=region)
-    projects = list(projects) if ids else []
+    found = {p.pk: p for p in projects} if ids else {}
+    projects = [found[pk] for pk in dict.fromkeys(ids) if pk in found]
+    # Only a stalled project's stage choices read its history (the stage it resumes,
+    # ``rules.stage_before_stall``): the others' is not fetched.
+    stalled = [p for p in projects if p.stage == Stage.STALLED]
+    for p in projects:
+        if p.stage != Stage.STALLED:
+            p.prefetched_stage_changes = []
+    prefetch_related_objects(
+        stalled,
+        Prefetch(
+            "stage_changes",
+            queryset=StageChange.objects.order_by("effective_on", "id"),
+            to_attr="prefetched_stage_changes",
+        ),
+    )
     reference = WeeklyDispatch.objects.in_bulk([p.prefill_id for p in projects if p.prefill_id])
     initial = [row_initial(p, reference.get(p.prefill_id), iso_year, iso_week) for p in projects]
     return projects, reference, initial
@@ -170,25 +200,55 @@ def dispatch_week(request, week):
     def url_of(number, *, missing=missing_only):
         return _sheet_url(label, region=region, missing_only=missing, page=number)
 
-    ids, row_count = sheet_page(
+    if request.method == "POST" and closed:
+        return _problem(request, str(closed), 403)
+    ids, row_count, summary = sheet_page(
         user, iso_year, iso_week, region=region, missing_only=missing_only, page=page, size=size
     )
-    summary = sheet_summary(user, iso_year, iso_week, region=region)
-    if not ids and page > 1:
+    if summary is None:
+        summary = sheet_summary(user, iso_year, iso_week, region=region)
+    # A POST files the rows it carries (their projects, re-checked below), wherever they
+    # are in the list now: the page may hold other projects since it was opened.
+    posted = posted_project_ids(request.POST, limit=size) if request.method == "POST" else None
+
+    def to_the_last_page():
+        rows_left = summary["missing"] if missing_only else summary["total"]
+        return redirect(url_of(max(1, math.ceil(rows_left / size))))
+
+    if not ids and page > 1 and posted is None:
         # Past the last page (the list shrank since the link was made): nothing is filed,
         # and a clerk who typed rows on it is told so.
         if request.method == "POST":
             messages.error(request, PAGE_GONE)
-        rows_left = summary["missing"] if missing_only else summary["total"]
-        return redirect(url_of(max(1, math.ceil(rows_left / size))))
-    projects, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
+        return to_the_last_page()
     week_kwargs = {"iso_year": iso_year, "iso_week": iso_week}
-
     url = url_of(page)
-    formset, conflicts = None, {}
-    if request.method == "POST":
-        if closed:
-            return _problem(request, str(closed), 403)
+    formset, conflicts, refused = None, {}, False
+    if posted is None:
+        projects, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
+    else:
+        projects, reference, initial = _sheet(
+            user, iso_year, iso_week, region, [pk for pk in posted if pk is not None]
+        )
+        kept = _first_rows_of(posted, projects)
+        if len(kept) < len(posted):
+            # Rows for projects the user cannot file this week (out of scope, no longer due,
+            # forged): the whole submission is refused; the other rows come back as typed.
+            messages.error(request, NOT_ON_SHEET % {"n": len(posted) - len(kept)})
+            refused = True
+            if kept:
+                formset = dispatch_formset(
+                    projects,
+                    user,
+                    data=kept_rows(request.POST, kept),
+                    initial=initial,
+                    **week_kwargs,
+                )
+            elif not ids and page > 1:
+                return to_the_last_page()
+            else:  # no row left to show again: the page as it is now
+                projects, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
+    if request.method == "POST" and not refused:
         formset = dispatch_formset(
             projects, user, data=request.POST, initial=initial, **week_kwargs
         )
@@ -219,9 +279,10 @@ def dispatch_week(request, week):
                     )
                     % {"n": len(conflicts)},
                 )
-                fresh, reference, initial = _sheet(user, iso_year, iso_week, region, ids)
-                if [p.pk for p in fresh] != [p.pk for p in projects]:
-                    return redirect(url)  # the list itself changed: start from a new page
+                filed_ids = [p.pk for p in projects]
+                fresh, reference, initial = _sheet(user, iso_year, iso_week, region, filed_ids)
+                if [p.pk for p in fresh] != filed_ids:
+                    return redirect(url)  # a row left the sheet meanwhile: start afresh
                 projects = fresh
                 summary = sheet_summary(user, iso_year, iso_week, region=region)
                 formset = dispatch_formset(
@@ -238,23 +299,35 @@ def dispatch_week(request, week):
 
     changed_by = _last_changes(projects, conflicts)
     initial_of = {values["project"]: values["completed_investment"] for values in initial}
-    rows = [
-        {
-            "project": p,
-            "form": form,
-            "texts": (form["progress"], form["problems"]),
-            "last": reference.get(p.prefill_id),
-            "filed": p.report_id,
-            "project_now": p.completed_investment
-            if p.completed_investment != initial_of.get(p.pk)
-            else None,
-            "bounds": bounds(p, iso_year, iso_week),
-            "conflict": _conflict_row(p, form, reference, changed_by.get(p.pk))
-            if p.pk in conflicts
-            else None,
-        }
-        for p, form in zip(projects, formset.forms, strict=False)
-    ]
+    bound = formset.forms if formset.is_bound else None  # an opened page builds no forms
+    rows = []
+    for index, (p, values) in enumerate(zip(projects, initial, strict=True)):
+        manages = permissions.may(user, permissions.MANAGE, p)
+        stage_changes = getattr(p, "prefetched_stage_changes", ())
+        rows.append(
+            {
+                "project": p,
+                "initial": values,
+                "choices_key": stage_key(p, manages=manages, stage_changes=stage_changes),
+                "has_reason": manages,
+                "last": reference.get(p.prefill_id),
+                "filed": p.report_id,
+                "project_now": p.completed_investment
+                if p.completed_investment != initial_of.get(p.pk)
+                else None,
+                "bounds": bounds(p, iso_year, iso_week),
+                "conflict": _conflict_row(p, bound[index], reference, changed_by.get(p.pk))
+                if p.pk in conflicts
+                else None,
+            }
+        )
+    missing = [p for p in projects if not p.report_id]
+    writer = SheetRows(
+        form_class=DispatchRowForm,
+        prefix=formset.prefix,
+        closed=closed,
+        stage_choices=stage_choices,
+    )
     pages = max(1, math.ceil(row_count / size))
     prev_week = week_label(*shift_week(iso_year, iso_week, -1))
     next_year, next_week = shift_week(iso_year, iso_week, 1)
@@ -267,8 +340,14 @@ def dispatch_week(request, week):
         "closed": closed,
         "formset": formset,
         "rows": rows,
+        "rows_html": writer.write(rows, forms=bound),
+        # Not through ``formset`` in the template: ``{{ formset.x }}`` first tries
+        # ``formset["x"]``, which builds every row's form.
+        "management_form": formset.management_form,
+        "non_form_errors": formset.non_form_errors(),
         # This page's projects without a report; ``summary`` counts the whole week.
-        "missing": [p for p in projects if not p.report_id],
+        "missing": missing,
+        "missing_html": writer.missing(missing),
         "summary": summary,
         "filed_count": summary["filed"],
         "excluded": excluded_count(user, iso_year, iso_week, region=region),
@@ -295,6 +374,17 @@ def dispatch_week(request, week):
         "form_url": url,
     }
     return render(request, "tracker/dispatch.html", context)
+
+
+def _first_rows_of(posted, projects):
+    """The indexes of the posted rows whose project is among ``projects`` (the ones on the
+    user's sheet), each project's first row only."""
+    wanted, indexes = {p.pk for p in projects}, []
+    for index, pk in enumerate(posted):
+        if pk in wanted:
+            indexes.append(index)
+            wanted.discard(pk)
+    return indexes
 
 
 def _rebound(post, formset, initial, conflicts):
