@@ -239,3 +239,13 @@ def test_a_text_that_looks_like_xlsxwriters_rich_text_is_text():
     sheet = load_workbook(io.BytesIO(xlsx(data, direct=True))).active
     assert sheet.cell(FIRST_DATA_ROW, 2).value == "<r>a & b</r>"
     assert sheet.cell(FIRST_DATA_ROW, 7).value == "<r></r>"
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_a_rich_looking_text_is_text_in_a_row_written_cell_by_cell(direct):
+    """The same in a row XlsxWriter writes itself (a boolean makes it unusual) and in a
+    workbook written without the direct rows: every path escapes it."""
+    data = [["P-1", "<r>a & b</r>", None, True, None, None, "<r></r>"]]
+    sheet = load_workbook(io.BytesIO(xlsx(data, direct=direct))).active
+    assert sheet.cell(FIRST_DATA_ROW, 2).value == "<r>a & b</r>"
+    assert sheet.cell(FIRST_DATA_ROW, 7).value == "<r></r>"

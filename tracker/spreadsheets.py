@@ -81,6 +81,24 @@ def safe_text(value):
     return text
 
 
+def _looks_rich(text):
+    """Whether XlsxWriter would take ``text`` for its own rich-text XML and write it unescaped
+    (its rule: "<r>" first and "</r>" last); "<r>a & b</r>" then made the file unreadable."""
+    return text.startswith("<r>") and text.endswith("</r>")
+
+
+def write_text(sheet, row, column, text, cell_format=None):
+    """``sheet.write_string`` of an already safe text, escaped like any other text even when it
+    looks like XlsxWriter's rich text: such a text is written as three plain runs ("<", "r"
+    and the rest; XlsxWriter asks for more than two), which read back as the one text."""
+    if _looks_rich(text):
+        runs = (text[:1], text[1:2], text[2:])
+        if cell_format is None:
+            return sheet.write_rich_string(row, column, *runs)
+        return sheet.write_rich_string(row, column, *runs, cell_format)
+    return sheet.write_string(row, column, text, cell_format)
+
+
 class SafeTexts(dict):
     """``safe_text`` of each text looked up as ``texts[value]``: computed once per distinct
     value, the same region, label or name again being a dict hit. A writer clears it after
@@ -386,17 +404,17 @@ class TitledWorkbook:
             cell_format = self._format(**style, **CENTRE)
             if width > 1:
                 sheet.merge_range(row_number, 0, row_number, width - 1, "", cell_format)
-            sheet.write_string(row_number, 0, safe_text(text), cell_format)
+            write_text(sheet, row_number, 0, safe_text(text), cell_format)
         header = self._format(**BOLD, **HEADER_FILL, **CENTRE, **BORDER)
         for index, column in enumerate(columns):
-            sheet.write_string(HEADER_ROW - 1, index, safe_text(column.header), header)
+            write_text(sheet, HEADER_ROW - 1, index, safe_text(column.header), header)
         cells = _RowWriter(self, sheet, columns, widths)
         row_number = cells.write(rows, HEADER_ROW)
         if totals:
             cells.totals = True
             row_number = cells.write([totals], row_number)
         for note in notes:
-            sheet.write_string(row_number, 0, safe_text(note))
+            write_text(sheet, row_number, 0, safe_text(note))
             row_number += 1
 
 
@@ -442,7 +460,7 @@ class _RowWriter:
 
     def _write_cells(self, rows, row_number, text, other):
         sheet = self.sheet
-        string, number, blank = sheet.write_string, sheet.write_number, sheet.write_blank
+        number, blank = sheet.write_number, sheet.write_blank
         moment, boolean = sheet.write_datetime, sheet.write_boolean
         texts = SafeTexts()
         for row in rows:
@@ -452,7 +470,7 @@ class _RowWriter:
                 kind = value.__class__
                 if kind is str:
                     if value:
-                        string(row_number, index, texts[value], text[index])
+                        write_text(sheet, row_number, index, texts[value], text[index])
                     else:
                         blank(row_number, index, None, text[index])
                 elif value is None:
