@@ -21,7 +21,6 @@ from django.db.models import (
     Case,
     Count,
     ExpressionWrapper,
-    FilteredRelation,
     Q,
     Value,
     When,
@@ -47,10 +46,11 @@ from ..dispatching import (
     current_week,
     deadline,
     shift_week,
+    with_this_weeks_report,
 )
 from ..lights import annotate_lights, light_reasons
 from ..models import Inspection, Problem, Project, RectificationItem, Region
-from ..periods import week_q, week_text
+from ..periods import week_text
 from ..querysets import week_start
 
 ATTENTION_LIMIT = 50
@@ -139,24 +139,6 @@ def reasons(project):
             % {"week": week_text(project.last_year, project.last_week)}
         )
     return found
-
-
-def with_this_weeks_report(queryset, iso_year, iso_week):
-    """``queryset`` joined to the week's report as ``this_week`` (a project has at most one
-    a week, so the join adds no rows): one hash join over the week's reports, where a
-    lookup per project costs a probe per row (4× slower over a whole province)."""
-    return queryset.annotate(
-        this_week=FilteredRelation(
-            "dispatches",
-            condition=week_q(
-                "exact",
-                iso_year,
-                iso_week,
-                year_field="dispatches__iso_year",
-                week_field="dispatches__iso_week",
-            ),
-        )
-    )
 
 
 def dispatch_status(scope, *, today):
